@@ -1,0 +1,69 @@
+# coutil build. `make` builds build/lib/coutil.so and build/lib/memory.so.
+# The modules are never linked against liblua: the interpreter provides Lua.
+
+LUA      ?= lua5.4
+PKGS     := lua5.4 libuv
+CC       ?= cc
+BUILD    ?= build
+PREFIX   ?= /usr/local
+SANFLAGS ?=
+OPT      ?= -O2 -g
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
+             -Wall -Wextra -Wno-unused-parameter $(OPT) $(SANFLAGS) \
+             $(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
+LIBS     := $(shell pkg-config --libs libuv) -lpthread
+
+MEMORY_SRC := src/memory.c
+CORE_SRC   := $(filter-out $(MEMORY_SRC),$(wildcard src/*.c))
+CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
+MEMORY_OBJ := $(BUILD)/obj/memory.o
+HEADERS    := $(wildcard src/*.h)
+
+.PHONY: all check check-asan check-tsan check-torture bench demo install \
+        clean deps
+all: $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so
+
+$(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+# coutil.so also carries the memory accessors that socket/file reads use.
+$(BUILD)/lib/coutil.so: $(CORE_OBJ) $(MEMORY_OBJ) | $(BUILD)/lib
+	$(CC) -shared $(SANFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/lib/memory.so: $(MEMORY_OBJ) | $(BUILD)/lib
+	$(CC) -shared $(SANFLAGS) -o $@ $^
+
+$(BUILD)/obj $(BUILD)/lib:
+	mkdir -p $@
+
+# Installs the Debian packages that building and testing need (root only).
+deps:
+	@sh .ci/deps.sh
+
+check: deps all
+	$(LUA) test/run.lua $(BUILD)/lib
+
+check-asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+	COUTIL_SANITIZER=asan $(LUA) test/run.lua build-asan/lib
+
+check-tsan:
+	$(MAKE) BUILD=build-tsan OPT="-O1 -g" SANFLAGS="-fsanitize=thread" all
+	COUTIL_SANITIZER=tsan $(LUA) test/run.lua build-tsan/lib $(TSAN_TESTS)
+
+check-torture:
+	sh test/torture.sh
+
+bench: deps all
+	sh bench/run.sh $(BUILD)/lib
+
+demo: deps all
+	LUA_CPATH="$(BUILD)/lib/?.so;;" $(LUA) examples/demo.lua
+
+install: all
+	mkdir -p $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/lua/5.4
+	cp $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/
+
+clean:
+	rm -rf build build-asan build-tsan build-torture

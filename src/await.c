@@ -1,0 +1,172 @@
+/*
+** await.c: the await core. An await function starts a libuv operation
+** with a record (cu_Await), anchors its coroutine in the loop's anchor
+** table and yields; the operation's callback resumes the coroutine via
+** cu_await_finish. Ownership of the record is shared between libuv
+** ('busy') and the waiting coroutine ('co'); the last one releases it.
+** docs/design.md tells the whole story.
+*/
+#include <stdlib.h>
+#include "await.h"
+
+/* --- records ------------------------------------------------------------ */
+
+static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
+  cu_Await *op = malloc(sizeof(cu_Await));
+  if (op == NULL) luaL_error(L, "not enough memory");
+  op->loop = loop;
+  op->kind = (unsigned char)kind;
+  op->slot = ++loop->nslots;  /* the slot stays with the record for good */
+  op->allnext = NULL;
+  if (kind == CU_AWAIT_TIMER) {
+    uv_timer_init(&loop->uv, &op->u.timer);
+    op->allnext = loop->timers;
+    loop->timers = op;
+  }
+  return op;
+}
+
+static cu_Await *getrecord (lua_State *L, int kind) {
+  cu_Loop *loop = cu_loopof(L);
+  cu_Await **freelist = kind == CU_AWAIT_TIMER ? &loop->freetimers
+                                               : &loop->freereqs;
+  cu_Await *op;
+  if (!lua_isyieldable(L)) luaL_error(L, "unable to yield");
+  op = *freelist;
+  if (op) *freelist = op->next;
+  else op = newrecord(L, loop, kind);
+  op->co = L;
+  op->busy = 1;
+  op->cancel = NULL;
+  op->k = NULL;
+  op->data = NULL;
+  op->next = op->prev = NULL;
+  return op;
+}
+
+/* Back to its free list; the memory itself is freed at loop teardown. */
+static void release (cu_Await *op) {
+  cu_Loop *loop = op->loop;
+  cu_Await **freelist = op->kind == CU_AWAIT_TIMER ? &loop->freetimers
+                                                   : &loop->freereqs;
+  op->co = NULL;
+  op->next = *freelist;
+  *freelist = op;
+}
+
+cu_Await *cu_await_begin (lua_State *L) {
+  return getrecord(L, CU_AWAIT_REQ);
+}
+
+cu_Await *cu_await_begintimer (lua_State *L) {
+  return getrecord(L, CU_AWAIT_TIMER);
+}
+
+int cu_await_fail (lua_State *L, cu_Await *op, int err) {
+  release(op);
+  return cu_pushfail(L, err);
+}
+
+/* --- anchors -------------------------------------------------------------
+** The anchor table (user value 1 of the loop userdata) keeps alive what
+** libuv points at but the collector cannot see: the waiting coroutine at
+** 2*slot-1 and a kept value (a buffer being filled) at 2*slot. Slots are
+** small dense integers, so the table stays an array and never rehashes.
+*/
+
+static void clearanchor (lua_State *L, int t, int index) {
+  lua_pushnil(L);
+  lua_rawseti(L, t, index);
+}
+
+/* --- suspending and waking ---------------------------------------------- */
+
+static int await_k (lua_State *L, int status, lua_KContext ctx) {
+  cu_Await *op = (cu_Await *)ctx;
+  int base = op->base;
+  (void)status;
+  if (op->co) {  /* woken by coroutine.resume: stop waiting */
+    lua_getiuservalue(L, lua_upvalueindex(1), 1);
+    clearanchor(L, lua_gettop(L), 2 * op->slot - 1);
+    op->co = NULL;
+    if (op->busy && op->cancel && op->cancel(op)) op->busy = 0;
+    if (!op->busy) {  /* libuv let go as well: the record is ours */
+      clearanchor(L, lua_gettop(L), 2 * op->slot);
+      release(op);
+    }
+    lua_pop(L, 1);
+    return lua_gettop(L) - base;  /* the values given to resume */
+  }
+  else {  /* woken by cu_await_finish, which already dropped the anchors */
+    lua_KFunction k = op->k;
+    lua_KContext kctx = op->kctx;
+    release(op);
+    if (k) return k(L, LUA_YIELD, kctx);
+    return lua_gettop(L) - base;  /* the values the callback pushed */
+  }
+}
+
+int cu_await_yieldk (lua_State *L, cu_Await *op, int keep,
+                     lua_KFunction k, lua_KContext ctx) {
+  if (keep) keep = lua_absindex(L, keep);
+  lua_getiuservalue(L, lua_upvalueindex(1), 1);
+  lua_pushthread(L);
+  lua_rawseti(L, -2, 2 * op->slot - 1);
+  if (keep) {
+    lua_pushvalue(L, keep);
+    lua_rawseti(L, -2, 2 * op->slot);
+  }
+  lua_pop(L, 1);
+  op->k = k;
+  op->kctx = ctx;
+  op->base = lua_gettop(L);
+  return lua_yieldk(L, 0, (lua_KContext)op, await_k);
+}
+
+int cu_await_yield (lua_State *L, cu_Await *op, int keep) {
+  return cu_await_yieldk(L, op, keep, NULL, 0);
+}
+
+lua_State *cu_await_waiter (cu_Await *op) {
+  lua_State *co = op->co;
+  if (co == NULL || op->loop->closing) return NULL;
+  /* A waiting coroutine leaves its yield only through await_k (which
+     clears op->co) or by coroutine.close, which makes it dead. */
+  if (lua_status(co) != LUA_YIELD) return NULL;
+  lua_checkstack(co, 8);
+  return co;
+}
+
+void cu_loop_resume (cu_Loop *loop, lua_State *co, int n) {
+  int nres;
+  int status = lua_resume(co, loop->runner, n, &nres);
+  if (status == LUA_OK || status == LUA_YIELD) lua_pop(co, nres);
+  else {
+    cu_warnerror(loop->runner, co);
+    lua_pop(co, 1);
+  }
+}
+
+void cu_await_finish (cu_Await *op, lua_State *co, int n) {
+  cu_Loop *loop = op->loop;
+  lua_State *R = loop->runner;
+  op->busy = 0;
+  if (loop->closing) {  /* lua_close: C memory only */
+    release(op);
+    return;
+  }
+  if (co) {
+    /* the runner's stack holds 'co' while it runs: it has no anchor now */
+    lua_rawgeti(R, loop->anchors, 2 * op->slot - 1);
+    clearanchor(R, loop->anchors, 2 * op->slot - 1);
+    clearanchor(R, loop->anchors, 2 * op->slot);
+    op->co = NULL;  /* tells await_k that the loop woke it */
+    cu_loop_resume(loop, co, n);  /* await_k releases 'op' */
+    lua_pop(R, 1);
+  }
+  else {  /* nobody waits, or the waiter was closed */
+    if (op->co) clearanchor(R, loop->anchors, 2 * op->slot - 1);
+    clearanchor(R, loop->anchors, 2 * op->slot);
+    release(op);
+  }
+}

@@ -1,0 +1,109 @@
+/*
+** await.h: the one mechanism behind every await function of
+** coutil.system. See docs/design.md, "Await functions".
+**
+** An operation record (cu_Await) has two owners: libuv, until the
+** operation's callback calls cu_await_finish, and the waiting coroutine,
+** until it wakes. Whoever is last frees it; no one else does.
+**
+**   static int system_thing (lua_State *L) {
+**     ...check every argument...
+**     if (cu_blocking(mode)) return thing_now(L);   // '~'
+**     cu_Await *op = cu_await_begin(L);      // raises 'unable to yield'
+**     int err = uv_thing(cu_loop(L), &op->u.thing, ..., on_thing);
+**     if (err < 0) return cu_await_fail(L, op, err);
+**     return cu_await_yield(L, op, 0);        // or index of a buffer
+**   }
+**   static void on_thing (uv_thing_t *req) {
+**     cu_Await *op = cu_await_from(req);
+**     lua_State *co = cu_await_waiter(op);   // NULL: nobody waits
+**     int n = co ? push_thing_result(co, req) : 0;
+**     cu_await_finish(op, co, n);            // resumes co; may free op
+**   }
+**
+** When the coroutine is woken by coroutine.resume before the callback,
+** the core calls op->cancel (if set) and the await returns the resume
+** values. The cancel function returns nonzero when libuv no longer uses
+** the record (a stopped timer, a stream that stopped reading); zero when
+** a callback will still come (uv_cancel, an unstoppable write), which
+** must then call cu_await_finish(op, NULL-or-waiter, 0) as usual.
+*/
+#ifndef coutil_await_h
+#define coutil_await_h
+
+#include "loop.h"
+
+typedef int (*cu_Cancel) (cu_Await *op);
+
+struct cu_Await {
+  lua_State *co;        /* waiting coroutine; NULL once nobody waits */
+  cu_Loop *loop;
+  cu_Cancel cancel;     /* how to stop libuv on an early wake-up */
+  void *data;           /* free for the await function's own use */
+  cu_Await *next, *prev;/* free list / ready list links */
+  cu_Await *allnext;    /* timer records: list of all, for teardown */
+  lua_KFunction k;      /* continuation after a loop wake-up, or NULL */
+  lua_KContext kctx;    /* its context */
+  int base;             /* stack top of 'co' when it yielded */
+  int slot;             /* anchor slot: coroutine at 2*slot-1, kept
+                           value at 2*slot in the loop's anchor table */
+  unsigned gen;         /* ready-list batch (time.c) */
+  unsigned char kind;   /* CU_AWAIT_REQ or CU_AWAIT_TIMER */
+  unsigned char busy;   /* libuv still references the record */
+  union {
+    uv_req_t req;
+    uv_fs_t fs;
+    uv_write_t write;
+    uv_connect_t connect;
+    uv_shutdown_t shutdown;
+    uv_udp_send_t send;
+    uv_getaddrinfo_t getaddrinfo;
+    uv_getnameinfo_t getnameinfo;
+    uv_work_t work;
+    uv_random_t random;
+    uv_timer_t timer;
+  } u;
+};
+
+enum { CU_AWAIT_REQ, CU_AWAIT_TIMER };
+
+/* Starts an await on the running coroutine L: raises 'unable to yield'
+   when L cannot yield. The record belongs to both owners from now on. */
+cu_Await *cu_await_begin (lua_State *L);
+
+/* Like cu_await_begin, but the record embeds an initialised uv_timer_t
+   (u.timer) that the loop keeps for reuse; never uv_close it yourself. */
+cu_Await *cu_await_begintimer (lua_State *L);
+
+/* libuv refused to start: drops the record, pushes the failure triple. */
+int cu_await_fail (lua_State *L, cu_Await *op, int err);
+
+/* Suspends L until cu_await_finish resumes it. 'keep' is the stack index
+   of a value (a buffer, a string being written) that must stay alive
+   until libuv is done, or 0. Returns what the await function returns. */
+int cu_await_yield (lua_State *L, cu_Await *op, int keep);
+
+/* Same, but when the loop (not coroutine.resume) wakes the coroutine,
+   the record is released and 'k' runs as k(L, LUA_YIELD, ctx) with the
+   pushed results on top of the stack; 'k' may begin a new await. An early
+   wake-up by coroutine.resume still returns the resume values. */
+int cu_await_yieldk (lua_State *L, cu_Await *op, int keep,
+                     lua_KFunction k, lua_KContext ctx);
+
+/* The record of a request or timer handle (container_of on u). */
+#define cu_await_from(p) cu_container_of((void *)(p), cu_Await, u)
+
+/* The coroutine still waiting on 'op', with room for 8 more values on its
+   stack, or NULL (resumed early, closed, or the loop is closing). */
+lua_State *cu_await_waiter (cu_Await *op);
+
+/* libuv is done with 'op'. If 'co' is not NULL, resumes it with the 'n'
+   values on its top (errors go to warn). Frees 'op' when nobody waits.
+   Only inside a libuv callback (it uses the thread running system.run). */
+void cu_await_finish (cu_Await *op, lua_State *co, int n);
+
+/* Resumes 'co' from a libuv callback with the 'n' values on its top,
+   reporting errors as warnings. For waits not tied to a cu_Await. */
+void cu_loop_resume (cu_Loop *loop, lua_State *co, int n);
+
+#endif

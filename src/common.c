@@ -1,0 +1,62 @@
+/*
+** common.c: failure results, mode strings, classes and warnings shared by
+** every module of coutil (see common.h).
+*/
+#include <string.h>
+#include "common.h"
+
+int cu_pushfail (lua_State *L, int err) {
+  luaL_pushfail(L);
+  lua_pushstring(L, uv_strerror(err));
+  lua_pushinteger(L, -err);  /* libuv errors are negated errno values */
+  return 3;
+}
+
+int cu_pushresult (lua_State *L, int err) {
+  if (err < 0) return cu_pushfail(L, err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+const char *cu_checkmode (lua_State *L, int arg, const char *allowed) {
+  const char *mode = luaL_optstring(L, arg, "");
+  const char *c;
+  for (c = mode; *c; c++) {
+    if (*c == '~' && c != mode && strchr(allowed, '~'))
+      luaL_argerror(L, arg, "'~' must be in the begin of 'mode'");
+    if (!strchr(allowed, *c)) {
+      lua_pushfstring(L, "unknown mode char (got '%c')", *c);
+      luaL_argerror(L, arg, lua_tostring(L, -1));
+    }
+  }
+  return mode;
+}
+
+void cu_newclass (lua_State *L, const char *name, const luaL_Reg *methods,
+                  const luaL_Reg *metamethods, int nup) {
+  int i;
+  luaL_newmetatable(L, name);
+  lua_insert(L, -(nup + 1));  /* metatable below the upvalues */
+  lua_newtable(L);  /* method table */
+  for (i = 0; i < nup; i++) lua_pushvalue(L, -(nup + 1));
+  if (methods) luaL_setfuncs(L, methods, nup);
+  else lua_pop(L, nup);
+  lua_setfield(L, -(nup + 2), "__index");
+  if (metamethods) luaL_setfuncs(L, metamethods, nup);
+  else lua_pop(L, nup);
+}
+
+void cu_warnerror (lua_State *L, lua_State *co) {
+  const char *msg = lua_tostring(co, -1);
+  lua_warning(L, CU_WARN_PREFIX, 1);
+  if (msg) lua_warning(L, msg, 0);
+  else {
+    lua_warning(L, "(error object is a ", 1);
+    lua_warning(L, luaL_typename(co, -1), 1);
+    lua_warning(L, " value)", 0);
+  }
+}
+
+void cu_checkstack (lua_State *L, int n) {
+  if (!lua_checkstack(L, n)) luaL_error(L, "stack overflow");
+}

@@ -1,0 +1,57 @@
+/*
+** common.h: helpers every area of coutil shares: the failure triple of
+** the manual's "Failures", the one mode-string parser, class creation,
+** warnings for errors nobody can catch, and libuv version guards.
+*/
+#ifndef coutil_common_h
+#define coutil_common_h
+
+#include <stddef.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include <uv.h>
+
+#define CU_EXPORT __attribute__((visibility("default")))
+
+/* Newer libuv calls sit behind this guard (Debian 12 ships 1.44). */
+#define CU_UV_AT_LEAST(maj, min) \
+  (UV_VERSION_MAJOR > (maj) || \
+   (UV_VERSION_MAJOR == (maj) && UV_VERSION_MINOR >= (min)))
+
+#define cu_container_of(ptr, type, field) \
+  ((type *)((char *)(ptr) - offsetof(type, field)))
+
+/* Pushes 'true' when err >= 0, else the triple false, message, errno.
+   Returns the number of values pushed: 'return cu_pushresult(L, err);' */
+int cu_pushresult (lua_State *L, int err);
+/* Always the failure triple (err < 0). */
+int cu_pushfail (lua_State *L, int err);
+
+/* Checks the optional mode string at 'arg'. Every char must be in
+   'allowed'; '~' (blocking mode) is valid only as the first char and only
+   where 'allowed' contains it. Raises the phrases of conventions.md.
+   Returns the string, "" when the argument is absent or nil. */
+const char *cu_checkmode (lua_State *L, int arg, const char *allowed);
+#define cu_blocking(mode) ((mode)[0] == '~')
+#define cu_hasmode(mode, c) (strchr((mode), (c)) != NULL)
+
+/* Creates metatable 'name' in the registry with __index = a table of
+   'methods' (plus 'metamethods' set on the metatable itself); leaves the
+   metatable on the stack. Functions get 'nup' upvalues copied from the
+   stack top (which are popped), like luaL_setfuncs. */
+void cu_newclass (lua_State *L, const char *name, const luaL_Reg *methods,
+                  const luaL_Reg *metamethods, int nup);
+
+/* Reports the error value at the top of 'co' (left there) through
+   lua_warning, with the fixed prefix CU_WARN_PREFIX. */
+#define CU_WARN_PREFIX "coutil: unhandled error in coroutine: "
+void cu_warnerror (lua_State *L, lua_State *co);
+
+/* Ensures there is room for 'n' more values on 'L' or raises. */
+void cu_checkstack (lua_State *L, int n);
+
+/* Each area adds its functions to the module table on the stack. */
+void cu_open_time (lua_State *L);     /* time.c */
+void cu_open_loop (lua_State *L);     /* loop.c: run, isrunning, halt */
+
+#endif

@@ -1,0 +1,137 @@
+/*
+** loop.c: the per-state libuv loop (system.run, system.isrunning,
+** system.halt) and its teardown at lua_close. The loop userdata is made
+** before any other object of coutil.system, so its finalizer runs last:
+** it closes what is left and runs libuv until every callback has fired.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include "await.h"
+
+static const char LOOPKEY = 'L';  /* registry key (its address) */
+
+/* --- teardown --------------------------------------------------------- */
+
+static void on_timerclosed (uv_handle_t *h) {
+  free(cu_await_from(h));
+}
+
+static void freelist (cu_Await *op) {
+  while (op) {
+    cu_Await *next = op->next;
+    free(op);
+    op = next;
+  }
+}
+
+static void on_strayclosed (uv_handle_t *h) { (void)h; }
+
+static void closestray (uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) uv_close(h, on_strayclosed);
+}
+
+/* __gc of the loop userdata: runs at lua_close (nothing else refers to it
+   before that: every system function keeps it as an upvalue). */
+static int loop_gc (lua_State *L) {
+  cu_Loop *loop = (cu_Loop *)lua_touserdata(L, 1);
+  cu_Await *op;
+  if (loop->closing) return 0;
+  loop->closing = 1;  /* from now on callbacks touch C memory only */
+  uv_close((uv_handle_t *)&loop->idle, NULL);
+  freelist(loop->readyhead);  /* suspend(0) callers never woken */
+  loop->readyhead = loop->readytail = NULL;
+  for (op = loop->timers; op; op = op->allnext)
+    uv_close((uv_handle_t *)&op->u.timer, on_timerclosed);
+  uv_run(&loop->uv, UV_RUN_DEFAULT);  /* every pending callback fires */
+  if (uv_loop_close(&loop->uv) == UV_EBUSY) {
+    /* a handle whose owner never closed it: close it, then stop */
+    uv_walk(&loop->uv, closestray, NULL);
+    uv_run(&loop->uv, UV_RUN_DEFAULT);
+    uv_loop_close(&loop->uv);
+  }
+  freelist(loop->freereqs);
+  loop->freereqs = NULL;
+  return 0;
+}
+
+/* --- creation --------------------------------------------------------- */
+
+cu_Loop *cu_pushloop (lua_State *L) {
+  cu_Loop *loop;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LOOPKEY) == LUA_TUSERDATA)
+    return (cu_Loop *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  loop = (cu_Loop *)lua_newuserdatauv(L, sizeof(cu_Loop), 1);
+  memset(loop, 0, sizeof(cu_Loop));
+  loop->closing = 1;  /* harmless until fully built */
+  lua_newtable(L);  /* anchor table */
+  lua_setiuservalue(L, -2, 1);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, loop_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  if (uv_loop_init(&loop->uv) < 0) luaL_error(L, "unable to create loop");
+  uv_idle_init(&loop->uv, &loop->idle);
+  loop->closing = 0;
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &LOOPKEY);
+  return loop;
+}
+
+void cu_setfuncs (lua_State *L, const luaL_Reg *l) {
+  cu_pushloop(L);
+  luaL_setfuncs(L, l, 1);
+}
+
+void cu_newloopclass (lua_State *L, const char *name,
+                      const luaL_Reg *methods, const luaL_Reg *metamethods) {
+  cu_pushloop(L);
+  cu_newclass(L, name, methods, metamethods, 1);
+}
+
+/* --- system.run, isrunning, halt -------------------------------------- */
+
+/* system.run([mode]) */
+static int system_run (lua_State *L) {
+  static const char *const modes[] = {"loop", "step", "ready", NULL};
+  static const uv_run_mode uvmodes[] = {UV_RUN_DEFAULT, UV_RUN_ONCE,
+                                        UV_RUN_NOWAIT};
+  cu_Loop *loop = cu_loopof(L);
+  int mode = luaL_checkoption(L, 1, "loop", modes);
+  if (loop->runner) return luaL_error(L, "already running");
+  lua_settop(L, 1);
+  lua_getiuservalue(L, lua_upvalueindex(1), 1);
+  loop->anchors = 2;
+  loop->runner = L;
+  loop->halted = 0;
+  uv_run(&loop->uv, uvmodes[mode]);
+  loop->runner = NULL;
+  lua_pushboolean(L, uv_loop_alive(&loop->uv));
+  return 1;
+}
+
+/* system.isrunning() */
+static int system_isrunning (lua_State *L) {
+  lua_pushboolean(L, cu_loopof(L)->runner != NULL);
+  return 1;
+}
+
+/* system.halt() */
+static int system_halt (lua_State *L) {
+  cu_Loop *loop = cu_loopof(L);
+  if (loop->runner == NULL) return luaL_error(L, "not running");
+  loop->halted = 1;
+  uv_stop(&loop->uv);
+  return 0;
+}
+
+void cu_open_loop (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"run", system_run},
+    {"isrunning", system_isrunning},
+    {"halt", system_halt},
+    {NULL, NULL}
+  };
+  cu_setfuncs(L, funcs);
+}

@@ -1,0 +1,44 @@
+/*
+** loop.h: the libuv loop of a Lua state. One per state, created by the
+** first require of coutil.system (or any module needing it) and torn down
+** by its finalizer at lua_close. Every system function and method gets
+** the loop userdata as upvalue 1 (use cu_setfuncs / cu_newclass).
+*/
+#ifndef coutil_loop_h
+#define coutil_loop_h
+
+#include "common.h"
+
+typedef struct cu_Await cu_Await;
+
+typedef struct cu_Loop {
+  uv_loop_t uv;
+  lua_State *runner;   /* thread inside system.run, NULL otherwise */
+  int anchors;         /* stack index of the anchor table on 'runner' */
+  int closing;         /* lua_close began: callbacks must not run Lua */
+  int halted;          /* system.halt was called */
+  int nslots;          /* anchor slots handed out so far */
+  cu_Await *freereqs;  /* released request records */
+  cu_Await *freetimers;/* released records whose timer stays initialised */
+  cu_Await *timers;    /* every timer record, for teardown */
+  uv_idle_t idle;      /* drains the ready list while it is not empty */
+  cu_Await *readyhead, *readytail;  /* suspend(0) callers, FIFO */
+  unsigned readygen;   /* batch number: ops queued while draining wait */
+  void *threads;       /* owned by threads.c (issue 3), NULL otherwise */
+} cu_Loop;
+
+/* The loop of the running function (upvalue 1). */
+#define cu_loopof(L) ((cu_Loop *)lua_touserdata(L, lua_upvalueindex(1)))
+#define cu_loop(L) (&cu_loopof(L)->uv)
+
+/* Pushes the loop userdata of L's state, creating it on first use. */
+cu_Loop *cu_pushloop (lua_State *L);
+
+/* luaL_setfuncs with the loop userdata as the single upvalue. */
+void cu_setfuncs (lua_State *L, const luaL_Reg *l);
+
+/* cu_newclass with the loop userdata as the single upvalue. */
+void cu_newloopclass (lua_State *L, const char *name,
+                      const luaL_Reg *methods, const luaL_Reg *metamethods);
+
+#endif

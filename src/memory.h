@@ -1,0 +1,31 @@
+/*
+** memory.h: the `memory` module (spec: memory-module.md) and the
+** accessors every read/write function uses for its (buffer, i, j) or
+** (data, i, j) arguments. memory.o is linked into both memory.so and
+** coutil.so; buffers are recognised by their registry names ("char[]" for
+** fixed and resizable memories, "luamem_Ref" for external ones), so
+** buffers made by either library (or by LuaMemory itself) are accepted.
+*/
+#ifndef coutil_memory_h
+#define coutil_memory_h
+
+#include <lua.h>
+#include <lauxlib.h>
+
+/* Bytes and size of the memory at 'arg', or NULL when it is not a memory
+   (a closed/emptied memory gives a non-NULL pointer and size 0). */
+char *cu_tomemory (lua_State *L, int arg, size_t *len);
+
+/* Same, but raises "bad argument #arg to 'f' (memory expected, got X)". */
+char *cu_checkmemory (lua_State *L, int arg, size_t *len);
+
+/* Buffer at 'arg' and the range given by the optional integers at
+   arg+1 (i, default 1) and arg+2 (j, default -1), corrected like
+   string.sub. Returns the first byte of the range and its size in *len
+   (0 for an empty range). Raises on a non-memory or non-integer i/j. */
+char *cu_checkbuffer (lua_State *L, int arg, size_t *len);
+
+/* Like cu_checkbuffer, but 'arg' may also be a string (data to write). */
+const char *cu_checkdata (lua_State *L, int arg, size_t *len);
+
+#endif

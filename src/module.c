@@ -1,0 +1,15 @@
+/*
+** module.c: every luaopen_coutil_* of coutil.so. Each area file adds its
+** functions to the module table through its cu_open_<area>.
+*/
+#include "common.h"
+#include "loop.h"
+
+CU_EXPORT int luaopen_coutil_system (lua_State *L) {
+  cu_pushloop(L);  /* first: its finalizer must run after every object's */
+  lua_pop(L, 1);
+  lua_newtable(L);
+  cu_open_loop(L);
+  cu_open_time(L);
+  return 1;
+}

@@ -1,0 +1,140 @@
+/*
+** time.c: system.nanosecs, system.time and system.suspend (manual, "Time
+** Measure"). suspend(0) does not use a libuv timer: its callers join the
+** loop's ready list, drained by an idle handle once per loop iteration.
+*/
+#include <math.h>
+#include "await.h"
+
+/* system.nanosecs() */
+static int system_nanosecs (lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)uv_hrtime());
+  return 1;
+}
+
+/* system.time([mode]) */
+static int system_time (lua_State *L) {
+  static const char *const modes[] = {"cached", "updated", "epoch", NULL};
+  uv_loop_t *uv = cu_loop(L);
+  switch (luaL_checkoption(L, 1, "cached", modes)) {
+    case 1: uv_update_time(uv);  /* FALLTHROUGH */
+    case 0: lua_pushnumber(L, (lua_Number)uv_now(uv) / 1000.0); break;
+    default: {
+      uv_timeval64_t tv;
+      int err = uv_gettimeofday(&tv);
+      if (err < 0) return cu_pushfail(L, err);
+      lua_pushnumber(L, (lua_Number)tv.tv_sec + tv.tv_usec / 1e6);
+    }
+  }
+  return 1;
+}
+
+/* --- suspend(0): the ready list ------------------------------------------ */
+
+static void unlinkready (cu_Loop *loop, cu_Await *op) {
+  if (op->prev) op->prev->next = op->next;
+  else loop->readyhead = op->next;
+  if (op->next) op->next->prev = op->prev;
+  else loop->readytail = op->prev;
+  op->next = op->prev = NULL;
+}
+
+/* Wakes, in order, the callers queued before this batch began; those that
+   suspend(0) again wait for the next iteration, so I/O is not starved. */
+static void on_idle (uv_idle_t *idle) {
+  cu_Loop *loop = cu_container_of(idle, cu_Loop, idle);
+  unsigned batch = loop->readygen++;
+  cu_Await *op;
+  while ((op = loop->readyhead) != NULL && op->gen == batch) {
+    lua_State *co;
+    unlinkready(loop, op);
+    co = cu_await_waiter(op);
+    if (co) lua_pushboolean(co, 1);
+    cu_await_finish(op, co, co != NULL);
+  }
+  if (loop->readyhead == NULL) uv_idle_stop(idle);
+}
+
+static int cancelready (cu_Await *op) {
+  cu_Loop *loop = op->loop;
+  unlinkready(loop, op);
+  if (loop->readyhead == NULL) uv_idle_stop(&loop->idle);
+  return 1;  /* libuv never saw it */
+}
+
+static int suspendready (lua_State *L) {
+  cu_Loop *loop = cu_loopof(L);
+  cu_Await *op = cu_await_begin(L);
+  op->cancel = cancelready;
+  op->gen = loop->readygen;
+  op->prev = loop->readytail;
+  if (loop->readytail) loop->readytail->next = op;
+  else {
+    loop->readyhead = op;
+    uv_idle_start(&loop->idle, on_idle);
+  }
+  loop->readytail = op;
+  return cu_await_yield(L, op, 0);
+}
+
+/* --- suspend(seconds): timers -------------------------------------------- */
+
+static void on_timer (uv_timer_t *timer) {
+  cu_Await *op = cu_await_from(timer);
+  lua_State *co = cu_await_waiter(op);
+  if (co) lua_pushboolean(co, 1);
+  cu_await_finish(op, co, co != NULL);
+}
+
+static int canceltimer (cu_Await *op) {
+  uv_timer_stop(&op->u.timer);
+  return 1;  /* a stopped timer never calls back */
+}
+
+/* Milliseconds in 'seconds' at 'arg'; nil or negative is zero. Rounds up,
+   so a positive value never sleeps less than asked. */
+static uint64_t checkmillisecs (lua_State *L, int arg) {
+  lua_Number s = luaL_optnumber(L, arg, 0);
+  lua_Number ms;
+  if (s <= 0) return 0;
+  ms = ceil(s * 1000);
+  luaL_argcheck(L, ms < 18446744073709551616.0, arg, "out of range");
+  return (uint64_t)ms;
+}
+
+static void sleepnow (uint64_t ms) {
+  while (ms > 0) {
+    unsigned int chunk = ms > 0x7fffffffu ? 0x7fffffffu : (unsigned int)ms;
+    uv_sleep(chunk);
+    ms -= chunk;
+  }
+}
+
+/* system.suspend([seconds [, mode]]) */
+static int system_suspend (lua_State *L) {
+  uint64_t ms = checkmillisecs(L, 1);
+  const char *mode = cu_checkmode(L, 2, "~");
+  cu_Await *op;
+  int err;
+  if (cu_blocking(mode)) {
+    sleepnow(ms);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (ms == 0) return suspendready(L);
+  op = cu_await_begintimer(L);
+  op->cancel = canceltimer;
+  err = uv_timer_start(&op->u.timer, on_timer, ms, 0);
+  if (err < 0) return cu_await_fail(L, op, err);
+  return cu_await_yield(L, op, 0);
+}
+
+void cu_open_time (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"nanosecs", system_nanosecs},
+    {"time", system_time},
+    {"suspend", system_suspend},
+    {NULL, NULL}
+  };
+  cu_setfuncs(L, funcs);
+}

@@ -1,0 +1,74 @@
+-- test/run.lua: runs every test file in its own process with a timeout.
+--   lua5.4 test/run.lua <libdir> [test/file.lua ...]
+-- Each file prints "N passed, N failed" last; a file that crashes, times
+-- out or prints no such line counts as one failure. The closing line sums
+-- them all, and the exit code is non-zero on any failure.
+-- COUTIL_SANITIZER=asan|tsan preloads the sanitizer runtime, as the stock
+-- lua5.4 is not instrumented.
+
+local libdir = assert(arg[1], "usage: run.lua <libdir> [files]")
+local files = {}
+for i = 2, #arg do files[#files + 1] = arg[i] end
+if #files == 0 then
+  local p = assert(io.popen("ls test/*.lua"))
+  for name in p:lines() do
+    if not name:match("/helpers%.lua$") and not name:match("/run%.lua$") then
+      files[#files + 1] = name
+    end
+  end
+  p:close()
+end
+
+local function runtime (lib)
+  local p = io.popen("gcc -print-file-name=" .. lib)
+  local path = p:read("l")
+  p:close()
+  return path
+end
+
+local env = {
+  "LUA_CPATH='" .. libdir .. "/?.so'",
+  "LUA_PATH='test/?.lua;;'",
+}
+local sanitizer = os.getenv("COUTIL_SANITIZER")
+if sanitizer == "asan" then
+  env[#env + 1] = "LD_PRELOAD='" .. runtime("libasan.so") .. "'"
+  env[#env + 1] = "ASAN_OPTIONS='detect_leaks=1:abort_on_error=1'"
+  env[#env + 1] = "UBSAN_OPTIONS='print_stacktrace=1:halt_on_error=1'"
+elseif sanitizer == "tsan" then
+  env[#env + 1] = "LD_PRELOAD='" .. runtime("libtsan.so") .. "'"
+  env[#env + 1] = "TSAN_OPTIONS='halt_on_error=1:second_deadlock_stack=1'"
+end
+local timeout = tonumber(os.getenv("COUTIL_TEST_TIMEOUT")) or 300
+
+local passed, failed = 0, 0
+for _, file in ipairs(files) do
+  local cmd = string.format("env %s timeout -k 5 %d lua5.4 %s 2>&1",
+    table.concat(env, " "), timeout, file)
+  local started = os.time()
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  local np, nf = nil, nil
+  for a, b in out:gmatch("(%d+) passed, (%d+) failed") do
+    np, nf = tonumber(a), tonumber(b)
+  end
+  local problem
+  if np == nil then
+    problem = "no summary line"
+    np, nf = 0, 1
+  elseif not ok and nf == 0 then
+    problem = "exited with code " .. tostring(code)
+    nf = 1
+  elseif out:find("ERROR: %a+Sanitizer") or out:find("runtime error:") then
+    problem = "sanitizer report"
+    nf = nf + 1
+  end
+  passed, failed = passed + np, failed + nf
+  io.stdout:write(string.format("%-28s %4d passed, %d failed (%ds)%s\n",
+    file, np, nf, os.time() - started, problem and ("  " .. problem) or ""))
+  if nf > 0 then io.stdout:write(out, "\n") end
+  io.stdout:flush()
+end
+io.stdout:write(string.format("%d passed, %d failed\n", passed, failed))
+os.exit(failed == 0 and 0 or 1)
