@@ -19,7 +19,9 @@ CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
 MEMORY_OBJ := $(BUILD)/obj/memory.o
 HEADERS    := $(wildcard src/*.h)
 
-.PHONY: all check check-asan check-tsan check-torture bench demo install \
+TSAN_TESTS ?= $(wildcard test/threads*.lua test/channel*.lua test/coroutine*.lua test/state*.lua)
+
+.PHONY: all asan tsan check check-asan check-tsan check-torture bench demo install \
         clean deps
 all: $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so
 
@@ -41,16 +43,23 @@ deps:
 	@sh .ci/deps.sh
 
 check: deps all
-	$(LUA) test/run.lua $(BUILD)/lib
+	$(LUA) test/run.lua $(BUILD)/lib $(TESTS)
 
-check-asan:
+# Sanitizer builds: `make asan` / `make tsan` only build; the check-
+# targets also run the suite (TESTS= narrows it to some files).
+asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
-	COUTIL_SANITIZER=asan $(LUA) test/run.lua build-asan/lib
 
-check-tsan:
+tsan:
 	$(MAKE) BUILD=build-tsan OPT="-O1 -g" SANFLAGS="-fsanitize=thread" all
-	COUTIL_SANITIZER=tsan $(LUA) test/run.lua build-tsan/lib $(TSAN_TESTS)
+
+check-asan: asan
+	COUTIL_SANITIZER=asan $(LUA) test/run.lua build-asan/lib $(TESTS)
+
+check-tsan: tsan
+	COUTIL_SANITIZER=tsan $(LUA) test/run.lua build-tsan/lib \
+	  $(or $(TESTS),$(TSAN_TESTS))
 
 check-torture:
 	sh test/torture.sh
