@@ -31,6 +31,8 @@ static cu_Await *getrecord (lua_State *L, int kind) {
   cu_Await **freelist = kind == CU_AWAIT_TIMER ? &loop->freetimers
                                                : &loop->freereqs;
   cu_Await *op;
+  /* a finalizer that runs after the loop's own at lua_close */
+  if (loop->closing) luaL_error(L, "closed");
   if (!lua_isyieldable(L)) luaL_error(L, "unable to yield");
   op = *freelist;
   if (op) *freelist = op->next;
@@ -141,9 +143,21 @@ void cu_loop_resume (cu_Loop *loop, lua_State *co, int n) {
   int nres;
   int status = lua_resume(co, loop->runner, n, &nres);
   if (status == LUA_OK || status == LUA_YIELD) lua_pop(co, nres);
-  else {
-    cu_warnerror(loop->runner, co);
-    lua_pop(co, 1);
+  else {  /* nobody can catch it: warn, then close its pending
+             to-be-closed variables, as coroutine.wrap does */
+    lua_State *R = loop->runner;
+    cu_warnerror(R, co);
+    lua_checkstack(R, 3);
+    lua_xmove(co, R, 1);  /* the error, to tell a new one from it */
+    lua_pushvalue(R, -1);
+    lua_xmove(R, co, 1);  /* __close handlers get it */
+    if (lua_resetthread(co) != LUA_OK) {  /* the old or a new error */
+      lua_xmove(co, R, 1);
+      if (!lua_rawequal(R, -1, -2)) cu_warnerror(R, R);
+      lua_pop(R, 1);
+    }
+    lua_settop(co, 0);
+    lua_pop(R, 1);
   }
 }
 

@@ -37,7 +37,10 @@ static int loop_gc (lua_State *L) {
   cu_Loop *loop = (cu_Loop *)lua_touserdata(L, 1);
   cu_Await *op;
   if (loop->closing) return 0;
-  loop->closing = 1;  /* from now on callbacks touch C memory only */
+  /* from now on callbacks touch C memory only; and it stays set, so the
+     finalizer of an object older than the loop gets 'closed' errors from
+     run, time and every await function instead of a closed uv loop */
+  loop->closing = 1;
   uv_close((uv_handle_t *)&loop->idle, NULL);
   freelist(loop->readyhead);  /* suspend(0) callers never woken */
   loop->readyhead = loop->readytail = NULL;
@@ -99,6 +102,7 @@ static int system_run (lua_State *L) {
                                         UV_RUN_NOWAIT};
   cu_Loop *loop = cu_loopof(L);
   int mode = luaL_checkoption(L, 1, "loop", modes);
+  if (loop->closing) return luaL_error(L, "closed");  /* see loop_gc */
   if (loop->runner) return luaL_error(L, "already running");
   lua_settop(L, 1);
   lua_getiuservalue(L, lua_upvalueindex(1), 1);

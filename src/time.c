@@ -16,7 +16,9 @@ static int system_nanosecs (lua_State *L) {
 static int system_time (lua_State *L) {
   static const char *const modes[] = {"cached", "updated", "epoch", NULL};
   uv_loop_t *uv = cu_loop(L);
-  switch (luaL_checkoption(L, 1, "cached", modes)) {
+  int mode = luaL_checkoption(L, 1, "cached", modes);
+  if (mode < 2 && cu_loopof(L)->closing) return luaL_error(L, "closed");
+  switch (mode) {
     case 1: uv_update_time(uv);  /* FALLTHROUGH */
     case 0: lua_pushnumber(L, (lua_Number)uv_now(uv) / 1000.0); break;
     default: {
