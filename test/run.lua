@@ -4,7 +4,8 @@
 -- out or prints no such line counts as one failure. The closing line sums
 -- them all, and the exit code is non-zero on any failure.
 -- COUTIL_SANITIZER=asan|tsan preloads the sanitizer runtime, as the stock
--- lua5.4 is not instrumented.
+-- lua5.4 is not instrumented. COUTIL_LUA names another interpreter for
+-- the test files (test/torture.sh uses its own checked build).
 
 local libdir = assert(arg[1], "usage: run.lua <libdir> [files]")
 local files = {}
@@ -40,11 +41,12 @@ elseif sanitizer == "tsan" then
   env[#env + 1] = "TSAN_OPTIONS='halt_on_error=1:second_deadlock_stack=1'"
 end
 local timeout = tonumber(os.getenv("COUTIL_TEST_TIMEOUT")) or 300
+local interpreter = os.getenv("COUTIL_LUA") or "lua5.4"
 
 local passed, failed = 0, 0
 for _, file in ipairs(files) do
-  local cmd = string.format("env %s timeout -k 5 %d lua5.4 %s 2>&1",
-    table.concat(env, " "), timeout, file)
+  local cmd = string.format("env %s timeout -k 5 %d %s %s 2>&1",
+    table.concat(env, " "), timeout, interpreter, file)
   local started = os.time()
   local p = assert(io.popen(cmd))
   local out = p:read("a")
