@@ -192,7 +192,7 @@ function ()
   H.same({false}, system.run())
 end)
 
--- --- system.isrunning  ---
+-- --- system.isrunning ---
 
 H.case("isrunning is false outside run", function ()
   H.same({false}, system.isrunning())
@@ -233,7 +233,7 @@ H.case("isrunning inside a finalizer follows run", function ()
   H.same({true, false}, seen[1], seen[2])
 end)
 
--- --- system.halt  ---
+-- --- system.halt ---
 
 H.case("halt outside run raises 'not running'", function ()
   H.raises("not running", system.halt)
@@ -328,7 +328,7 @@ H.case("halt from a finalizer during run", function ()
   assert(late)
 end)
 
--- --- errors of woken coroutines  ---
+-- --- errors of woken coroutines ---
 
 H.case("an error in a woken coroutine does not stop the loop", function ()
   local log = {}
@@ -434,7 +434,7 @@ function ()
   assert(out == "run\tfalse\n", out)
 end)
 
--- --- lua_close with pending work  ---
+-- --- lua_close with pending work ---
 
 H.case("lua_close with pending timers, waiters and errors", function ()
   local ok, out = child([[

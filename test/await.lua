@@ -1,0 +1,571 @@
+-- test/await.lua: the await core (manual, "Await Function") seen through
+-- system.suspend: early wake-ups by coroutine.resume, coroutine.close of
+-- a waiting coroutine, garbage collection, yieldable contexts, volume.
+
+local H = require "helpers"
+local system = require "coutil.system"
+
+-- Starts f(...) in a tracked coroutine that must reach its first await.
+local function spawn (f, ...)
+  local co = H.track(coroutine.create(f))
+  assert(coroutine.resume(co, ...))
+  return co
+end
+
+-- Runs the loop until nothing waits, within 'secs' seconds.
+local function drain (secs)
+  local deadline = system.nanosecs() + (secs or 10) * 1e9
+  while system.run("step") do
+    assert(system.nanosecs() < deadline, "the loop is still busy")
+  end
+end
+
+-- A coroutine that records every result of its suspend calls in 'log'.
+local function logger (log, ...)
+  local durations = table.pack(...)
+  return spawn(function ()
+    for i = 1, durations.n do
+      log[#log + 1] = H.pack(system.suspend(durations[i]))
+    end
+  end)
+end
+
+-- --- early wake-up by coroutine.resume ---
+
+H.case("an early resume returns the resume values", function ()
+  local log = {}
+  local co = logger(log, 10)
+  H.same({true}, coroutine.resume(co, "a", nil, 3, nil))
+  H.same({n = 4, "a", nil, 3, nil}, table.unpack(log[1], 1, log[1].n))
+  assert(coroutine.status(co) == "dead")
+end)
+
+H.case("an early resume with no values returns nothing", function ()
+  local log = {}
+  local co = logger(log, 10)
+  assert(coroutine.resume(co))
+  assert(log[1].n == 0)
+end)
+
+H.case("an early resume with many values returns them all", function ()
+  local log = {}
+  local values = {}
+  for i = 1, 250 do values[i] = i end
+  local co = logger(log, 10, 0)
+  assert(coroutine.resume(co, table.unpack(values)))
+  assert(log[1].n == 250 and log[1][1] == 1 and log[1][250] == 250)
+  assert(coroutine.resume(co, table.unpack(values, 1, 200)))
+  assert(log[2].n == 200 and log[2][200] == 200)
+end)
+
+H.case("an early resume cancels the timer", function ()
+  local log = {}
+  local co = logger(log, 10)
+  H.same({true}, system.run("ready"))
+  assert(coroutine.resume(co, "early"))
+  H.same({false}, system.run("ready"))
+  H.same({false}, system.run())
+  assert(#log == 1 and log[1][1] == "early")
+end)
+
+H.case("a coroutine resumed early can suspend again", function ()
+  local log = {}
+  local co = logger(log, 10, 0.002, 0, 10)
+  assert(coroutine.resume(co, "first"))
+  assert(#log == 1)
+  H.same({true}, system.run("step"))  -- wakes the 0.002 s timer
+  assert(#log == 2)
+  H.same({true}, system.run("step"))  -- wakes suspend(0)
+  H.same({true}, table.unpack(log[2], 1, log[2].n))
+  H.same({true}, table.unpack(log[3], 1, log[3].n))
+  assert(coroutine.resume(co, "last"))
+  H.same({"last"}, table.unpack(log[4], 1, log[4].n))
+  H.same({false}, system.run("ready"))
+end)
+
+H.case("an early resume of suspend(0)", function ()
+  local log = {}
+  local co = logger(log, 0, 0, 0)
+  assert(coroutine.resume(co, "x", "y"))
+  H.same({"x", "y"}, table.unpack(log[1], 1, log[1].n))
+  H.same({true}, system.run("ready"))  -- wakes its second suspend(0)
+  H.same({true}, table.unpack(log[2], 1, log[2].n))
+  H.same({false}, system.run("ready"))  -- and the third
+  assert(#log == 3)
+end)
+
+H.case("an early resume takes one suspend(0) out of the queue", function ()
+  for _, which in ipairs{1, 3, 5} do
+    local order = {}
+    local cos = {}
+    for i = 1, 5 do
+      cos[i] = spawn(function ()
+        local woken = system.suspend(0)
+        order[#order + 1] = woken and i or -i
+      end)
+    end
+    assert(coroutine.resume(cos[which], false))
+    H.same({false}, system.run("ready"))
+    local expected = {}
+    for i = 1, 5 do
+      if i ~= which then expected[#expected + 1] = i end
+    end
+    table.insert(expected, 1, -which)
+    H.same(expected, table.unpack(order))
+  end
+end)
+
+H.case("an early resume of the only suspend(0) stops the idle work",
+function ()
+  local co = spawn(system.suspend, 0)
+  assert(coroutine.resume(co))
+  H.same({false}, system.run("ready"))
+  H.same({false}, system.run("step"))  -- must not block
+end)
+
+H.case("an early resume from a coroutine the loop is running", function ()
+  local got
+  local sleeper = spawn(function ()
+    got = H.pack(system.suspend(10))
+    return "finished"
+  end)
+  spawn(function ()
+    system.suspend(0.001)
+    H.same({true, "finished"}, coroutine.resume(sleeper, "from", "loop"))
+  end)
+  H.same({false}, system.run())
+  H.same({"from", "loop"}, table.unpack(got, 1, got.n))
+end)
+
+H.case("an early resume of a later coroutine in the same batch",
+function ()
+  local log = {}
+  local c
+  spawn(function ()
+    system.suspend(0)
+    log[#log + 1] = "a"
+    assert(coroutine.resume(c, "by a"))
+  end)
+  spawn(function ()
+    system.suspend(0)
+    log[#log + 1] = "b"
+  end)
+  c = spawn(function ()
+    local result = system.suspend(0)
+    log[#log + 1] = result
+  end)
+  H.same({false}, system.run("step"))
+  H.same({"a", "by a", "b"}, table.unpack(log))
+end)
+
+H.case("a coroutine resumed early during a batch waits for the next",
+function ()
+  local log = {}
+  local c
+  spawn(function ()
+    system.suspend(0)
+    log[#log + 1] = "a"
+    assert(coroutine.resume(c))
+  end)
+  c = spawn(function ()
+    system.suspend(0)
+    log[#log + 1] = "c early"
+    system.suspend(0)
+    log[#log + 1] = "c woken"
+  end)
+  H.same({true}, system.run("step"))
+  H.same({"a", "c early"}, table.unpack(log))
+  H.same({false}, system.run("step"))
+  H.same({"a", "c early", "c woken"}, table.unpack(log))
+end)
+
+H.case("an early resume of a coroutine waiting inside pcall", function ()
+  local results
+  local co = spawn(function ()
+    results = H.pack(pcall(system.suspend, 10))
+  end)
+  assert(coroutine.resume(co, 1, 2))
+  H.same({true, 1, 2}, table.unpack(results, 1, results.n))
+end)
+
+H.case("a coroutine resumed early that finishes is collected", function ()
+  local weak = setmetatable({}, {__mode = "k"})
+  do
+    local co = coroutine.create(system.suspend)
+    weak[co] = true
+    assert(coroutine.resume(co, 10))
+    assert(coroutine.resume(co))
+  end
+  collectgarbage()
+  assert(next(weak) == nil, "not collected")
+end)
+
+H.case("a coroutine resumed early then yielding is not woken", function ()
+  local co = spawn(function ()
+    system.suspend(0.001)
+    coroutine.yield("mine")
+    return "end"
+  end)
+  H.same({true, "mine"}, coroutine.resume(co))
+  H.same({false}, system.run())
+  assert(coroutine.status(co) == "suspended")
+  H.same({true, "end"}, coroutine.resume(co))
+end)
+
+H.case("early resumes back to back", function ()
+  local log = {}
+  local co = logger(log, 10, 10, 0, 10, 0)
+  for i = 1, 5 do assert(coroutine.resume(co, i)) end
+  assert(#log == 5 and log[5][1] == 5)
+  assert(coroutine.status(co) == "dead")
+  H.same({false}, system.run("ready"))
+end)
+
+-- --- coroutine.close of a waiting coroutine ---
+
+H.case("closing a coroutine that waits on a timer", function ()
+  local co = spawn(system.suspend, 0.005)
+  H.same({true}, coroutine.close(co))
+  assert(coroutine.status(co) == "dead")
+  -- the timer still fires, and finds nobody
+  drain()
+end)
+
+H.case("closing a coroutine waiting in suspend(0)", function ()
+  local after = false
+  local co = spawn(system.suspend, 0)
+  spawn(function () system.suspend(0) after = true end)
+  H.same({true}, coroutine.close(co))
+  H.same({false}, system.run("step"))
+  assert(after)
+end)
+
+H.case("closing a waiter from a woken coroutine", function ()
+  local victims = {}
+  local log = {}
+  spawn(function ()
+    system.suspend(0)
+    for _, co in ipairs(victims) do
+      assert(coroutine.close(co))
+    end
+    log[#log + 1] = "closer"
+  end)
+  victims[1] = spawn(function () system.suspend(0) log[#log + 1] = 1 end)
+  victims[2] = spawn(function () system.suspend(0.01) log[#log + 1] = 2 end)
+  spawn(function () system.suspend(0) log[#log + 1] = "other" end)
+  drain()
+  H.same({"closer", "other"}, table.unpack(log))
+end)
+
+H.case("closing a waiter runs its to-be-closed variables", function ()
+  local closed = 0
+  local co = spawn(function ()
+    local guard <close> = setmetatable({}, {__close = function ()
+      closed = closed + 1
+    end})
+    system.suspend(0.002)
+    closed = closed + 100
+  end)
+  assert(coroutine.close(co))
+  assert(closed == 1)
+  drain()
+  assert(closed == 1)
+end)
+
+H.case("a closed waiter is collected once its timer is gone", function ()
+  local weak = setmetatable({}, {__mode = "k"})
+  do
+    local co = coroutine.create(system.suspend)
+    weak[co] = true
+    assert(coroutine.resume(co, 0.005))
+    assert(coroutine.close(co))
+  end
+  drain()
+  collectgarbage()
+  assert(next(weak) == nil, "not collected")
+end)
+
+H.case("many close and suspend cycles", function ()
+  for round = 1, 20 do
+    local cos = {}
+    for i = 1, 50 do
+      cos[i] = spawn(system.suspend, (i % 3) / 1000)
+    end
+    for i = 1, 50, 2 do assert(coroutine.close(cos[i])) end
+    if round % 2 == 0 then drain() end
+  end
+  drain()
+end)
+
+-- --- garbage collection ---
+
+H.case("a waiting coroutine with no reference is kept alive", function ()
+  local weak = setmetatable({}, {__mode = "k"})
+  local finished = 0
+  for _, s in ipairs{0, 0.002} do
+    local co = coroutine.create(function ()
+      system.suspend(s)
+      finished = finished + 1
+    end)
+    weak[co] = s
+    H.track(co)
+    assert(coroutine.resume(co))
+  end
+  collectgarbage()
+  collectgarbage()
+  local alive = 0
+  for _ in pairs(weak) do alive = alive + 1 end
+  assert(alive == 2, "a waiting coroutine was collected")
+  drain()
+  assert(finished == 2)
+end)
+
+H.case("values on a waiting coroutine's stack stay alive", function ()
+  local got
+  spawn(function ()
+    local t = {}
+    for i = 1, 100 do t[i] = string.rep("x", i) end
+    system.suspend(0.001)
+    got = #t[100]
+  end)
+  collectgarbage()
+  drain()
+  assert(got == 100)
+end)
+
+H.case("a full GC inside a wake-up", function ()
+  local count = 0
+  for i = 1, 50 do
+    spawn(function ()
+      system.suspend(i % 2 == 0 and 0 or 0.001)
+      collectgarbage()
+      system.suspend(0)
+      collectgarbage("step")
+      count = count + 1
+    end)
+  end
+  drain()
+  assert(count == 50)
+end)
+
+H.case("finalizers that call system functions during a wake-up",
+function ()
+  local seen = {}
+  local sleeper = spawn(function ()
+    seen.sleeper = H.pack(system.suspend(10))
+  end)
+  local closed = spawn(system.suspend, 0.01)
+  local function garbage ()
+    setmetatable({}, {__gc = function ()
+      seen.nanosecs = math.type(system.nanosecs())
+      seen.time = type(system.time())
+      seen.updated = type(system.time("updated"))
+      seen.running = system.isrunning()
+      seen.blocking = system.suspend(0.001, "~")
+      seen.suspend = select(2, pcall(system.suspend, 0))
+      seen.run = select(2, pcall(system.run, "ready"))
+      seen.resume = H.pack(coroutine.resume(sleeper, "from __gc"))
+      seen.close = coroutine.close(closed)
+    end})
+  end
+  spawn(function ()
+    system.suspend(0)
+    garbage()
+    collectgarbage()
+  end)
+  drain()
+  assert(seen.nanosecs == "integer" and seen.time == "number")
+  assert(seen.updated == "number")
+  assert(seen.running == true and seen.blocking == true)
+  assert(string.find(seen.suspend, "unable to yield", 1, true), seen.suspend)
+  assert(string.find(seen.run, "already running", 1, true), seen.run)
+  H.same({true}, table.unpack(seen.resume, 1, seen.resume.n))
+  H.same({"from __gc"}, table.unpack(seen.sleeper, 1, seen.sleeper.n))
+  assert(seen.close == true)
+end)
+
+H.case("finalizers that resume waiters outside the loop", function ()
+  local got
+  local sleeper = spawn(function () got = system.suspend(10) end)
+  setmetatable({}, {__gc = function ()
+    coroutine.resume(sleeper, "gc")
+  end})
+  collectgarbage()
+  assert(got == "gc")
+  H.same({false}, system.run("ready"))
+end)
+
+H.case("many unreferenced waiters survive a GC", function ()
+  local done = 0
+  for i = 1, 1000 do
+    local co = coroutine.create(function ()
+      system.suspend((i % 4) / 1000)
+      done = done + 1
+    end)
+    assert(coroutine.resume(co))
+  end
+  collectgarbage()
+  collectgarbage()
+  drain()
+  assert(done == 1000)
+end)
+
+H.case("waiters under the generational collector", function ()
+  local old = collectgarbage("generational")
+  local ok, err = pcall(function ()
+    local done = 0
+    local cos = {}
+    for i = 1, 200 do
+      cos[i] = coroutine.create(function ()
+        system.suspend(i % 2 == 0 and 0 or 0.001)
+        collectgarbage("step")
+        done = done + 1
+      end)
+      assert(coroutine.resume(cos[i]))
+    end
+    cos = nil
+    collectgarbage()
+    drain()
+    assert(done == 200, done)
+  end)
+  collectgarbage(old)
+  assert(ok, err)
+end)
+
+-- --- where an await can yield ---
+
+H.case("suspend inside pcall, metamethods and iterators", function ()
+  local log = {}
+  local mt = {
+    __index = function (_, k) return system.suspend(0) and k end,
+    __add = function () return system.suspend(0.001) and "add" end,
+    __lt = function () system.suspend() return true end,
+    __concat = function () return system.suspend(0) and "cat" end,
+  }
+  spawn(function ()
+    local obj = setmetatable({}, mt)
+    log[#log + 1] = select(2, pcall(system.suspend, 0))
+    log[#log + 1] = obj.field
+    log[#log + 1] = obj + 1
+    log[#log + 1] = obj < obj
+    log[#log + 1] = obj .. "x"
+    for v in function (_, i)
+      if i < 2 then system.suspend(0) return i + 1 end
+    end, nil, 0 do
+      log[#log + 1] = v
+    end
+  end)
+  drain()
+  H.same({true, "field", "add", true, "cat", 1, 2}, table.unpack(log))
+end)
+
+H.case("suspend inside coroutine.wrap and nested coroutines", function ()
+  local log = {}
+  spawn(function ()
+    local inner = coroutine.create(function ()
+      system.suspend(0.001)
+      log[#log + 1] = "inner woken"
+    end)
+    assert(coroutine.resume(inner))  -- inner now waits on its own
+    log[#log + 1] = "outer goes on"
+    coroutine.wrap(function ()
+      system.suspend(0)
+      log[#log + 1] = "wrapped woken"
+    end)()
+  end)
+  drain()
+  table.sort(log)
+  H.same({"inner woken", "outer goes on", "wrapped woken"},
+         table.unpack(log))
+end)
+
+H.case("an error after a wake-up inside pcall is caught", function ()
+  local result
+  spawn(function ()
+    result = H.pack(pcall(function ()
+      system.suspend(0)
+      error("caught", 0)
+    end))
+  end)
+  drain()
+  H.same({false, "caught"}, table.unpack(result, 1, result.n))
+end)
+
+-- --- volume ---
+
+H.case("10,000 coroutines x 10 suspend(0)", function ()
+  local count = 0
+  for _ = 1, 10000 do
+    local co = coroutine.create(function ()
+      for _ = 1, 10 do system.suspend(0) end
+      count = count + 1
+    end)
+    assert(coroutine.resume(co))
+  end
+  drain(120)
+  assert(count == 10000)
+end)
+
+H.case("1,000 timers wake shortest first", function ()
+  local woken = {}
+  for i = 1, 1000 do
+    local s = ((i * 7919) % 50 + 1) / 1000
+    spawn(function ()
+      system.suspend(s)
+      woken[#woken + 1] = s
+    end)
+  end
+  drain(60)
+  assert(#woken == 1000)
+  for i = 2, #woken do assert(woken[i - 1] <= woken[i]) end
+end)
+
+H.case("1,000 equal timers wake in call order", function ()
+  local woken = {}
+  for i = 1, 1000 do
+    spawn(function ()
+      system.suspend(0.005)
+      woken[#woken + 1] = i
+    end)
+  end
+  drain(60)
+  assert(#woken == 1000)
+  for i = 1, 1000 do assert(woken[i] == i) end
+end)
+
+H.case("churn of early resumes, closes and wake-ups", function ()
+  local seed = 12345
+  local function random (n)
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    return seed % n
+  end
+  local waiting = {}
+  local finished = 0
+  for _ = 1, 3000 do
+    local action = random(4)
+    if action == 0 or #waiting == 0 then
+      waiting[#waiting + 1] = spawn(function ()
+        for _ = 1, 3 do system.suspend(random(3) / 1000) end
+        finished = finished + 1
+      end)
+    elseif action == 1 then
+      local co = table.remove(waiting, random(#waiting) + 1)
+      if coroutine.status(co) == "suspended" then
+        assert(coroutine.resume(co, "early"))
+        waiting[#waiting + 1] = co
+      end
+    elseif action == 2 then
+      local co = table.remove(waiting, random(#waiting) + 1)
+      assert(coroutine.close(co))
+    else
+      system.run("ready")
+    end
+  end
+  drain(60)
+  for _, co in ipairs(waiting) do
+    assert(coroutine.status(co) == "dead")
+  end
+  assert(finished > 0)
+end)
+
+H.done()
