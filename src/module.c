@@ -4,6 +4,7 @@
 */
 #include "common.h"
 #include "loop.h"
+#include "socket.h"
 
 CU_EXPORT int luaopen_coutil_system (lua_State *L) {
   cu_pushloop(L);  /* first: its finalizer must run after every object's */
@@ -11,5 +12,7 @@ CU_EXPORT int luaopen_coutil_system (lua_State *L) {
   lua_newtable(L);
   cu_open_loop(L);
   cu_open_time(L);
+  cu_open_socket(L);
+  cu_open_stdio(L);
   return 1;
 }

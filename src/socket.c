@@ -1,0 +1,578 @@
+/*
+** socket.c: system.socket and the socket methods but read/write/shutdown
+** of streams (stream.c), manual "Network & IPC". Each kind (datagram,
+** stream, passive, and terminals of stdio.c) has its own class. Closing a
+** socket detaches its userdata and starts uv_close; on_closed frees the C
+** memory and resumes a coroutine still awaiting on it with fail, "closed".
+*/
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include "memory.h"
+#include "socket.h"
+
+static const char *const classnames[] = {
+  "coutil.socket.datagram", "coutil.socket.stream",
+  "coutil.socket.passive", "coutil.terminal"
+};
+
+static const char *const domainnames[] = {
+  "ipv4", "ipv6", "local", "share", NULL
+};
+
+/* --- objects ------------------------------------------------------------ */
+
+cu_Socket **cu_pushsocketref (lua_State *L, int kind) {
+  cu_Socket **ref = (cu_Socket **)lua_newuserdatauv(L, sizeof(cu_Socket *),
+                                                    0);
+  *ref = NULL;  /* closed until the handle is ready */
+  luaL_setmetatable(L, classnames[kind]);
+  return ref;
+}
+
+cu_Socket *cu_newsocket (lua_State *L, int kind, int domain) {
+  cu_Socket *s = (cu_Socket *)malloc(sizeof(cu_Socket));
+  if (s == NULL) luaL_error(L, "not enough memory");
+  memset(s, 0, sizeof(cu_Socket));
+  s->loop = cu_loopof(L);
+  s->kind = (unsigned char)kind;
+  s->domain = (unsigned char)domain;
+  return s;
+}
+
+void cu_setsocket (cu_Socket **ref, cu_Socket *s) {
+  uv_unref(&s->h.handle);  /* only a waiting coroutine keeps the loop */
+  *ref = s;
+}
+
+cu_Socket **cu_tosocketref (lua_State *L, int arg, int kinds) {
+  int k;
+  for (k = CU_DATAGRAM; k <= CU_TERMINAL; k++) {
+    if (kinds & CU_KIND(k)) {
+      void *p = luaL_testudata(L, arg, classnames[k]);
+      if (p) return (cu_Socket **)p;
+    }
+  }
+  return NULL;
+}
+
+cu_Socket *cu_checksocket (lua_State *L, int arg, int kinds) {
+  cu_Socket **ref = cu_tosocketref(L, arg, kinds);
+  if (ref == NULL) {
+    const char *what = kinds == CU_KIND(CU_TERMINAL) ? "terminal" :
+                       kinds == CU_KIND(CU_STREAM) ? "stream socket" :
+                       "socket";
+    luaL_typeerror(L, arg, what);
+  }
+  if (*ref == NULL) luaL_argerror(L, arg, "closed object");
+  return *ref;
+}
+
+int cu_pushclosed (lua_State *L) {
+  luaL_pushfail(L);  /* the same fail value as every other failure */
+  lua_pushliteral(L, "closed");
+  return 2;
+}
+
+int cu_pushreqresult (lua_State *L, int status) {
+  if (status == UV_ECANCELED) return cu_pushclosed(L);  /* uv_close */
+  return cu_pushresult(L, status);
+}
+
+void cu_checkyield (lua_State *L) {
+  if (!lua_isyieldable(L)) luaL_error(L, "unable to yield");
+}
+
+static void on_closed (uv_handle_t *h) {
+  cu_Socket *s = (cu_Socket *)h;
+  cu_Await *op = s->reader;
+  free(s->stash);
+  free(s);
+  if (op) {  /* a read or accept still awaits: it ends here */
+    lua_State *co = cu_await_waiter(op);
+    cu_await_finish(op, co, co ? cu_pushclosed(co) : 0);
+  }
+}
+
+void cu_closesocket (cu_Socket *s) {
+  if (s->kind == CU_TERMINAL && s->ttymode != UV_TTY_MODE_NORMAL)
+    uv_tty_set_mode(&s->h.tty, UV_TTY_MODE_NORMAL);
+  uv_close(&s->h.handle, on_closed);
+}
+
+/* socket:close(), terminal:close(), also __gc and __close */
+int cu_socket_close (lua_State *L) {
+  cu_Socket **ref = cu_tosocketref(L, 1, CU_ANYSOCKET |
+                                         CU_KIND(CU_TERMINAL));
+  if (ref == NULL) return luaL_typeerror(L, 1, "socket");
+  if (*ref) {
+    cu_Socket *s = *ref;
+    *ref = NULL;
+    cu_closesocket(s);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int socket_tostring (lua_State *L) {
+  static const char *const names[] = {"datagram socket", "stream socket",
+                                      "passive socket", "terminal"};
+  int k;
+  for (k = CU_DATAGRAM; k <= CU_TERMINAL; k++) {
+    cu_Socket **ref = cu_tosocketref(L, 1, CU_KIND(k));
+    if (ref && *ref) lua_pushfstring(L, "%s (%p)", names[k], (void *)*ref);
+    else if (ref) lua_pushfstring(L, "%s (closed)", names[k]);
+    if (ref) return 1;
+  }
+  return luaL_typeerror(L, 1, "socket");
+}
+
+/* system.socket(type, domain) */
+static int system_socket (lua_State *L) {
+  static const char *const kinds[] = {"datagram", "stream", "passive", NULL};
+  int kind = luaL_checkoption(L, 1, NULL, kinds);
+  int domain = luaL_checkoption(L, 2, NULL, domainnames);
+  uv_loop_t *uv = cu_loop(L);
+  cu_Socket **ref;
+  cu_Socket *s;
+  int err;
+  if (kind == CU_DATAGRAM && domain >= CU_LOCAL)
+    return cu_pushfail(L, UV_EAFNOSUPPORT);  /* libuv has no such thing */
+  ref = cu_pushsocketref(L, kind);
+  s = cu_newsocket(L, kind, domain);
+  if (domain >= CU_LOCAL)
+    err = uv_pipe_init(uv, &s->h.pipe, domain == CU_SHARE);
+  else {
+    int family = domain == CU_IPV6 ? AF_INET6 : AF_INET;
+    if (kind == CU_DATAGRAM) err = uv_udp_init_ex(uv, &s->h.udp, family);
+    else err = uv_tcp_init_ex(uv, &s->h.tcp, family);
+  }
+  if (err < 0) {  /* libuv did not keep the handle */
+    free(s);
+    return cu_pushfail(L, err);
+  }
+  cu_setsocket(ref, s);
+  return 1;
+}
+
+/* socket:getdomain() */
+static int socket_getdomain (lua_State *L) {
+  cu_Socket *s = cu_checksocket(L, 1, CU_ANYSOCKET);
+  lua_pushstring(L, domainnames[s->domain]);
+  return 1;
+}
+
+/* --- addresses ---------------------------------------------------------- */
+
+/* The address at 'arg' for an IP socket, of its family. */
+static const struct sockaddr *checkipaddr (lua_State *L, int arg,
+                                           cu_Socket *s) {
+  cu_Address *a = cu_checkaddress(L, arg);
+  int family = s->domain == CU_IPV6 ? AF_INET6 : AF_INET;
+  luaL_argcheck(L, a->ss.ss_family == family, arg, "wrong domain");
+  return (const struct sockaddr *)&a->ss;
+}
+
+/* The path at 'arg' for a local socket. */
+static const char *checkpath (lua_State *L, int arg) {
+  size_t len;
+  const char *path = luaL_checklstring(L, arg, &len);
+  luaL_argcheck(L, len < sizeof(((struct sockaddr_un *)0)->sun_path), arg,
+                "too long");
+  return path;
+}
+
+/* socket:bind(address) */
+static int socket_bind (lua_State *L) {
+  cu_Socket *s = cu_checksocket(L, 1, CU_ANYSOCKET);
+  int err;
+  if (cu_islocal(s)) err = uv_pipe_bind(&s->h.pipe, checkpath(L, 2));
+  else {
+    const struct sockaddr *sa = checkipaddr(L, 2, s);
+    if (s->kind == CU_DATAGRAM) err = uv_udp_bind(&s->h.udp, sa, 0);
+    else {
+      err = uv_tcp_bind(&s->h.tcp, sa, 0);
+      /* libuv defers "address already in use" to listen or connect; the
+         manual's bind reports it (delayed_error is a public field) */
+      if (err == 0 && s->h.tcp.delayed_error == UV_EADDRINUSE)
+        err = UV_EADDRINUSE;
+    }
+  }
+  return cu_pushresult(L, err);
+}
+
+static void on_connected (uv_connect_t *req, int status) {
+  cu_Await *op = cu_await_from(req);
+  lua_State *co = cu_await_waiter(op);
+  cu_await_finish(op, co, co ? cu_pushreqresult(co, status) : 0);
+}
+
+/* socket:connect([address]) */
+static int socket_connect (lua_State *L) {
+  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_DATAGRAM) |
+                                      CU_KIND(CU_STREAM));
+  cu_Await *op;
+  if (s->kind == CU_DATAGRAM) {  /* no wait: it only sets the peer */
+    const struct sockaddr *sa = lua_isnoneornil(L, 2) ? NULL :
+                                checkipaddr(L, 2, s);
+    return cu_pushresult(L, uv_udp_connect(&s->h.udp, sa));
+  }
+  if (cu_islocal(s)) {
+    const char *path = checkpath(L, 2);
+    op = cu_await_begin(L);
+    uv_pipe_connect(&op->u.connect, &s->h.pipe, path, on_connected);
+  }
+  else {
+    const struct sockaddr *sa = checkipaddr(L, 2, s);
+    int err;
+    op = cu_await_begin(L);
+    err = uv_tcp_connect(&op->u.connect, &s->h.tcp, sa, on_connected);
+    if (err < 0) return cu_await_fail(L, op, err);
+  }
+  return cu_await_yield(L, op, 0);
+}
+
+/* socket:getaddress([site [, address]]) */
+static int socket_getaddress (lua_State *L) {
+  static const char *const sites[] = {"self", "peer", NULL};
+  cu_Socket *s = cu_checksocket(L, 1, CU_ANYSOCKET);
+  int peer = luaL_checkoption(L, 2, "self", sites);
+  struct sockaddr *sa;
+  int err, len;
+  if (cu_islocal(s)) {
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    size_t size = sizeof(path);
+    err = peer ? uv_pipe_getpeername(&s->h.pipe, path, &size)
+               : uv_pipe_getsockname(&s->h.pipe, path, &size);
+    if (err < 0) return cu_pushfail(L, err);
+    lua_pushlstring(L, path, size);
+    return 1;
+  }
+  if (lua_isnoneornil(L, 3)) {
+    cu_newaddress(L, s->domain == CU_IPV6 ? AF_INET6 : AF_INET);
+  }
+  else {
+    checkipaddr(L, 3, s);
+    lua_settop(L, 3);
+  }
+  sa = (struct sockaddr *)&cu_toaddress(L, -1)->ss;
+  len = sizeof(struct sockaddr_storage);
+  if (s->kind == CU_DATAGRAM)
+    err = peer ? uv_udp_getpeername(&s->h.udp, sa, &len)
+               : uv_udp_getsockname(&s->h.udp, sa, &len);
+  else
+    err = peer ? uv_tcp_getpeername(&s->h.tcp, sa, &len)
+               : uv_tcp_getsockname(&s->h.tcp, sa, &len);
+  if (err < 0) return cu_pushfail(L, err);
+  return 1;
+}
+
+/* --- options ------------------------------------------------------------ */
+
+static int checkflag (lua_State *L, int arg) {
+  luaL_checkany(L, arg);
+  return lua_toboolean(L, arg);
+}
+
+static int udpoption (lua_State *L, cu_Socket *s) {
+  static const char *const names[] = {"broadcast", "mcastloop", "mcastttl",
+    "mcastiface", "mcastjoin", "mcastleave", NULL};
+  uv_udp_t *udp = &s->h.udp;
+  switch (luaL_checkoption(L, 2, NULL, names)) {
+    case 0: return uv_udp_set_broadcast(udp, checkflag(L, 3));
+    case 1: return uv_udp_set_multicast_loop(udp, checkflag(L, 3));
+    case 2: {
+      lua_Integer ttl = luaL_checkinteger(L, 3);
+      luaL_argcheck(L, 1 <= ttl && ttl <= 255, 3, "must be from 1 upto 255");
+      return uv_udp_set_multicast_ttl(udp, (int)ttl);
+    }
+    case 3: return uv_udp_set_multicast_interface(udp,
+                                                  luaL_optstring(L, 3, NULL));
+    default: {
+      uv_membership m = strcmp(lua_tostring(L, 2), "mcastjoin") == 0 ?
+                        UV_JOIN_GROUP : UV_LEAVE_GROUP;
+      const char *group = luaL_checkstring(L, 3);
+      const char *iface = luaL_optstring(L, 4, NULL);
+      const char *source = luaL_optstring(L, 5, NULL);
+      if (source)
+        return uv_udp_set_source_membership(udp, group, iface, source, m);
+      return uv_udp_set_membership(udp, group, iface, m);
+    }
+  }
+}
+
+static int tcpoption (lua_State *L, cu_Socket *s) {
+  static const char *const names[] = {"keepalive", "nodelay", NULL};
+  lua_Integer delay;
+  if (luaL_checkoption(L, 2, NULL, names) == 1)
+    return uv_tcp_nodelay(&s->h.tcp, checkflag(L, 3));
+  if (lua_isnoneornil(L, 3) || (lua_isboolean(L, 3) && !lua_toboolean(L, 3)))
+    return uv_tcp_keepalive(&s->h.tcp, 0, 0);  /* nil or false: off */
+  delay = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, 0 < delay && delay <= INT_MAX, 3, "out of range");
+  return uv_tcp_keepalive(&s->h.tcp, 1, (unsigned int)delay);
+}
+
+static int localoption (lua_State *L, cu_Socket *s) {
+  static const char *const names[] = {"permission", NULL};
+  const char *perm, *c;
+  int flags = 0;
+  luaL_checkoption(L, 2, NULL, names);
+  perm = luaL_checkstring(L, 3);
+  for (c = perm; *c; c++) {
+    if (*c == 'r') flags |= UV_READABLE;
+    else if (*c == 'w') flags |= UV_WRITABLE;
+    else {
+      lua_pushfstring(L, "unknown perm char (got '%c')", *c);
+      luaL_argerror(L, 3, lua_tostring(L, -1));
+    }
+  }
+  return uv_pipe_chmod(&s->h.pipe, flags);
+}
+
+/* socket:setoption(name, value, ...) */
+static int socket_setoption (lua_State *L) {
+  cu_Socket *s = cu_checksocket(L, 1, CU_ANYSOCKET);
+  int err;
+  if (s->kind == CU_DATAGRAM) err = udpoption(L, s);
+  else if (cu_islocal(s)) err = localoption(L, s);
+  else if (s->kind == CU_STREAM) err = tcpoption(L, s);
+  else {  /* passive TCP sockets have no options */
+    const char *name = luaL_checkstring(L, 2);
+    return luaL_argerror(L, 2,
+                         lua_pushfstring(L, "invalid option '%s'", name));
+  }
+  return cu_pushresult(L, err);
+}
+
+/* --- passive sockets ---------------------------------------------------- */
+
+static void on_connection (uv_stream_t *server, int status) {
+  cu_Socket *s = (cu_Socket *)server;
+  cu_Await *op = s->reader;
+  lua_State *co;
+  int n = 0;
+  if (op == NULL) {  /* libuv holds it until someone accepts */
+    if (status == 0) s->pending = 1;
+    return;
+  }
+  co = cu_await_waiter(op);
+  if (co == NULL && status == 0) s->pending = 1;
+  cu_setreader(s, NULL);
+  if (co && status == 0) {  /* accept_k does it in the coroutine */
+    lua_pushlightuserdata(co, s);
+    n = 1;
+  }
+  else if (co) n = cu_pushfail(co, status);
+  cu_await_finish(op, co, n);
+}
+
+static int cancelaccept (cu_Await *op) {
+  cu_setreader((cu_Socket *)op->data, NULL);
+  return 1;
+}
+
+/* Pushes a new stream socket for the connection waiting on 's'. */
+static int acceptnow (lua_State *L, cu_Socket *s) {
+  cu_Socket **ref = cu_pushsocketref(L, CU_STREAM);
+  cu_Socket *c = cu_newsocket(L, CU_STREAM, s->domain);
+  int err;
+  s->pending = 0;
+  if (cu_islocal(s))
+    err = uv_pipe_init(&s->loop->uv, &c->h.pipe, s->domain == CU_SHARE);
+  else err = uv_tcp_init(&s->loop->uv, &c->h.tcp);
+  if (err < 0) {
+    free(c);
+    return cu_pushfail(L, err);
+  }
+  err = uv_accept(&s->h.stream, &c->h.stream);
+  if (err < 0) {
+    cu_closesocket(c);
+    return cu_pushfail(L, err);
+  }
+  cu_setsocket(ref, c);
+  return 1;
+}
+
+static int accept_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  if (lua_islightuserdata(L, -1)) {
+    cu_Socket *s = (cu_Socket *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return acceptnow(L, s);
+  }
+  return lua_gettop(L) - (int)ctx;
+}
+
+/* socket:accept() */
+static int socket_accept (lua_State *L) {
+  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_PASSIVE));
+  cu_Await *op;
+  if (!s->listening) return luaL_error(L, "not listening");
+  if (s->reader) return luaL_error(L, "already in use");
+  cu_checkyield(L);
+  if (s->pending) return acceptnow(L, s);
+  op = cu_await_begin(L);
+  op->data = s;
+  op->cancel = cancelaccept;
+  cu_setreader(s, op);
+  return cu_await_yieldk(L, op, 0, accept_k, lua_gettop(L));
+}
+
+/* socket:listen(backlog) */
+static int socket_listen (lua_State *L) {
+  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_PASSIVE));
+  lua_Integer backlog = luaL_checkinteger(L, 2);
+  int err;
+  luaL_argcheck(L, 0 <= backlog && backlog <= INT_MAX, 2, "out of range");
+  if (s->listening) return luaL_error(L, "already listening");
+  err = uv_listen(&s->h.stream, (int)backlog, on_connection);
+  if (err < 0) return cu_pushfail(L, err);
+  s->listening = 1;
+  uv_unref(&s->h.handle);  /* listening alone does not keep the loop */
+  return cu_pushresult(L, 0);
+}
+
+/* --- datagram sockets ---------------------------------------------------- */
+
+static void on_udpalloc (uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  cu_Socket *s = (cu_Socket *)h;
+  (void)suggested;
+  if (s->rlen == 0) *buf = uv_buf_init(&s->scratch, 1);
+  else *buf = uv_buf_init(s->rbuf, (unsigned int)s->rlen);
+}
+
+static void on_received (uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf,
+                         const struct sockaddr *addr, unsigned flags) {
+  cu_Socket *s = (cu_Socket *)udp;
+  cu_Await *op = s->reader;
+  lua_State *co;
+  int n = 0;
+  (void)buf;
+  if (nread == 0 && addr == NULL) return;  /* nothing to read */
+  uv_udp_recv_stop(udp);
+  if (op == NULL) return;
+  cu_setreader(s, NULL);
+  co = cu_await_waiter(op);
+  if (co && nread < 0) n = cu_pushfail(co, (int)nread);
+  else if (co) {
+    int truncated = (flags & UV_UDP_PARTIAL) != 0;
+    if (s->rlen == 0) {  /* read into the scratch byte */
+      truncated = truncated || nread > 0;
+      nread = 0;
+    }
+    lua_pushinteger(co, (lua_Integer)nread);
+    lua_pushboolean(co, truncated);
+    n = 2;
+    if (s->raddr && addr)
+      memcpy(&s->raddr->ss, addr, addr->sa_family == AF_INET6 ?
+             sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+  }
+  cu_await_finish(op, co, n);
+}
+
+static int cancelreceive (cu_Await *op) {
+  cu_Socket *s = (cu_Socket *)op->data;
+  uv_udp_recv_stop(&s->h.udp);
+  cu_setreader(s, NULL);
+  return 1;
+}
+
+/* socket:read(buffer [, i [, j [, address]]]) of datagram sockets */
+static int datagram_read (lua_State *L) {
+  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_DATAGRAM));
+  size_t len;
+  char *p = cu_checkbuffer(L, 2, &len);
+  cu_Address *a = NULL;
+  cu_Await *op;
+  int err;
+  if (!lua_isnoneornil(L, 5)) {
+    checkipaddr(L, 5, s);
+    a = cu_toaddress(L, 5);
+  }
+  if (s->reader) return luaL_error(L, "already in use");
+  op = cu_await_begin(L);
+  op->data = s;
+  op->cancel = cancelreceive;
+  s->rbuf = p;
+  s->rlen = len;
+  s->raddr = a;
+  cu_setreader(s, op);
+  err = uv_udp_recv_start(&s->h.udp, on_udpalloc, on_received);
+  if (err < 0) {
+    cu_setreader(s, NULL);
+    return cu_await_fail(L, op, err);
+  }
+  return cu_await_yield(L, op, 2);
+}
+
+static void on_sent (uv_udp_send_t *req, int status) {
+  cu_Await *op = cu_await_from(req);
+  lua_State *co = cu_await_waiter(op);
+  cu_await_finish(op, co, co ? cu_pushreqresult(co, status) : 0);
+}
+
+/* socket:write(data [, i [, j [, address]]]) of datagram sockets */
+static int datagram_write (lua_State *L) {
+  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_DATAGRAM));
+  size_t len;
+  const char *p = cu_checkdata(L, 2, &len);
+  const struct sockaddr *sa = lua_isnoneornil(L, 5) ? NULL :
+                              checkipaddr(L, 5, s);
+  uv_buf_t buf = uv_buf_init((char *)p, (unsigned int)len);
+  cu_Await *op;
+  int err;
+  luaL_argcheck(L, len <= 0x7fffffffu, 2, "too long");
+  cu_checkyield(L);
+  err = uv_udp_try_send(&s->h.udp, &buf, 1, sa);
+  if (err >= 0) return cu_pushresult(L, 0);
+  if (err != UV_EAGAIN) return cu_pushfail(L, err);
+  op = cu_await_begin(L);
+  err = uv_udp_send(&op->u.send, &s->h.udp, &buf, 1, sa, on_sent);
+  if (err < 0) return cu_await_fail(L, op, err);
+  return cu_await_yield(L, op, 2);
+}
+
+/* --- classes ------------------------------------------------------------ */
+
+void cu_open_socket (lua_State *L) {
+  static const luaL_Reg datagram[] = {
+    {"close", cu_socket_close}, {"getdomain", socket_getdomain},
+    {"setoption", socket_setoption}, {"bind", socket_bind},
+    {"connect", socket_connect}, {"getaddress", socket_getaddress},
+    {"write", datagram_write}, {"read", datagram_read},
+    {NULL, NULL}
+  };
+  static const luaL_Reg stream[] = {
+    {"close", cu_socket_close}, {"getdomain", socket_getdomain},
+    {"setoption", socket_setoption}, {"bind", socket_bind},
+    {"connect", socket_connect}, {"getaddress", socket_getaddress},
+    {"write", cu_stream_write}, {"read", cu_stream_read},
+    {"shutdown", cu_stream_shutdown},
+    {NULL, NULL}
+  };
+  static const luaL_Reg passive[] = {
+    {"close", cu_socket_close}, {"getdomain", socket_getdomain},
+    {"setoption", socket_setoption}, {"bind", socket_bind},
+    {"getaddress", socket_getaddress}, {"listen", socket_listen},
+    {"accept", socket_accept},
+    {NULL, NULL}
+  };
+  static const luaL_Reg meta[] = {
+    {"__gc", cu_socket_close}, {"__close", cu_socket_close},
+    {"__tostring", socket_tostring},
+    {NULL, NULL}
+  };
+  static const luaL_Reg funcs[] = {
+    {"socket", system_socket},
+    {NULL, NULL}
+  };
+  const luaL_Reg *methods[] = {datagram, stream, passive};
+  int k;
+  for (k = CU_DATAGRAM; k <= CU_PASSIVE; k++) {
+    cu_newloopclass(L, classnames[k], methods[k], meta);
+    lua_pop(L, 1);
+  }
+  cu_setfuncs(L, funcs);
+}

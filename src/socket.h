@@ -1,0 +1,87 @@
+/*
+** socket.h: sockets and terminals (manual "Network & IPC", "Standard
+** Streams"), shared by socket.c, stream.c and stdio.c. A socket userdata
+** holds only a pointer to malloc'd memory embedding the libuv handle
+** (NULL once closed); on_closed frees that memory, never __gc.
+*/
+#ifndef coutil_socket_h
+#define coutil_socket_h
+
+#include "await.h"
+#include "address.h"
+
+/* kinds: each has its own class (and so its own methods) */
+enum { CU_DATAGRAM, CU_STREAM, CU_PASSIVE, CU_TERMINAL };
+#define CU_KIND(k) (1 << (k))
+#define CU_ANYSOCKET (CU_KIND(CU_DATAGRAM) | CU_KIND(CU_STREAM) | \
+                      CU_KIND(CU_PASSIVE))
+
+/* domains, in the order of system.socket's names */
+enum { CU_IPV4, CU_IPV6, CU_LOCAL, CU_SHARE, CU_NODOMAIN };
+#define cu_islocal(s) ((s)->domain == CU_LOCAL || (s)->domain == CU_SHARE)
+
+typedef struct cu_Socket {
+  union {  /* first member: a handle pointer is a socket pointer */
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+    uv_tty_t tty;
+    uv_udp_t udp;
+  } h;
+  cu_Loop *loop;
+  cu_Await *reader;     /* the read or accept awaiting on this socket */
+  char *rbuf;           /* that reader's buffer range */
+  size_t rlen;
+  cu_Address *raddr;    /* datagram read: where to store the source */
+  char *stash;          /* stream bytes that came with no reader */
+  size_t stashpos, stashlen;
+  int rerr;             /* sticky read failure (end of file) */
+  unsigned char kind, domain;
+  unsigned char reading;    /* uv_read_start is in effect */
+  unsigned char toreader;   /* the last allocation was the reader's */
+  unsigned char listening;
+  unsigned char pending;    /* a connection waits for accept */
+  unsigned char ttymode;    /* terminal: mode set by setmode */
+  char scratch;             /* datagram read into an empty range */
+} cu_Socket;
+
+/* Pushes a closed socket userdata of 'kind' (its pointer is NULL). */
+cu_Socket **cu_pushsocketref (lua_State *L, int kind);
+/* malloc'd, zeroed socket of 'kind' and 'domain' (raises on no memory);
+   the caller initialises the handle, or frees it if that fails. */
+cu_Socket *cu_newsocket (lua_State *L, int kind, int domain);
+/* Finishes a socket whose handle is initialised: stores it in 'ref'. */
+void cu_setsocket (cu_Socket **ref, cu_Socket *s);
+/* The open socket at 'arg' of one of the kinds in 'kinds', or raises. */
+cu_Socket *cu_checksocket (lua_State *L, int arg, int kinds);
+/* The socket pointer slot at 'arg' if it is one of 'kinds', or NULL. */
+cu_Socket **cu_tosocketref (lua_State *L, int arg, int kinds);
+/* uv_close for a socket whose userdata is already detached. */
+void cu_closesocket (cu_Socket *s);
+/* Pushes fail, "closed": what a coroutine awaiting on a socket gets
+   when the socket is closed. Returns 2. */
+int cu_pushclosed (lua_State *L);
+/* Results of a request: true, the failure triple, or, when closing the
+   socket cancelled it (UV_ECANCELED), fail, "closed". */
+int cu_pushreqresult (lua_State *L, int status);
+/* Raises "unable to yield" when the caller cannot yield. Await functions
+   that may finish without waiting call this first, so they behave the
+   same whether or not they would have waited. */
+void cu_checkyield (lua_State *L);
+
+/* stream.c: methods of stream sockets and terminals */
+int cu_stream_read (lua_State *L);
+int cu_stream_write (lua_State *L);
+int cu_stream_shutdown (lua_State *L);
+/* Sets or clears the reader; a socket keeps the loop alive only while
+   a coroutine awaits on it. */
+void cu_setreader (cu_Socket *s, cu_Await *op);
+
+/* socket.c: method shared with terminals */
+int cu_socket_close (lua_State *L);
+
+void cu_open_socket (lua_State *L);  /* system.socket */
+void cu_open_stdio (lua_State *L);   /* system.stdin, stdout, stderr */
+
+#endif

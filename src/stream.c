@@ -1,0 +1,240 @@
+/*
+** stream.c: read, write and shutdown of stream sockets and terminals
+** (manual "Network & IPC" and "Standard Streams"). Once a read starts
+** libuv reading, reading stays on: libuv fills the waiting reader's buffer
+** directly, and bytes that come while nobody reads go to a small stash
+** (reading stops only when the stash is full). Writes try to send at once
+** and queue a request only for what the system did not take.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include "memory.h"
+#include "socket.h"
+
+#define STASHSIZE 65536
+
+void cu_setreader (cu_Socket *s, cu_Await *op) {
+  s->reader = op;
+  if (op) uv_ref(&s->h.handle);
+  else uv_unref(&s->h.handle);
+}
+
+/* --- reading ------------------------------------------------------------ */
+
+static void stopreading (cu_Socket *s) {
+  if (s->reading) {
+    uv_read_stop(&s->h.stream);
+    s->reading = 0;
+  }
+}
+
+static void on_alloc (uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  cu_Socket *s = (cu_Socket *)h;
+  (void)suggested;
+  s->toreader = s->reader != NULL;
+  if (s->toreader) *buf = uv_buf_init(s->rbuf, (unsigned int)s->rlen);
+  else {
+    if (s->stash == NULL) s->stash = malloc(STASHSIZE);
+    if (s->stash == NULL) {  /* no memory: on_read gets UV_ENOBUFS */
+      *buf = uv_buf_init(NULL, 0);
+      return;
+    }
+    if (s->stashpos > 0) {
+      memmove(s->stash, s->stash + s->stashpos, s->stashlen);
+      s->stashpos = 0;
+    }
+    *buf = uv_buf_init(s->stash + s->stashlen,
+                       (unsigned int)(STASHSIZE - s->stashlen));
+  }
+}
+
+static void on_read (uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  cu_Socket *s = (cu_Socket *)st;
+  cu_Await *op = s->reader;
+  lua_State *co;
+  int n = 0;
+  (void)buf;
+  if (nread == 0) return;  /* nothing this time */
+  if (nread > 0 && !s->toreader) {
+    s->stashlen += (size_t)nread;
+    if (s->stashlen == STASHSIZE) stopreading(s);  /* resumed on drain */
+    return;
+  }
+  if (nread < 0) {
+    stopreading(s);
+    if (nread == UV_ENOBUFS) return;  /* stash full or no memory */
+    s->rerr = (int)nread;  /* end of file or error: every later read */
+    if (op == NULL) return;
+  }
+  cu_setreader(s, NULL);
+  co = cu_await_waiter(op);
+  if (co) {
+    if (nread > 0) {
+      lua_pushinteger(co, (lua_Integer)nread);
+      n = 1;
+    }
+    else n = cu_pushfail(co, (int)nread);
+  }
+  cu_await_finish(op, co, n);
+}
+
+/* Early wake-up: reading goes on into the stash. */
+static int cancelread (cu_Await *op) {
+  cu_setreader((cu_Socket *)op->data, NULL);
+  return 1;
+}
+
+/* share sockets: the stream socket that came with the bytes, if any */
+static int pushreceived (lua_State *L, cu_Socket *s) {
+  static const int kinds[] = {CU_STREAM, CU_STREAM, CU_DATAGRAM};
+  uv_handle_type type;
+  cu_Socket **ref;
+  cu_Socket *c;
+  int which, err;
+  if (uv_pipe_pending_count(&s->h.pipe) == 0) return 0;
+  type = uv_pipe_pending_type(&s->h.pipe);
+  which = type == UV_TCP ? 0 : type == UV_NAMED_PIPE ? 1 : 2;
+  ref = cu_pushsocketref(L, kinds[which]);
+  c = cu_newsocket(L, kinds[which], which == 1 ? CU_LOCAL : CU_IPV4);
+  if (which == 0) err = uv_tcp_init(&s->loop->uv, &c->h.tcp);
+  else if (which == 1) err = uv_pipe_init(&s->loop->uv, &c->h.pipe, 0);
+  else err = uv_udp_init(&s->loop->uv, &c->h.udp);
+  if (err < 0) {
+    free(c);
+    lua_pop(L, 1);
+    return 0;
+  }
+  err = uv_accept(&s->h.stream, (uv_stream_t *)&c->h.handle);
+  if (err == 0 && which != 1) {  /* the domain is the address family */
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    ss.ss_family = AF_INET;
+    if (which == 0) uv_tcp_getsockname(&c->h.tcp, (struct sockaddr *)&ss,
+                                       &len);
+    else uv_udp_getsockname(&c->h.udp, (struct sockaddr *)&ss, &len);
+    if (ss.ss_family == AF_INET6) c->domain = CU_IPV6;
+  }
+  if (err < 0) {  /* the handle is initialised: uv_close frees it */
+    cu_closesocket(c);
+    lua_pop(L, 1);
+    return 0;
+  }
+  cu_setsocket(ref, c);
+  return 1;
+}
+
+/* Continuation of a read on a share socket woken by the loop. */
+static int readshare_k (lua_State *L, int status, lua_KContext ctx) {
+  int n = lua_gettop(L) - (int)ctx;
+  (void)status;
+  if (n == 1 && lua_isinteger(L, -1))
+    n += pushreceived(L, *cu_tosocketref(L, 1, CU_KIND(CU_STREAM)));
+  return n;
+}
+
+/* socket:read(buffer [, i [, j]]), terminal:read(buffer [, i [, j]]) */
+int cu_stream_read (lua_State *L) {
+  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_STREAM) |
+                                      CU_KIND(CU_TERMINAL));
+  size_t len;
+  char *p = cu_checkbuffer(L, 2, &len);
+  cu_Await *op;
+  cu_checkyield(L);
+  if (s->reader) return luaL_error(L, "already in use");
+  if (s->stashlen > 0) {  /* bytes came before: no wait */
+    size_t n = len < s->stashlen ? len : s->stashlen;
+    memcpy(p, s->stash + s->stashpos, n);
+    s->stashpos += n;
+    s->stashlen -= n;
+    if (!s->reading && s->rerr == 0 && n > 0 &&
+        uv_read_start(&s->h.stream, on_alloc, on_read) == 0)
+      s->reading = 1;  /* drained a full stash */
+    lua_pushinteger(L, (lua_Integer)n);
+    return s->domain == CU_SHARE ? 1 + pushreceived(L, s) : 1;
+  }
+  if (s->rerr) return cu_pushfail(L, s->rerr);
+  if (len == 0) {  /* nothing asked, nothing to wait for */
+    lua_pushinteger(L, 0);
+    return 1;
+  }
+  if (!s->reading) {
+    int err = uv_read_start(&s->h.stream, on_alloc, on_read);
+    if (err < 0) return cu_pushfail(L, err);
+    s->reading = 1;
+  }
+  op = cu_await_begin(L);
+  op->data = s;
+  op->cancel = cancelread;
+  s->rbuf = p;
+  s->rlen = len;
+  cu_setreader(s, op);
+  if (s->domain == CU_SHARE)
+    return cu_await_yieldk(L, op, 2, readshare_k, lua_gettop(L));
+  return cu_await_yield(L, op, 2);
+}
+
+/* --- writing and shutdown ----------------------------------------------- */
+
+static void on_written (uv_write_t *req, int status) {
+  cu_Await *op = cu_await_from(req);
+  lua_State *co = cu_await_waiter(op);
+  cu_await_finish(op, co, co ? cu_pushreqresult(co, status) : 0);
+}
+
+/* socket:write(data [, i [, j [, socket]]]), terminal:write(data [, i [, j]])
+   The data (and a socket being passed) stay anchored with the request,
+   since an early wake-up does not stop libuv from sending them. */
+int cu_stream_write (lua_State *L) {
+  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_STREAM) |
+                                      CU_KIND(CU_TERMINAL));
+  size_t len;
+  const char *p = cu_checkdata(L, 2, &len);
+  cu_Socket *passed = NULL;
+  uv_buf_t buf = uv_buf_init((char *)p, (unsigned int)len);
+  cu_Await *op;
+  int err, keep = 2;
+  if (s->domain == CU_SHARE && !lua_isnoneornil(L, 5))
+    passed = cu_checksocket(L, 5, CU_KIND(CU_STREAM));
+  luaL_argcheck(L, len <= 0x7fffffffu, 2, "too long");
+  cu_checkyield(L);
+  if (passed == NULL) {
+    int n = uv_try_write(&s->h.stream, &buf, 1);
+    if (n == (int)len) return cu_pushresult(L, 0);
+    if (n < 0 && n != UV_EAGAIN) return cu_pushfail(L, n);
+    if (n > 0) {
+      buf.base += n;
+      buf.len -= (unsigned int)n;
+    }
+  }
+  else {  /* keep the data and the socket being passed */
+    lua_createtable(L, 2, 0);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, 1);
+    lua_pushvalue(L, 5);
+    lua_rawseti(L, -2, 2);
+    keep = lua_gettop(L);
+  }
+  op = cu_await_begin(L);
+  if (passed) err = uv_write2(&op->u.write, &s->h.stream, &buf, 1,
+                              &passed->h.stream, on_written);
+  else err = uv_write(&op->u.write, &s->h.stream, &buf, 1, on_written);
+  if (err < 0) return cu_await_fail(L, op, err);
+  return cu_await_yield(L, op, keep);
+}
+
+static void on_shutdown (uv_shutdown_t *req, int status) {
+  cu_Await *op = cu_await_from(req);
+  lua_State *co = cu_await_waiter(op);
+  cu_await_finish(op, co, co ? cu_pushreqresult(co, status) : 0);
+}
+
+/* socket:shutdown(), terminal:shutdown(): awaits until what was written
+   before is sent and the write side is shut. */
+int cu_stream_shutdown (lua_State *L) {
+  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_STREAM) |
+                                      CU_KIND(CU_TERMINAL));
+  cu_Await *op = cu_await_begin(L);
+  int err = uv_shutdown(&op->u.shutdown, &s->h.stream, on_shutdown);
+  if (err < 0) return cu_await_fail(L, op, err);
+  return cu_await_yield(L, op, 0);
+}
