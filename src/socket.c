@@ -6,6 +6,7 @@
 ** memory and resumes a coroutine still awaiting on it with fail, "closed".
 */
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -569,7 +570,14 @@ void cu_open_socket (lua_State *L) {
     {NULL, NULL}
   };
   const luaL_Reg *methods[] = {datagram, stream, passive};
+  struct sigaction sa;
   int k;
+  /* writing to a reset connection must fail with "broken pipe", not kill
+     the process: ignore SIGPIPE unless the program handles it already */
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+  }
   for (k = CU_DATAGRAM; k <= CU_PASSIVE; k++) {
     cu_newloopclass(L, classnames[k], methods[k], meta);
     lua_pop(L, 1);
