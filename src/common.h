@@ -53,5 +53,6 @@ void cu_checkstack (lua_State *L, int n);
 /* Each area adds its functions to the module table on the stack. */
 void cu_open_time (lua_State *L);     /* time.c */
 void cu_open_loop (lua_State *L);     /* loop.c: run, isrunning, halt */
+void cu_open_address (lua_State *L);  /* address.c: address, find/nameaddr */
 
 #endif

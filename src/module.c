@@ -12,6 +12,7 @@ CU_EXPORT int luaopen_coutil_system (lua_State *L) {
   lua_newtable(L);
   cu_open_loop(L);
   cu_open_time(L);
+  cu_open_address(L);
   cu_open_socket(L);
   cu_open_stdio(L);
   return 1;

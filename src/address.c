@@ -1,0 +1,588 @@
+/*
+** address.c: system.address, system.nameaddr, system.findaddr and the
+** addresses objects (manual, "Network & IPC"). Lookups run on libuv's
+** thread pool; an addresses object owns the addrinfo list it was given
+** (freed by close or by the collector), libuv never sees the object.
+*/
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include "await.h"
+#include "address.h"
+
+#define ADDRLIST_CLASS "coutil.addresses"
+
+static const char *const domains[] = {"ipv4", "ipv6", NULL};
+static const int families[] = {AF_INET, AF_INET6};
+
+/* --- address objects ---------------------------------------------------- */
+
+static int isipv6 (const cu_Address *a) {
+  return a->ss.ss_family == AF_INET6;
+}
+
+/* The host part: an in_addr or in6_addr inside the sockaddr. */
+static void *hostbytes (cu_Address *a, size_t *len) {
+  if (isipv6(a)) {
+    *len = sizeof(struct in6_addr);
+    return &((struct sockaddr_in6 *)&a->ss)->sin6_addr;
+  }
+  *len = sizeof(struct in_addr);
+  return &((struct sockaddr_in *)&a->ss)->sin_addr;
+}
+
+static in_port_t *portfield (cu_Address *a) {
+  if (isipv6(a)) return &((struct sockaddr_in6 *)&a->ss)->sin6_port;
+  return &((struct sockaddr_in *)&a->ss)->sin_port;
+}
+
+static int getport (cu_Address *a) {
+  return ntohs(*portfield(a));
+}
+
+/* A port number at 'arg': an integer from 0 to 65535. */
+static in_port_t checkport (lua_State *L, int arg) {
+  lua_Integer port = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, 0 <= port && port <= 65535, arg, "invalid port");
+  return (in_port_t)port;
+}
+
+/* Stores the host written in text ('len' bytes, no '\0' needed) in 'a';
+   0 if it is not a literal of a's family. */
+static int sethosttext (cu_Address *a, const char *text, size_t len) {
+  char buf[INET6_ADDRSTRLEN];
+  size_t size;
+  if (len == 0 || len >= sizeof(buf) || memchr(text, '\0', len)) return 0;
+  memcpy(buf, text, len);
+  buf[len] = '\0';
+  return inet_pton(a->ss.ss_family, buf, hostbytes(a, &size)) == 1;
+}
+
+/* Stores the host given in binary in 'a'; 0 if the size is wrong. */
+static int sethostbinary (cu_Address *a, const char *data, size_t len) {
+  size_t size;
+  void *host = hostbytes(a, &size);
+  if (len != size) return 0;
+  memcpy(host, data, len);
+  return 1;
+}
+
+/* Parses "host:port" (IPv4) or "[host]:port" (IPv6) into 'a'. */
+static void setaddressuri (lua_State *L, int arg, cu_Address *a) {
+  size_t len;
+  const char *uri = luaL_checklstring(L, arg, &len);
+  const char *end = uri + len;
+  const char *host = uri, *hostend, *p;
+  lua_Integer port = 0;
+  if (isipv6(a)) {
+    luaL_argcheck(L, len > 0 && uri[0] == '[', arg, "invalid URI format");
+    host = uri + 1;
+    hostend = memchr(host, ']', (size_t)(end - host));
+    luaL_argcheck(L, hostend && hostend + 1 < end && hostend[1] == ':',
+                  arg, "invalid URI format");
+  }
+  else {
+    hostend = memchr(uri, ':', len);
+    luaL_argcheck(L, hostend != NULL, arg, "invalid URI format");
+  }
+  luaL_argcheck(L, sethosttext(a, host, (size_t)(hostend - host)), arg,
+                "invalid URI format");
+  p = hostend + (isipv6(a) ? 2 : 1);
+  luaL_argcheck(L, p < end, arg, "invalid URI format");
+  for (; p < end; p++) {
+    luaL_argcheck(L, '0' <= *p && *p <= '9', arg, "invalid URI format");
+    if (port <= 65535) port = port * 10 + (*p - '0');
+  }
+  luaL_argcheck(L, port <= 65535, arg, "invalid port");
+  *portfield(a) = htons((in_port_t)port);
+}
+
+static void pushaddressclass (lua_State *L);
+
+cu_Address *cu_toaddress (lua_State *L, int arg) {
+  return (cu_Address *)luaL_testudata(L, arg, CU_ADDRESS_CLASS);
+}
+
+cu_Address *cu_checkaddress (lua_State *L, int arg) {
+  cu_Address *a = cu_toaddress(L, arg);
+  if (a == NULL) luaL_typeerror(L, arg, "address");
+  return a;
+}
+
+cu_Address *cu_newaddress (lua_State *L, int family) {
+  cu_Address *a = (cu_Address *)lua_newuserdatauv(L, sizeof(cu_Address), 0);
+  memset(a, 0, sizeof(cu_Address));
+  a->ss.ss_family = (sa_family_t)family;
+  pushaddressclass(L);
+  lua_setmetatable(L, -2);
+  return a;
+}
+
+/* system.address(type [, data [, port [, mode]]]) */
+static int system_address (lua_State *L) {
+  int family = families[luaL_checkoption(L, 1, NULL, domains)];
+  int plain = lua_isnoneornil(L, 3) && lua_isnoneornil(L, 4);
+  cu_Address *a;
+  if (plain && lua_isnoneornil(L, 2)) {  /* null address */
+    cu_newaddress(L, family);
+    return 1;
+  }
+  if (plain) {  /* a URI literal */
+    luaL_checkstring(L, 2);
+    a = cu_newaddress(L, family);
+    setaddressuri(L, 2, a);
+  }
+  else {  /* host and port */
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    in_port_t port = checkport(L, 3);
+    const char *mode = luaL_optstring(L, 4, "t");
+    int binary = strcmp(mode, "b") == 0;
+    luaL_argcheck(L, binary || strcmp(mode, "t") == 0, 4, "invalid mode");
+    a = cu_newaddress(L, family);
+    if (binary)
+      luaL_argcheck(L, sethostbinary(a, data, len), 2,
+                    "invalid binary address");
+    else
+      luaL_argcheck(L, sethosttext(a, data, len), 2, "invalid URI format");
+    *portfield(a) = htons(port);
+  }
+  return 1;
+}
+
+/* Pushes the literal text of a's host. */
+static void pushliteral (lua_State *L, cu_Address *a) {
+  char buf[INET6_ADDRSTRLEN];
+  size_t size;
+  inet_ntop(a->ss.ss_family, hostbytes(a, &size), buf, sizeof(buf));
+  lua_pushstring(L, buf);
+}
+
+static const char *const readfields[] = {
+  "type", "literal", "binary", "port", NULL
+};
+
+/* address.type, .literal, .binary, .port */
+static int address_index (lua_State *L) {
+  cu_Address *a = cu_checkaddress(L, 1);
+  size_t size;
+  switch (luaL_checkoption(L, 2, NULL, readfields)) {
+    case 0: lua_pushstring(L, domains[isipv6(a)]); break;
+    case 1: pushliteral(L, a); break;
+    case 2: {
+      const char *host = (const char *)hostbytes(a, &size);
+      lua_pushlstring(L, host, size);
+      break;
+    }
+    default: lua_pushinteger(L, getport(a)); break;
+  }
+  return 1;
+}
+
+/* 'type' is read-only, so it is no option here */
+static const char *const writefields[] = {"literal", "binary", "port", NULL};
+
+/* address.literal = text, .binary = bytes, .port = number */
+static int address_newindex (lua_State *L) {
+  cu_Address *a = cu_checkaddress(L, 1);
+  int field = luaL_checkoption(L, 2, NULL, writefields);
+  size_t len;
+  const char *data;
+  if (field == 2) {
+    *portfield(a) = htons(checkport(L, 3));
+    return 0;
+  }
+  data = luaL_checklstring(L, 3, &len);
+  if (field == 0)
+    luaL_argcheck(L, sethosttext(a, data, len), 3, "invalid URI format");
+  else
+    luaL_argcheck(L, sethostbinary(a, data, len), 3,
+                  "invalid binary address");
+  return 0;
+}
+
+/* tostring(address): "192.0.2.128:80" or "[::1]:80" */
+static int address_tostring (lua_State *L) {
+  cu_Address *a = cu_checkaddress(L, 1);
+  pushliteral(L, a);
+  if (isipv6(a))
+    lua_pushfstring(L, "[%s]:%d", lua_tostring(L, -1), getport(a));
+  else
+    lua_pushfstring(L, "%s:%d", lua_tostring(L, -1), getport(a));
+  return 1;
+}
+
+/* a1 == a2: same family, host, port (and IPv6 scope) */
+static int address_eq (lua_State *L) {
+  cu_Address *a = cu_toaddress(L, 1);
+  cu_Address *b = cu_toaddress(L, 2);
+  int eq = 0;
+  if (a && b && a->ss.ss_family == b->ss.ss_family) {
+    size_t size;
+    void *ha = hostbytes(a, &size);
+    eq = memcmp(ha, hostbytes(b, &size), size) == 0 &&
+         *portfield(a) == *portfield(b) &&
+         (!isipv6(a) || ((struct sockaddr_in6 *)&a->ss)->sin6_scope_id ==
+                        ((struct sockaddr_in6 *)&b->ss)->sin6_scope_id);
+  }
+  lua_pushboolean(L, eq);
+  return 1;
+}
+
+/* Pushes the address metatable, creating it on first use (socket.c may
+   make addresses before cu_open_address runs). */
+static void pushaddressclass (lua_State *L) {
+  static const luaL_Reg meta[] = {
+    {"__index", address_index},
+    {"__newindex", address_newindex},
+    {"__tostring", address_tostring},
+    {"__eq", address_eq},
+    {NULL, NULL}
+  };
+  if (luaL_newmetatable(L, CU_ADDRESS_CLASS)) luaL_setfuncs(L, meta, 0);
+}
+
+/* --- addresses objects ---------------------------------------------------
+** An addresses object holds a list from getaddrinfo. Only entries of the
+** families and socket types the library knows are visible: with no 'd'
+** or 's' in the mode, getaddrinfo also lists raw sockets, which are
+** skipped.
+*/
+
+typedef struct AddrList {
+  struct addrinfo *head;     /* what getaddrinfo gave; NULL when closed */
+  struct addrinfo *first;    /* first visible entry */
+  struct addrinfo *current;  /* the entry pointed to */
+} AddrList;
+
+static int visible (const struct addrinfo *ai) {
+  return (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+         (ai->ai_socktype == SOCK_STREAM || ai->ai_socktype == SOCK_DGRAM);
+}
+
+/* The first visible entry from 'ai' on, or NULL. */
+static struct addrinfo *skiphidden (struct addrinfo *ai) {
+  while (ai && !visible(ai)) ai = ai->ai_next;
+  return ai;
+}
+
+/* Pushes a closed addresses object. */
+static AddrList *newaddrlist (lua_State *L) {
+  AddrList *list = (AddrList *)lua_newuserdatauv(L, sizeof(AddrList), 0);
+  list->head = list->first = list->current = NULL;
+  luaL_setmetatable(L, ADDRLIST_CLASS);
+  return list;
+}
+
+static AddrList *checkaddrlist (lua_State *L) {
+  AddrList *list = (AddrList *)luaL_checkudata(L, 1, ADDRLIST_CLASS);
+  luaL_argcheck(L, list->head != NULL, 1, "closed object");
+  return list;
+}
+
+static void freeaddrlist (AddrList *list) {
+  if (list->head) uv_freeaddrinfo(list->head);
+  list->head = list->first = list->current = NULL;
+}
+
+/* addresses:close() */
+static int addrlist_close (lua_State *L) {
+  freeaddrlist((AddrList *)luaL_checkudata(L, 1, ADDRLIST_CLASS));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* addresses:next() */
+static int addrlist_next (lua_State *L) {
+  AddrList *list = checkaddrlist(L);
+  struct addrinfo *next = skiphidden(list->current->ai_next);
+  if (next) list->current = next;
+  lua_pushboolean(L, next != NULL);
+  return 1;
+}
+
+/* addresses:reset() */
+static int addrlist_reset (lua_State *L) {
+  AddrList *list = checkaddrlist(L);
+  list->current = list->first;
+  return 0;
+}
+
+/* addresses:getaddress([address]) */
+static int addrlist_getaddress (lua_State *L) {
+  struct addrinfo *ai = checkaddrlist(L)->current;
+  cu_Address *a;
+  if (lua_isnoneornil(L, 2))
+    a = cu_newaddress(L, ai->ai_family);
+  else {
+    a = cu_checkaddress(L, 2);
+    luaL_argcheck(L, a->ss.ss_family == ai->ai_family, 2, "wrong domain");
+    lua_settop(L, 2);
+  }
+  memcpy(&a->ss, ai->ai_addr, ai->ai_addrlen);
+  return 1;
+}
+
+/* addresses:getdomain() */
+static int addrlist_getdomain (lua_State *L) {
+  struct addrinfo *ai = checkaddrlist(L)->current;
+  lua_pushstring(L, domains[ai->ai_family == AF_INET6]);
+  return 1;
+}
+
+/* addresses:getsocktype() */
+static int addrlist_getsocktype (lua_State *L) {
+  struct addrinfo *ai = checkaddrlist(L)->current;
+  if (ai->ai_socktype == SOCK_DGRAM) lua_pushliteral(L, "datagram");
+  else lua_pushliteral(L, "stream");
+  return 1;
+}
+
+/* __gc and __close */
+static int addrlist_gc (lua_State *L) {
+  freeaddrlist((AddrList *)luaL_checkudata(L, 1, ADDRLIST_CLASS));
+  return 0;
+}
+
+/* --- lookups on the thread pool ------------------------------------------
+** The callback of a lookup pushes its results onto the waiting coroutine,
+** or just frees them when nobody waits. The '~' path makes the same libuv
+** call with a NULL callback and pushes the same way onto the caller.
+*/
+
+/* Cancels a thread-pool request. When the request is already running,
+   uv_cancel fails, but either way the callback comes later. */
+static int cancelrequest (cu_Await *op) {
+  uv_cancel(&op->u.req);
+  return 0;
+}
+
+/* The addresses object that findaddr returns waits at this index of the
+   caller's stack (closed) until the lookup ends. */
+#define LISTINDEX 4
+
+/* Pushes the result of findaddr: the addresses object at LISTINDEX, now
+   owning 'res', or the failure triple. */
+static int pushfound (lua_State *L, int err, struct addrinfo *res) {
+  AddrList *list = (AddrList *)lua_touserdata(L, LISTINDEX);
+  struct addrinfo *first = res ? skiphidden(res) : NULL;
+  if (err >= 0 && first == NULL) err = UV_EAI_NONAME;
+  if (err < 0) {
+    if (res) uv_freeaddrinfo(res);
+    return cu_pushfail(L, err);
+  }
+  list->head = res;
+  list->first = list->current = first;
+  lua_pushvalue(L, LISTINDEX);
+  return 1;
+}
+
+static void on_found (uv_getaddrinfo_t *req, int status,
+                      struct addrinfo *res) {
+  cu_Await *op = cu_await_from(req);
+  lua_State *co = cu_await_waiter(op);
+  int n = 0;
+  if (co) n = pushfound(co, status, res);
+  else if (res) uv_freeaddrinfo(res);
+  cu_await_finish(op, co, n);
+}
+
+/* Service at 'arg' for getaddrinfo: NULL, a string, or a port number
+   written in 'buf' (marked numeric in 'hints'). */
+static const char *checkservice (lua_State *L, int arg, char *buf,
+                                 struct addrinfo *hints) {
+  if (lua_isnoneornil(L, arg)) return NULL;
+  if (lua_type(L, arg) == LUA_TNUMBER) {
+    snprintf(buf, 8, "%d", (int)checkport(L, arg));
+    hints->ai_flags |= AI_NUMERICSERV;
+    return buf;
+  }
+  return luaL_checkstring(L, arg);
+}
+
+/* Fills 'hints' with the search domain of findaddr's mode. */
+static void findhints (const char *mode, struct addrinfo *hints) {
+  int ipv4 = cu_hasmode(mode, '4'), ipv6 = cu_hasmode(mode, '6');
+  int dgram = cu_hasmode(mode, 'd'), stream = cu_hasmode(mode, 's');
+  if (cu_hasmode(mode, 'm')) {  /* IPv6 results, IPv4 ones mapped */
+    hints->ai_family = AF_INET6;
+    hints->ai_flags |= AI_V4MAPPED | (ipv4 ? AI_ALL : 0);
+  }
+  else if (ipv4 != ipv6) hints->ai_family = ipv4 ? AF_INET : AF_INET6;
+  else {
+    hints->ai_family = AF_UNSPEC;
+    if (!ipv4) hints->ai_flags |= AI_ADDRCONFIG;
+  }
+  if (dgram != stream) hints->ai_socktype = dgram ? SOCK_DGRAM : SOCK_STREAM;
+}
+
+/* system.findaddr(name [, service [, mode]]) */
+static int system_findaddr (lua_State *L) {
+  struct addrinfo hints;
+  char portbuf[8];
+  const char *name = luaL_optstring(L, 1, NULL);
+  const char *service, *mode;
+  cu_Await *op;
+  int err;
+  memset(&hints, 0, sizeof(hints));
+  service = checkservice(L, 2, portbuf, &hints);
+  mode = cu_checkmode(L, 3, "~46mds");
+  if (name && strcmp(name, "*") == 0) {
+    luaL_argcheck(L, service != NULL, 2, "service must be provided for '*'");
+    name = NULL;
+    hints.ai_flags |= AI_PASSIVE;
+  }
+  else
+    luaL_argcheck(L, name || service, 1, "name or service must be provided");
+  findhints(mode, &hints);
+  lua_settop(L, LISTINDEX - 1);
+  newaddrlist(L);
+  if (cu_blocking(mode)) {
+    uv_getaddrinfo_t req;
+    err = uv_getaddrinfo(cu_loop(L), &req, NULL, name, service, &hints);
+    return pushfound(L, err, err < 0 ? NULL : req.addrinfo);
+  }
+  op = cu_await_begin(L);
+  op->cancel = cancelrequest;
+  err = uv_getaddrinfo(cu_loop(L), &op->u.getaddrinfo, on_found, name,
+                       service, &hints);
+  if (err < 0) return cu_await_fail(L, op, err);
+  return cu_await_yield(L, op, 0);
+}
+
+/* --- nameaddr ---------------------------------------------------------- */
+
+/* op->data of a nameaddr on a port number: only the service is pushed */
+static char PORTONLY;
+
+static int pushnames (lua_State *L, int err, const char *host,
+                      const char *service, int portonly) {
+  if (err < 0) return cu_pushfail(L, err);
+  if (!portonly) lua_pushstring(L, host);
+  lua_pushstring(L, service);
+  return portonly ? 1 : 2;
+}
+
+static void on_named (uv_getnameinfo_t *req, int status, const char *host,
+                      const char *service) {
+  cu_Await *op = cu_await_from(req);
+  lua_State *co = cu_await_waiter(op);
+  int n = 0;
+  if (co) n = pushnames(co, status, host, service, op->data == &PORTONLY);
+  cu_await_finish(op, co, n);
+}
+
+/* Pushes the canonical name of a getaddrinfo result (or the name asked
+   for, if the system gave none), or the failure triple. */
+static int pushcanonical (lua_State *L, int err, struct addrinfo *res,
+                          const char *name) {
+  int n;
+  if (err < 0) n = cu_pushfail(L, err);
+  else {
+    lua_pushstring(L, res && res->ai_canonname ? res->ai_canonname : name);
+    n = 1;
+  }
+  if (res) uv_freeaddrinfo(res);
+  return n;
+}
+
+static void on_canonical (uv_getaddrinfo_t *req, int status,
+                          struct addrinfo *res) {
+  cu_Await *op = cu_await_from(req);
+  lua_State *co = cu_await_waiter(op);
+  int n = 0;
+  if (co) n = pushcanonical(co, status, res, lua_tostring(co, 1));
+  else if (res) uv_freeaddrinfo(res);
+  cu_await_finish(op, co, n);
+}
+
+/* nameaddr(name): the canonical name, by getaddrinfo */
+static int nameaddr_canonical (lua_State *L, const char *mode) {
+  const char *name = lua_tostring(L, 1);
+  struct addrinfo hints;
+  cu_Await *op;
+  int err;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;  /* one entry per address is enough */
+  hints.ai_flags = AI_CANONNAME;
+  if (strpbrk(mode, "iua")) hints.ai_flags |= AI_IDN | AI_CANONIDN;
+  if (cu_blocking(mode)) {
+    uv_getaddrinfo_t req;
+    err = uv_getaddrinfo(cu_loop(L), &req, NULL, name, NULL, &hints);
+    return pushcanonical(L, err, err < 0 ? NULL : req.addrinfo, name);
+  }
+  op = cu_await_begin(L);
+  op->cancel = cancelrequest;
+  err = uv_getaddrinfo(cu_loop(L), &op->u.getaddrinfo, on_canonical, name,
+                       NULL, &hints);
+  if (err < 0) return cu_await_fail(L, op, err);
+  return cu_await_yield(L, op, 0);
+}
+
+/* system.nameaddr(address [, mode]) */
+static int system_nameaddr (lua_State *L) {
+  const char *mode = cu_checkmode(L, 2, "~ldiua");
+  struct sockaddr_storage ss;
+  cu_Address *a = cu_toaddress(L, 1);
+  int portonly = lua_type(L, 1) == LUA_TNUMBER;
+  int flags = 0;
+  cu_Await *op;
+  int err;
+  if (lua_type(L, 1) == LUA_TSTRING) return nameaddr_canonical(L, mode);
+  if (a) memcpy(&ss, &a->ss, sizeof(ss));
+  else if (portonly) {  /* the host part is not looked up */
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    memset(&ss, 0, sizeof(ss));
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(checkport(L, 1));
+    flags |= NI_NUMERICHOST;
+  }
+  else return luaL_typeerror(L, 1, "address, number or string");
+  if (cu_hasmode(mode, 'l')) flags |= NI_NOFQDN;
+  if (cu_hasmode(mode, 'd')) flags |= NI_DGRAM;
+  /* glibc (2.28 on) always applies IDNA 2008, so 'u' and 'a' act as 'i' */
+  if (strpbrk(mode, "iua")) flags |= NI_IDN;
+  if (cu_blocking(mode)) {
+    uv_getnameinfo_t req;
+    err = uv_getnameinfo(cu_loop(L), &req, NULL, (struct sockaddr *)&ss,
+                         flags);
+    return pushnames(L, err, req.host, req.service, portonly);
+  }
+  op = cu_await_begin(L);
+  op->cancel = cancelrequest;
+  op->data = portonly ? &PORTONLY : NULL;
+  err = uv_getnameinfo(cu_loop(L), &op->u.getnameinfo, on_named,
+                       (struct sockaddr *)&ss, flags);
+  if (err < 0) return cu_await_fail(L, op, err);
+  return cu_await_yield(L, op, 0);
+}
+
+void cu_open_address (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"address", system_address},
+    {"findaddr", system_findaddr},
+    {"nameaddr", system_nameaddr},
+    {NULL, NULL}
+  };
+  static const luaL_Reg methods[] = {
+    {"close", addrlist_close},
+    {"next", addrlist_next},
+    {"reset", addrlist_reset},
+    {"getaddress", addrlist_getaddress},
+    {"getdomain", addrlist_getdomain},
+    {"getsocktype", addrlist_getsocktype},
+    {NULL, NULL}
+  };
+  static const luaL_Reg meta[] = {
+    {"__gc", addrlist_gc},
+    {"__close", addrlist_gc},
+    {NULL, NULL}
+  };
+  pushaddressclass(L);
+  lua_pop(L, 1);
+  cu_newclass(L, ADDRLIST_CLASS, methods, meta, 0);
+  lua_pop(L, 1);
+  cu_setfuncs(L, funcs);
+}
