@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "await.h"
+#include "channel.h"
 
 static const char LOOPKEY = 'L';  /* registry key (its address) */
 
@@ -41,6 +42,7 @@ static int loop_gc (lua_State *L) {
      finalizer of an object older than the loop gets 'closed' errors from
      run, time and every await function instead of a closed uv loop */
   loop->closing = 1;
+  cu_chan_teardown(loop);  /* pending awaitch calls (issue 3) */
   uv_close((uv_handle_t *)&loop->idle, NULL);
   freelist(loop->readyhead);  /* suspend(0) callers never woken */
   loop->readyhead = loop->readytail = NULL;
@@ -95,6 +97,8 @@ void cu_newloopclass (lua_State *L, const char *name,
 
 /* --- system.run, isrunning, halt -------------------------------------- */
 
+static int run_k (lua_State *L, int status, lua_KContext ctx);
+
 /* system.run([mode]) */
 static int system_run (lua_State *L) {
   static const char *const modes[] = {"loop", "step", "ready", NULL};
@@ -109,10 +113,21 @@ static int system_run (lua_State *L) {
   loop->anchors = 2;
   loop->runner = L;
   loop->halted = 0;
+  if (loop->threads) cu_chan_beforerun(L, loop, mode == 0);
   uv_run(&loop->uv, uvmodes[mode]);
+  if (loop->threads && cu_chan_afterrun(L, loop)) {
+    /* a task with only awaitch left yields its thread (channel.c) */
+    loop->runner = NULL;
+    return lua_yieldk(L, 2, 0, run_k);
+  }
   loop->runner = NULL;
   lua_pushboolean(L, uv_loop_alive(&loop->uv));
   return 1;
+}
+
+static int run_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  return system_run(L);
 }
 
 /* system.isrunning() */

@@ -4,6 +4,8 @@
 */
 #include "common.h"
 #include "loop.h"
+#include "channel.h"
+#include "threads.h"
 #include "socket.h"
 
 CU_EXPORT int luaopen_coutil_system (lua_State *L) {
@@ -12,8 +14,22 @@ CU_EXPORT int luaopen_coutil_system (lua_State *L) {
   lua_newtable(L);
   cu_open_loop(L);
   cu_open_time(L);
+  cu_open_awaitch(L);
+  cu_open_resume(L);
   cu_open_address(L);
   cu_open_socket(L);
   cu_open_stdio(L);
   return 1;
+}
+
+CU_EXPORT int luaopen_coutil_channel (lua_State *L) {
+  return cu_open_channel(L);
+}
+
+CU_EXPORT int luaopen_coutil_coroutine (lua_State *L) {
+  return cu_open_coroutine(L);
+}
+
+CU_EXPORT int luaopen_coutil_threads (lua_State *L) {
+  return cu_open_threads(L);
 }

@@ -1,0 +1,629 @@
+/*
+** channel.c: coutil.channel and system.awaitch (manual, "Channels" and
+** "Thread Synchronization"). Channels live in a process-wide registry of
+** named entries, refcounted by channel objects and queued waiters. A
+** waiter of a loop is finished on that loop's thread only: a match made
+** by another thread queues it on the loop's sync record and wakes the
+** loop with uv_async_send (the only libuv call made across threads).
+*/
+#include <stdlib.h>
+#include <string.h>
+#include "await.h"
+#include "channel.h"
+#include "threads.h"
+
+#define CLASS "coutil.channel"
+
+const char cu_parkmark = 'P';
+
+/* --- the registry ------------------------------------------------------- */
+
+struct cu_Chan {
+  cu_Chan *next;           /* registry list */
+  int refs;                /* channel objects plus queued waiters */
+  cu_Waiter *head, *tail;  /* waiters: all "in", all "out" or one "any" */
+  size_t len;
+  char name[1];            /* 'len' bytes and a '\0' */
+};
+
+static uv_once_t once = UV_ONCE_INIT;
+static uv_mutex_t lock;
+static cu_Chan *channels;
+
+static void initlock (void) {
+  if (uv_mutex_init(&lock) != 0) abort();
+}
+
+void cu_chan_lock (void) {
+  uv_once(&once, initlock);
+  uv_mutex_lock(&lock);
+}
+
+void cu_chan_unlock (void) {
+  uv_mutex_unlock(&lock);
+}
+
+int cu_chan_endpoint (const char *name) {
+  if (name == NULL || strcmp(name, "any") == 0) return CU_EP_ANY;
+  if (strcmp(name, "in") == 0) return CU_EP_IN;
+  if (strcmp(name, "out") == 0) return CU_EP_OUT;
+  return -1;
+}
+
+static cu_Chan *find_locked (const char *name, size_t len) {
+  cu_Chan *c;
+  for (c = channels; c; c = c->next)
+    if (c->len == len && memcmp(c->name, name, len) == 0) return c;
+  return NULL;
+}
+
+/* The entry named 'name' with one more reference; NULL: no memory. */
+static cu_Chan *ref_locked (const char *name, size_t len) {
+  cu_Chan *c = find_locked(name, len);
+  if (c == NULL) {
+    c = malloc(sizeof(cu_Chan) + len);
+    if (c == NULL) return NULL;
+    memcpy(c->name, name, len);
+    c->name[len] = '\0';
+    c->len = len;
+    c->refs = 0;
+    c->head = c->tail = NULL;
+    c->next = channels;
+    channels = c;
+  }
+  c->refs++;
+  return c;
+}
+
+static void unref_locked (cu_Chan *c) {
+  if (--c->refs == 0) {
+    cu_Chan **p = &channels;
+    while (*p != c) p = &(*p)->next;
+    *p = c->next;
+    free(c);
+  }
+}
+
+/* The queue invariant: no two queued waiters match each other, so it
+   holds only "in" waiters, only "out" waiters, or a single "any" one, and
+   a newcomer need only be compared with the head. */
+static int matches (int a, int b) {
+  return a == CU_EP_ANY || b == CU_EP_ANY || a != b;
+}
+
+static void enqueue_locked (cu_Chan *c, cu_Waiter *w) {
+  c->refs++;
+  w->chan = c;
+  w->next = NULL;
+  w->prev = c->tail;
+  if (c->tail) c->tail->next = w;
+  else c->head = w;
+  c->tail = w;
+}
+
+void cu_chan_unqueue_locked (cu_Waiter *w) {
+  cu_Chan *c = w->chan;
+  if (c == NULL) return;
+  if (w->prev) w->prev->next = w->next;
+  else c->head = w->next;
+  if (w->next) w->next->prev = w->prev;
+  else c->tail = w->prev;
+  w->next = w->prev = NULL;
+  w->chan = NULL;
+  unref_locked(c);
+}
+
+/* Takes the first waiter of 'c' that matches 'endpoint', hands it the
+   values 'mine' and wakes it; its own values go to 'theirs'. Returns 0
+   when no waiter matches. */
+static int exchange_locked (cu_Chan *c, int endpoint, cu_Values *mine,
+                            cu_Values *theirs) {
+  cu_Waiter *w = c->head;
+  if (w == NULL || !matches(w->endpoint, endpoint)) return 0;
+  cu_values_move(theirs, &w->sent);
+  cu_values_move(&w->got, mine);
+  cu_chan_unqueue_locked(w);  /* 'c' survives: the caller has a ref */
+  w->wake(w);
+  return 1;
+}
+
+int cu_chan_await_locked (cu_Waiter *w, const char *name, size_t len) {
+  cu_Chan *c = ref_locked(name, len);
+  int matched;
+  if (c == NULL) return -1;
+  matched = exchange_locked(c, w->endpoint, &w->sent, &w->got);
+  if (!matched) enqueue_locked(c, w);
+  unref_locked(c);
+  return matched;
+}
+
+/* --- loops: waiters of system.awaitch ------------------------------------ */
+
+typedef struct ChanObj ChanObj;
+typedef struct LoopSync LoopSync;
+
+typedef struct LoopWaiter {
+  cu_Waiter w;
+  LoopSync *sync;
+  cu_Await *op;
+  ChanObj *obj;                      /* the channel object it uses */
+  struct LoopWaiter *donenext;       /* sync->done list (locked) */
+  struct LoopWaiter *allnext, *allprev;  /* sync->all (loop thread) */
+} LoopWaiter;
+
+/* loop->threads: what other threads need to wake a loop. */
+struct LoopSync {
+  uv_async_t async;     /* ref'd only while awaitch calls are pending */
+  cu_Loop *loop;
+  LoopWaiter *done, *donetail;  /* matched, to be resumed (locked) */
+  void *parked;         /* task parked in system.run (locked) */
+  LoopWaiter *all;      /* every live waiter (loop thread) */
+  LoopWaiter *spare;    /* released waiters for reuse (loop thread) */
+  int pending;          /* live waiters (loop thread) */
+  int parkmode;         /* a task's system.run("loop") may park */
+};
+
+struct ChanObj {
+  cu_Chan *chan;        /* NULL when closed */
+  LoopWaiter *waiter;   /* the coroutine awaiting on this object */
+};
+
+/* The async handle keeps system.run going only while some awaitch waits,
+   and never in a task that can park instead. */
+static void updateref (LoopSync *s) {
+  if (s->pending > 0 && !s->parkmode) uv_ref((uv_handle_t *)&s->async);
+  else uv_unref((uv_handle_t *)&s->async);
+}
+
+static void freewaiter (LoopWaiter *lw) {
+  LoopSync *s = lw->sync;
+  if (lw->allprev) lw->allprev->allnext = lw->allnext;
+  else s->all = lw->allnext;
+  if (lw->allnext) lw->allnext->allprev = lw->allprev;
+  cu_values_free(&lw->w.sent);
+  cu_values_free(&lw->w.got);
+  lw->allnext = s->spare;
+  s->spare = lw;
+  s->pending--;
+  updateref(s);
+}
+
+/* Resumes the coroutine of a matched waiter with true and the values of
+   the matching call (nothing when it was resumed early or closed). */
+static void finishwaiter (LoopWaiter *lw) {
+  cu_Await *op = lw->op;
+  lua_State *co = cu_await_waiter(op);
+  int n = 0;
+  if (lw->obj) {
+    lw->obj->waiter = NULL;
+    lw->obj = NULL;
+  }
+  if (co && lua_checkstack(co, lw->w.got.n + 1)) {
+    lua_pushboolean(co, 1);
+    n = 1 + cu_values_push(&lw->w.got, co);
+  }
+  else co = NULL;
+  freewaiter(lw);
+  cu_await_finish(op, co, n);
+}
+
+static void drain (LoopSync *s) {
+  LoopWaiter *lw;
+  cu_chan_lock();
+  lw = s->done;
+  s->done = s->donetail = NULL;
+  cu_chan_unlock();
+  while (lw) {
+    LoopWaiter *next = lw->donenext;
+    finishwaiter(lw);
+    lw = next;
+  }
+}
+
+static void on_async (uv_async_t *async) {
+  LoopSync *s = cu_container_of(async, LoopSync, async);
+  if (!s->loop->closing) drain(s);
+}
+
+static void appenddone_locked (LoopSync *s, LoopWaiter *lw) {
+  lw->donenext = NULL;
+  if (s->donetail) s->donetail->donenext = lw;
+  else s->done = lw;
+  s->donetail = lw;
+}
+
+/* cu_Wake of loop waiters: any thread, channel lock held. */
+static void wakeloop (cu_Waiter *w) {
+  LoopWaiter *lw = (LoopWaiter *)w;
+  LoopSync *s = lw->sync;
+  appenddone_locked(s, lw);
+  if (s->parked) {  /* its task resumes and drains: no need to signal */
+    void *task = s->parked;
+    s->parked = NULL;
+    cu_threads_wake_locked(task);
+  }
+  else uv_async_send(&s->async);
+}
+
+static LoopSync *getsync (lua_State *L, cu_Loop *loop) {
+  LoopSync *s = (LoopSync *)loop->threads;
+  if (s == NULL) {
+    s = malloc(sizeof(LoopSync));
+    if (s == NULL) luaL_error(L, "not enough memory");
+    memset(s, 0, sizeof(LoopSync));
+    s->loop = loop;
+    if (uv_async_init(&loop->uv, &s->async, on_async) < 0) {
+      free(s);
+      luaL_error(L, "unable to create async handle");
+    }
+    uv_unref((uv_handle_t *)&s->async);
+    loop->threads = s;
+  }
+  return s;
+}
+
+static LoopWaiter *newwaiter (lua_State *L, LoopSync *s) {
+  LoopWaiter *lw = s->spare;
+  if (lw) s->spare = lw->allnext;
+  else {
+    lw = malloc(sizeof(LoopWaiter));
+    if (lw == NULL) luaL_error(L, "not enough memory");
+  }
+  memset(lw, 0, offsetof(LoopWaiter, w.sent));
+  lw->sync = s;
+  lw->w.wake = wakeloop;
+  cu_values_init(&lw->w.sent);
+  cu_values_init(&lw->w.got);
+  lw->obj = NULL;
+  lw->op = NULL;
+  lw->allprev = NULL;
+  lw->allnext = s->all;
+  if (s->all) s->all->allprev = lw;
+  s->all = lw;
+  s->pending++;
+  return lw;
+}
+
+/* cu_Cancel: the coroutine was resumed early by coroutine.resume. */
+static int cancelwait (cu_Await *op) {
+  LoopWaiter *lw = (LoopWaiter *)op->data;
+  int queued;
+  cu_chan_lock();
+  queued = lw->w.chan != NULL;
+  cu_chan_unqueue_locked(&lw->w);
+  cu_chan_unlock();
+  if (lw->obj) {
+    lw->obj->waiter = NULL;
+    lw->obj = NULL;
+  }
+  if (!queued) return 0;  /* matched already: drain() finishes 'op' */
+  freewaiter(lw);
+  return 1;
+}
+
+/* The channel object's coroutine will never wake (it was closed, or the
+   state is closing): a waiter still queued is moved to the done list, so
+   the loop finishes its record. */
+static void detach (ChanObj *obj) {
+  LoopWaiter *lw = obj->waiter;
+  LoopSync *s = lw->sync;
+  obj->waiter = NULL;
+  lw->obj = NULL;
+  cu_chan_lock();
+  if (lw->w.chan) {
+    cu_chan_unqueue_locked(&lw->w);
+    appenddone_locked(s, lw);
+    uv_async_send(&s->async);
+  }
+  cu_chan_unlock();
+}
+
+/* --- hooks of system.run and loop teardown -------------------------------- */
+
+void cu_chan_beforerun (lua_State *L, cu_Loop *loop, int loopmode) {
+  LoopSync *s = (LoopSync *)loop->threads;
+  s->parkmode = loopmode && lua_isyieldable(L) &&
+                cu_threads_current(L) != NULL;
+  updateref(s);
+  drain(s);
+}
+
+int cu_chan_afterrun (lua_State *L, cu_Loop *loop) {
+  LoopSync *s = (LoopSync *)loop->threads;
+  int park = 0;
+  if (s->parkmode) {
+    for (;;) {  /* drain what came while the loop ran, then run again */
+      int more;
+      if (loop->halted) break;
+      cu_chan_lock();
+      more = s->done != NULL;
+      cu_chan_unlock();
+      if (!more) {
+        park = s->pending > 0;
+        break;
+      }
+      drain(s);
+      uv_run(&loop->uv, UV_RUN_DEFAULT);
+    }
+    s->parkmode = 0;
+    updateref(s);
+  }
+  if (park) {
+    lua_pushlightuserdata(L, CU_PARKMARK);
+    lua_pushlightuserdata(L, s);
+  }
+  return park;
+}
+
+int cu_chan_parktask_locked (void *sync, void *task) {
+  LoopSync *s = (LoopSync *)sync;
+  if (s->done != NULL) return 0;
+  s->parked = task;
+  return 1;
+}
+
+void cu_chan_unpark_locked (void *sync) {
+  ((LoopSync *)sync)->parked = NULL;
+}
+
+static void on_syncclosed (uv_handle_t *h) {
+  free(cu_container_of(h, LoopSync, async));
+}
+
+void cu_chan_teardown (cu_Loop *loop) {
+  LoopSync *s = (LoopSync *)loop->threads;
+  LoopWaiter *lw;
+  if (s == NULL) return;
+  cu_chan_lock();
+  for (lw = s->all; lw; lw = lw->allnext) cu_chan_unqueue_locked(&lw->w);
+  s->done = s->donetail = NULL;
+  s->parked = NULL;
+  cu_chan_unlock();
+  while ((lw = s->all) != NULL) {
+    cu_Await *op = lw->op;
+    if (lw->obj) lw->obj->waiter = NULL;
+    freewaiter(lw);
+    if (op) cu_await_finish(op, NULL, 0);  /* closing: releases it */
+  }
+  while ((lw = s->spare) != NULL) {
+    s->spare = lw->allnext;
+    free(lw);
+  }
+  loop->threads = NULL;
+  uv_close((uv_handle_t *)&s->async, on_syncclosed);
+}
+
+/* --- coutil.channel ------------------------------------------------------ */
+
+static ChanObj *checkchan (lua_State *L, int arg) {
+  return (ChanObj *)luaL_checkudata(L, arg, CLASS);
+}
+
+/* An open channel or raises "closed channel". */
+static cu_Chan *checkopen (lua_State *L, int arg) {
+  ChanObj *obj = checkchan(L, arg);
+  if (obj->chan == NULL) luaL_error(L, "closed channel");
+  return obj->chan;
+}
+
+static int checkendpoint (lua_State *L, int arg) {
+  static const char *const names[] = {"in", "out", "any", NULL};
+  if (lua_isnoneornil(L, arg)) return CU_EP_ANY;
+  return luaL_checkoption(L, arg, NULL, names);
+}
+
+/* channel.create(name) */
+static int channel_create (lua_State *L) {
+  size_t len;
+  const char *name = luaL_checklstring(L, 1, &len);
+  ChanObj *obj = (ChanObj *)lua_newuserdatauv(L, sizeof(ChanObj), 0);
+  obj->chan = NULL;  /* closed until the entry is ours */
+  obj->waiter = NULL;
+  luaL_setmetatable(L, CLASS);
+  cu_chan_lock();
+  obj->chan = ref_locked(name, len);
+  cu_chan_unlock();
+  if (obj->chan == NULL) return luaL_error(L, "not enough memory");
+  return 1;
+}
+
+/* channel.close(ch); also __gc and __close */
+static int channel_close (lua_State *L) {
+  ChanObj *obj = checkchan(L, 1);
+  if (obj->waiter) {
+    if (lua_toboolean(L, lua_upvalueindex(1)))  /* collected */
+      detach(obj);
+    else
+      return luaL_error(L, "in use");
+  }
+  if (obj->chan) {
+    cu_chan_lock();
+    unref_locked(obj->chan);
+    cu_chan_unlock();
+    obj->chan = NULL;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* channel.getname(ch) */
+static int channel_getname (lua_State *L) {
+  cu_Chan *c = checkopen(L, 1);
+  lua_pushlstring(L, c->name, c->len);  /* our ref keeps 'c' alive */
+  return 1;
+}
+
+/* Pushes a table of every channel name. Names are copied out under the
+   lock first: Lua may raise (memory) and must never run with it held. */
+static int allnames (lua_State *L) {
+  size_t total = 0, pos = 0;
+  int count = 0;
+  cu_Chan *c;
+  char *mem;
+  for (;;) {
+    size_t need = 0;
+    cu_chan_lock();
+    for (c = channels; c; c = c->next) need += sizeof(size_t) + c->len;
+    if (need <= total) {
+      mem = total ? (char *)lua_touserdata(L, -1) : NULL;
+      for (c = channels; c; c = c->next) {
+        memcpy(mem + pos, &c->len, sizeof(size_t));
+        memcpy(mem + pos + sizeof(size_t), c->name, c->len);
+        pos += sizeof(size_t) + c->len;
+        count++;
+      }
+      cu_chan_unlock();
+      break;
+    }
+    cu_chan_unlock();
+    if (total) lua_pop(L, 1);
+    total = need + 64;  /* room for channels created meanwhile */
+    lua_newuserdatauv(L, total, 0);
+  }
+  lua_createtable(L, 0, count);
+  for (total = 0; total < pos; ) {
+    size_t len;
+    memcpy(&len, mem + total, sizeof(size_t));
+    lua_pushlstring(L, mem + total + sizeof(size_t), len);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    total += sizeof(size_t) + len;
+  }
+  return 1;
+}
+
+/* channel.getnames([names]) */
+static int channel_getnames (lua_State *L) {
+  if (lua_isnoneornil(L, 1)) return allnames(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    lua_pop(L, 1);
+    if (lua_type(L, 2) == LUA_TSTRING) {
+      size_t len;
+      const char *name = lua_tolstring(L, 2, &len);
+      int exists;
+      cu_chan_lock();
+      exists = find_locked(name, len) != NULL;
+      cu_chan_unlock();
+      lua_pushvalue(L, 2);
+      if (exists) lua_pushboolean(L, 1);
+      else lua_pushnil(L);  /* clearing a field is fine during next */
+      lua_rawset(L, 1);
+    }
+  }
+  return 1;
+}
+
+/* Pushes true and the values of the matching call. */
+static int pushmatch (lua_State *L, cu_Values *theirs) {
+  cu_checkstack(L, theirs->n + 1);
+  lua_pushboolean(L, 1);
+  return 1 + cu_values_push(theirs, L);
+}
+
+/* channel.sync(ch, endpoint, ...) */
+static int channel_sync (lua_State *L) {
+  cu_Chan *c = checkopen(L, 1);
+  int endpoint = checkendpoint(L, 2);
+  cu_Values mine, theirs;
+  int matched, n;
+  cu_values_init(&mine);
+  cu_values_init(&theirs);
+  cu_values_checksave(&mine, L, 3, lua_gettop(L), 0);
+  cu_chan_lock();
+  matched = exchange_locked(c, endpoint, &mine, &theirs);
+  cu_chan_unlock();
+  cu_values_free(&mine);
+  if (!matched) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "empty");
+    return 2;
+  }
+  n = pushmatch(L, &theirs);
+  cu_values_free(&theirs);
+  return n;
+}
+
+/* --- system.awaitch -------------------------------------------------------- */
+
+/* system.awaitch(ch, endpoint, ...) */
+static int system_awaitch (lua_State *L) {
+  cu_Loop *loop = cu_loopof(L);
+  ChanObj *obj;
+  cu_Chan *c = checkopen(L, 1);
+  int endpoint = checkendpoint(L, 2);
+  LoopSync *s;
+  LoopWaiter *lw;
+  cu_Await *op;
+  int bad, matched;
+  obj = checkchan(L, 1);
+  if (loop->closing) return luaL_error(L, "closed");  /* see loop_gc */
+  if (obj->waiter) return luaL_error(L, "in use");
+  if (!lua_isyieldable(L)) return luaL_error(L, "unable to yield");
+  s = getsync(L, loop);
+  lw = newwaiter(L, s);
+  bad = cu_values_save(&lw->w.sent, L, 3, lua_gettop(L));
+  if (bad != 0) {
+    freewaiter(lw);
+    if (bad < 0) return luaL_error(L, "not enough memory");
+    cu_pushtransfererror(L, "argument", bad, luaL_typename(L, bad));
+    return lua_error(L);
+  }
+  lw->w.endpoint = endpoint;
+  op = cu_await_begin(L);  /* may raise: nothing is queued yet */
+  cu_chan_lock();
+  matched = exchange_locked(c, endpoint, &lw->w.sent, &lw->w.got);
+  if (!matched) enqueue_locked(c, &lw->w);
+  cu_chan_unlock();
+  if (matched) {  /* no need to wait: drop the record, return at once */
+    int n;
+    lua_settop(L, 0);
+    cu_await_fail(L, op, UV_EINVAL);
+    lua_settop(L, 0);
+    n = pushmatch(L, &lw->w.got);
+    freewaiter(lw);
+    return n;
+  }
+  op->data = lw;
+  op->cancel = cancelwait;
+  lw->op = op;
+  lw->obj = obj;
+  obj->waiter = lw;
+  updateref(s);
+  return cu_await_yield(L, op, 0);
+}
+
+void cu_open_awaitch (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"awaitch", system_awaitch},
+    {NULL, NULL}
+  };
+  cu_setfuncs(L, funcs);
+}
+
+int cu_open_channel (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"create", channel_create},
+    {"close", channel_close},
+    {"getname", channel_getname},
+    {"getnames", channel_getnames},
+    {"sync", channel_sync},
+    {NULL, NULL}
+  };
+  static const luaL_Reg metas[] = {
+    {"__gc", channel_close},
+    {NULL, NULL}
+  };
+  lua_pushboolean(L, 0);  /* upvalue: false for the module's 'close' */
+  cu_newclass(L, CLASS, funcs, NULL, 1);
+  lua_pushboolean(L, 1);  /* true for __gc: a collected channel detaches */
+  luaL_setfuncs(L, metas, 1);
+  lua_pushboolean(L, 0);  /* __close behaves like close */
+  lua_pushcclosure(L, channel_close, 1);
+  lua_setfield(L, -2, "__close");
+  lua_getfield(L, -1, "__index");  /* the module is the method table */
+  lua_remove(L, -2);
+  return 1;
+}

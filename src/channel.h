@@ -1,0 +1,73 @@
+/*
+** channel.h: the process-wide channel registry shared by coutil.channel,
+** system.awaitch (channel.c) and tasks of thread pools (threads.c). One
+** global lock guards every channel, every waiter queue and the completion
+** queues of loops; lock order: channel lock, then a pool's lock.
+*/
+#ifndef coutil_channel_h
+#define coutil_channel_h
+
+#include "loop.h"
+#include "state.h"
+
+enum { CU_EP_IN, CU_EP_OUT, CU_EP_ANY };
+
+typedef struct cu_Chan cu_Chan;
+typedef struct cu_Waiter cu_Waiter;
+
+/* Called, with the channel lock held, on the waiter a matching call has
+   just taken from its queue ('got' holds the matching call's values). */
+typedef void (*cu_Wake) (cu_Waiter *w);
+
+struct cu_Waiter {
+  cu_Waiter *next, *prev;  /* the channel's queue */
+  cu_Chan *chan;           /* the channel while queued, NULL otherwise */
+  int endpoint;
+  cu_Wake wake;
+  cu_Values sent;          /* this call's extra values */
+  cu_Values got;           /* the matching call's extra values */
+};
+
+void cu_chan_lock (void);
+void cu_chan_unlock (void);
+
+/* Index of 'name' in "in", "out", "any" (NULL means "any"); -1 if none. */
+int cu_chan_endpoint (const char *name);
+
+/* Channel lock held. Matches 'w' (endpoint and 'sent' set) against the
+   queue of channel 'name': returns 1 when it matched at once (w->got is
+   filled, the other side woken), 0 when 'w' was queued, -1 when out of
+   memory. */
+int cu_chan_await_locked (cu_Waiter *w, const char *name, size_t len);
+
+/* Channel lock held. Takes 'w' out of its queue if it is still there. */
+void cu_chan_unqueue_locked (cu_Waiter *w);
+
+/* Loops and tasks. A task whose system.run("loop") has only awaitch calls
+   left yields CU_PARKMARK and the loop's sync record (2 values); the pool
+   then calls cu_chan_parktask_locked, which returns 0 when a match already came
+   (resume the task again now) or 1 when the task is parked: a later match
+   calls cu_threads_wake_locked(task). */
+extern const char cu_parkmark;
+#define CU_PARKMARK ((void *)&cu_parkmark)
+int cu_chan_parktask_locked (void *sync, void *task);
+
+/* Channel lock held: a parked task is being discarded; forget it. */
+void cu_chan_unpark_locked (void *sync);
+
+/* Hooks of system.run (loop.c), with loop->runner set. Before uv_run:
+   resumes coroutines whose awaitch matched; 'loopmode' is nonzero for
+   mode "loop". After uv_run: nonzero when the task must park (the two
+   values to yield are pushed). */
+void cu_chan_beforerun (lua_State *L, cu_Loop *loop, int loopmode);
+int cu_chan_afterrun (lua_State *L, cu_Loop *loop);
+
+/* Loop teardown (loop_gc, loop->closing set): forgets every awaitch of
+   the loop and closes its async handle. */
+void cu_chan_teardown (cu_Loop *loop);
+
+/* Module openers (module.c). */
+int cu_open_channel (lua_State *L);     /* coutil.channel */
+void cu_open_awaitch (lua_State *L);    /* system.awaitch */
+
+#endif

@@ -1,0 +1,281 @@
+/*
+** coroutine.c: coutil.coroutine and system.resume (manual, "State
+** Coroutines"). A state coroutine is an independent state whose chunk runs
+** in a thread of that state, resumed on libuv's thread pool. Ownership:
+** while a resume is in flight the worker owns the state; a state
+** coroutine collected meanwhile is freed by the completion callback.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include "await.h"
+#include "state.h"
+#include "threads.h"
+
+#define CLASS "coutil.coroutine"
+
+enum { SUSPENDED, RUNNING, DEAD };
+
+typedef struct StateCo {
+  lua_State *L;      /* the independent state; NULL once closed */
+  lua_State *co;     /* its thread running the chunk */
+  int status;        /* loop thread only */
+  int orphan;        /* the object was collected while running */
+  int outcome;       /* lua_resume's status, set by the worker */
+  int bad;           /* non-transferable result: its number, or -1 */
+  const char *badtype;   /* and its type name (a static string) */
+  cu_Values io;      /* values in (arguments) and out (results) */
+} StateCo;
+
+static void freestateco (StateCo *p) {
+  if (p->L) lua_close(p->L);
+  cu_values_free(&p->io);
+  free(p);
+}
+
+static StateCo **checkref (lua_State *L, int arg) {
+  return (StateCo **)luaL_checkudata(L, arg, CLASS);
+}
+
+static int statusof (StateCo *p) {
+  return p == NULL || p->L == NULL ? DEAD : p->status;
+}
+
+/* --- running on the thread pool ------------------------------------------ */
+
+/* The results at the top of 'co' (n values) into p->io; 0 or the number
+   of the first value that cannot be transferred. */
+static int saveresults (StateCo *p, int n) {
+  int top = lua_gettop(p->co);
+  int bad = cu_values_save(&p->io, p->co, top - n + 1, top);
+  if (bad > 0) {
+    p->badtype = lua_typename(p->co, lua_type(p->co, bad));
+    bad -= top - n;
+  }
+  else if (bad < 0) p->badtype = NULL;  /* no memory */
+  lua_pop(p->co, n);
+  return bad;
+}
+
+static void work (uv_work_t *req) {
+  cu_Await *op = cu_await_from(req);
+  StateCo *p = (StateCo *)op->data;
+  int nres = 0;
+  int nargs = p->io.n;
+  if (!lua_checkstack(p->co, nargs + 1)) {
+    p->outcome = LUA_ERRMEM;
+    p->bad = -1;
+    p->badtype = NULL;
+    return;
+  }
+  cu_values_push(&p->io, p->co);
+  p->outcome = lua_resume(p->co, NULL, nargs, &nres);
+  if (p->outcome == LUA_OK || p->outcome == LUA_YIELD)
+    p->bad = saveresults(p, nres);
+  else {  /* the error value stays on 'co' for coroutine.close */
+    lua_pushvalue(p->co, -1);
+    p->bad = saveresults(p, 1);
+  }
+}
+
+/* Pushes what system.resume returns for the run that just ended. */
+static int pushoutcome (lua_State *L, StateCo *p) {
+  int ok = p->outcome == LUA_OK || p->outcome == LUA_YIELD;
+  if (p->bad) {
+    luaL_pushfail(L);
+    if (p->badtype == NULL) lua_pushliteral(L, "not enough memory");
+    else cu_pushtransfererror(L, ok ? "return value" : "error",
+                              ok ? p->bad : 0, p->badtype);
+    return 2;
+  }
+  lua_pushboolean(L, ok);
+  return 1 + cu_values_push(&p->io, L);
+}
+
+static void on_work (uv_work_t *req, int status) {
+  cu_Await *op = cu_await_from(req);
+  StateCo *p = (StateCo *)op->data;
+  lua_State *co = cu_await_waiter(op);
+  int n = 0;
+  if (p->orphan) {  /* nobody can see it any more */
+    freestateco(p);
+    cu_await_finish(op, NULL, 0);
+    return;
+  }
+  if (status < 0) {  /* never ran */
+    p->status = SUSPENDED;
+    if (co) n = cu_pushfail(co, status);
+  }
+  else {
+    p->status = p->outcome == LUA_YIELD ? SUSPENDED : DEAD;
+    if (co && lua_checkstack(co, p->io.n + 2)) n = pushoutcome(co, p);
+    else co = NULL;
+  }
+  cu_await_finish(op, co, n);
+}
+
+/* system.resume(co, ...) */
+static int system_resume (lua_State *L) {
+  StateCo *p = *checkref(L, 1);
+  cu_Await *op;
+  int err;
+  switch (statusof(p)) {
+    case DEAD: return luaL_error(L, "cannot resume dead coroutine");
+    case RUNNING: return luaL_error(L, "cannot resume running coroutine");
+  }
+  if (cu_loopof(L)->closing) return luaL_error(L, "closed");
+  if (!lua_isyieldable(L)) return luaL_error(L, "unable to yield");
+  cu_values_checksave(&p->io, L, 2, lua_gettop(L), 0);
+  op = cu_await_begin(L);
+  op->data = p;
+  err = uv_queue_work(cu_loop(L), &op->u.work, work, on_work);
+  if (err < 0) return cu_await_fail(L, op, err);
+  p->status = RUNNING;
+  return cu_await_yield(L, op, 0);
+}
+
+void cu_open_resume (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"resume", system_resume},
+    {NULL, NULL}
+  };
+  cu_setfuncs(L, funcs);
+}
+
+/* --- coutil.coroutine ---------------------------------------------------- */
+
+/* A new, still empty, state coroutine object on the stack. */
+static StateCo *newstateco (lua_State *L) {
+  StateCo **ref = (StateCo **)lua_newuserdatauv(L, sizeof(StateCo *), 0);
+  StateCo *p;
+  *ref = NULL;  /* closed until complete */
+  luaL_setmetatable(L, CLASS);
+  p = (StateCo *)malloc(sizeof(StateCo));
+  if (p == NULL) luaL_error(L, "not enough memory");
+  memset(p, 0, sizeof(StateCo));
+  cu_values_init(&p->io);
+  p->status = SUSPENDED;
+  *ref = p;
+  p->L = cu_newstate(L);
+  if (p->L == NULL) lua_error(L);
+  p->co = lua_newthread(p->L);  /* stays on the main stack: anchored */
+  return p;
+}
+
+/* After a load into p->L: on success leaves the chunk in p->co and returns
+   the object; else closes the state and returns fail and the message. */
+static int loaded (lua_State *L, StateCo *p, int status) {
+  if (status != LUA_OK) {
+    luaL_pushfail(L);
+    lua_pushstring(L, lua_tostring(p->L, -1));
+    lua_close(p->L);
+    p->L = NULL;
+    return 2;
+  }
+  lua_xmove(p->L, p->co, 1);
+  return 1;
+}
+
+/* Collects the pieces a reader function returns, like load does. */
+static const char *readall (lua_State *L, int arg, size_t *len) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (;;) {
+    const char *piece;
+    size_t n;
+    lua_pushvalue(L, arg);
+    lua_call(L, 0, 1);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      break;
+    }
+    piece = lua_tolstring(L, -1, &n);
+    if (piece == NULL) luaL_error(L, "reader function must return a string");
+    if (n == 0) {
+      lua_pop(L, 1);
+      break;
+    }
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  return lua_tolstring(L, -1, len);
+}
+
+/* coroutine.load(chunk [, chunkname [, mode]]) */
+static int coroutine_load (lua_State *L) {
+  size_t len;
+  const char *chunk = lua_tolstring(L, 1, &len);
+  const char *name = luaL_optstring(L, 2, chunk ? chunk : "=(load)");
+  const char *mode = luaL_optstring(L, 3, "bt");
+  StateCo *p;
+  if (chunk == NULL) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    chunk = readall(L, 1, &len);
+  }
+  p = newstateco(L);
+  return loaded(L, p, luaL_loadbufferx(p->L, chunk, len, name, mode));
+}
+
+/* coroutine.loadfile([filepath [, mode]]) */
+static int coroutine_loadfile (lua_State *L) {
+  const char *path = luaL_optstring(L, 1, NULL);
+  const char *mode = luaL_optstring(L, 2, "bt");
+  StateCo *p = newstateco(L);
+  return loaded(L, p, luaL_loadfilex(p->L, path, mode));
+}
+
+/* coroutine.status(co) */
+static int coroutine_status (lua_State *L) {
+  static const char *const names[] = {"suspended", "running", "dead"};
+  lua_pushstring(L, names[statusof(*checkref(L, 1))]);
+  return 1;
+}
+
+/* coroutine.close(co) */
+static int coroutine_close (lua_State *L) {
+  StateCo *p = *checkref(L, 1);
+  int n = 1;
+  switch (statusof(p)) {
+    case RUNNING: return luaL_error(L, "cannot close a running coroutine");
+    case DEAD:
+      if (p && p->L && p->outcome != LUA_OK && p->outcome != LUA_YIELD) {
+        n = pushoutcome(L, p);  /* false and the error */
+        break;
+      }
+      /* FALLTHROUGH */
+    default: lua_pushboolean(L, 1);
+  }
+  if (p && p->L) {  /* lua_close runs pending to-be-closed variables */
+    lua_close(p->L);
+    p->L = NULL;
+  }
+  return n;
+}
+
+/* __gc */
+static int coroutine_gc (lua_State *L) {
+  StateCo **ref = checkref(L, 1);
+  StateCo *p = *ref;
+  *ref = NULL;
+  if (p == NULL) return 0;
+  if (p->L && p->status == RUNNING) p->orphan = 1;  /* on_work frees */
+  else freestateco(p);
+  return 0;
+}
+
+int cu_open_coroutine (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"load", coroutine_load},
+    {"loadfile", coroutine_loadfile},
+    {"status", coroutine_status},
+    {"close", coroutine_close},
+    {NULL, NULL}
+  };
+  static const luaL_Reg metas[] = {
+    {"__gc", coroutine_gc},
+    {NULL, NULL}
+  };
+  cu_newclass(L, CLASS, funcs, metas, 0);
+  lua_getfield(L, -1, "__index");
+  lua_remove(L, -2);
+  return 1;
+}

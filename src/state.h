@@ -1,0 +1,64 @@
+/*
+** state.h: independent states (manual, "Independent State") and the one
+** way values cross from one Lua state to another ("Transferable Values"):
+** they are saved into a C buffer on the sender's thread and pushed back
+** on the receiver's thread, so no thread ever touches a foreign state.
+*/
+#ifndef coutil_state_h
+#define coutil_state_h
+
+#include "common.h"
+
+/* Small messages fit in the record itself: no allocation on the hot path
+   of a channel ping-pong. */
+#define CU_VALUES_INLINE 96
+
+typedef struct cu_Values {
+  char *data;      /* 'inl' or a heap block */
+  size_t len;      /* bytes used */
+  size_t size;     /* bytes available at 'data' */
+  int n;           /* number of values */
+  char inl[CU_VALUES_INLINE];
+} cu_Values;
+
+/* An empty list of values. */
+void cu_values_init (cu_Values *v);
+
+/* Releases the memory of 'v' (it becomes empty). */
+void cu_values_free (cu_Values *v);
+
+/* Moves the values of 'src' into 'dst' (freed first); 'src' is left
+   empty. */
+void cu_values_move (cu_Values *dst, cu_Values *src);
+
+/* Replaces the contents of 'v' with the values first..last of L's stack
+   (first > last saves none). Returns 0, the stack index of the first value
+   that is not transferable, or -1 when out of memory. Never raises. */
+int cu_values_save (cu_Values *v, lua_State *L, int first, int last);
+
+/* Pushes the values of 'v' onto L (which needs room for v->n values) and
+   returns how many. 'v' is left unchanged. */
+int cu_values_push (cu_Values *v, lua_State *L);
+
+/* The type name of the value at the stack index cu_values_save returned:
+   the "got ..." part of the messages below. */
+#define cu_values_typename(L, idx) luaL_typename((L), (idx))
+
+/* Pushes onto L "unable to transfer <what> #<n> (got <tname>)", or
+   "unable to transfer <what> (got <tname>)" when n is 0. */
+void cu_pushtransfererror (lua_State *L, const char *what, int n,
+                           const char *tname);
+
+/* Saves values first..last of L or raises "unable to transfer argument
+   #N (got type)", N being the value's argument number (its stack index
+   plus 'shift'). Raises "not enough memory" on allocation failure. */
+void cu_values_checksave (cu_Values *v, lua_State *L, int first, int last,
+                          int shift);
+
+/* A new independent state sharing L's allocator and panic function, with
+   only 'package' loaded, the standard libraries preloaded and L's
+   C-function preloads inherited. NULL when out of memory; the error
+   message is then pushed onto L. */
+lua_State *cu_newstate (lua_State *L);
+
+#endif

@@ -1,0 +1,621 @@
+/*
+** threads.c: coutil.threads, thread pools (manual, "Thread Pools"). A pool
+** is C memory shared by its worker threads and the Lua objects that refer
+** to it; its mutex guards the queue and the counters. A task is an
+** independent state whose chunk runs in a coroutine: exactly one thread
+** (a worker, or the pool's closer once no worker is left) touches it.
+** A pool is freed only by its creator's state, by threads.close or, at
+** lua_close, by the finalizer of that state's list of unclosed pools.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include "channel.h"
+#include "state.h"
+#include "threads.h"
+
+#define CLASS "coutil.threads"
+
+static const char TASKKEY = 'T';     /* registry: the task of a state */
+static const char UNCLOSEDKEY = 'U'; /* registry: unclosed pools */
+
+typedef struct Pool Pool;
+typedef struct Task Task;
+
+typedef struct Worker {
+  uv_thread_t tid;
+  Pool *pool;
+  struct Worker *next;
+} Worker;
+
+struct Task {
+  Pool *pool;
+  lua_State *L;         /* the task's independent state */
+  lua_State *co;        /* the coroutine running its chunk */
+  Task *next;           /* queue of pending tasks */
+  Task *allnext, *allprev;  /* every task of the pool */
+  int nargs;            /* values on 'co' for its next resume */
+  int deliver;          /* push true + waiter.got before resuming */
+  void *parkedon;       /* loop sync record while parked in system.run */
+  cu_Waiter waiter;     /* "yield name, endpoint, ..." */
+};
+
+struct Pool {
+  uv_mutex_t mutex;
+  uv_cond_t work;       /* workers wait here for tasks */
+  uv_cond_t changed;    /* close waits here for tasks or threads to end */
+  Task *head, *tail;    /* pending tasks, FIFO */
+  Task *all;
+  Worker *workers, *exited;  /* running threads; threads to join */
+  Pool *nextunclosed;   /* the creator state's list */
+  int ntasks, nrunning, npending, nsuspended;
+  int expected, actual, nidle;
+};
+
+typedef struct PoolRef {
+  Pool *pool;           /* NULL once closed */
+  int owner;            /* made by threads.create(size) in this state */
+} PoolRef;
+
+/* --- workers ---------------------------------------------------------- */
+
+static void workermain (void *arg);
+
+/* Starts one more worker; returns a libuv error code. */
+static int spawn_locked (Pool *pool) {
+  Worker *wk = (Worker *)malloc(sizeof(Worker));
+  int err;
+  if (wk == NULL) return UV_ENOMEM;
+  wk->pool = pool;
+  err = uv_thread_create(&wk->tid, workermain, wk);
+  if (err < 0) {
+    free(wk);
+    return err;
+  }
+  wk->next = pool->workers;
+  pool->workers = wk;
+  pool->actual++;
+  return 0;
+}
+
+/* A task became pending: wake an idle worker or, if none and the pool may
+   grow, start one (threads are created on demand). */
+static void push_locked (Pool *pool, Task *t) {
+  t->next = NULL;
+  if (pool->tail) pool->tail->next = t;
+  else pool->head = t;
+  pool->tail = t;
+  pool->npending++;
+  if (pool->npending > pool->nidle && pool->actual < pool->expected)
+    spawn_locked(pool);  /* on failure the existing threads carry on */
+  if (pool->nidle > 0) uv_cond_signal(&pool->work);
+}
+
+void cu_threads_wake_locked (void *task) {
+  Task *t = (Task *)task;
+  Pool *pool = t->pool;
+  t->parkedon = NULL;
+  uv_mutex_lock(&pool->mutex);
+  pool->nsuspended--;
+  push_locked(pool, t);
+  uv_mutex_unlock(&pool->mutex);
+}
+
+/* cu_Wake of a task suspended by "yield name, endpoint, ...". */
+static void waketask (cu_Waiter *w) {
+  cu_threads_wake_locked(cu_container_of(w, Task, waiter));
+}
+
+/* Channel lock held: the running task 't' stops running and waits. */
+static void suspend_locked (Task *t) {
+  Pool *pool = t->pool;
+  uv_mutex_lock(&pool->mutex);
+  pool->nrunning--;
+  pool->nsuspended++;
+  uv_mutex_unlock(&pool->mutex);
+}
+
+enum { FINISHED, RESCHEDULE, SUSPENDED };
+
+/* The message on top of 'co' replaces the 'nres' yielded values with
+   false and that message: what the yield returns on misuse. */
+static int failyield (Task *t, int nres) {
+  lua_State *co = t->co;
+  int base = lua_gettop(co) - nres - 1;
+  lua_pushboolean(co, 0);
+  lua_insert(co, -2);
+  lua_rotate(co, base + 1, 2);
+  lua_settop(co, base + 2);
+  return 2;
+}
+
+/* The chunk yielded a channel name: the same as system.awaitch on it.
+   Returns SUSPENDED, or RESCHEDULE with t->nargs or t->deliver set. */
+static int awaitchannel (Task *t, int nres) {
+  lua_State *co = t->co;
+  int base = lua_gettop(co) - nres;
+  size_t len;
+  const char *name = lua_tolstring(co, base + 1, &len);
+  int bad, res;
+  t->waiter.endpoint = CU_EP_ANY;
+  if (nres >= 2 && !lua_isnil(co, base + 2)) {
+    const char *ep = lua_tostring(co, base + 2);
+    if (lua_type(co, base + 2) != LUA_TSTRING ||
+        (t->waiter.endpoint = cu_chan_endpoint(ep)) < 0) {
+      lua_pushfstring(co, "invalid option '%s'",
+                      ep ? ep : luaL_typename(co, base + 2));
+      t->nargs = failyield(t, nres);
+      return RESCHEDULE;
+    }
+  }
+  bad = cu_values_save(&t->waiter.sent, co, base + 3, lua_gettop(co));
+  if (bad != 0) {
+    if (bad > 0)
+      cu_pushtransfererror(co, "argument", bad - base,
+                           luaL_typename(co, bad));
+    else lua_pushliteral(co, "not enough memory");
+    t->nargs = failyield(t, nres);
+    return RESCHEDULE;
+  }
+  cu_chan_lock();
+  res = cu_chan_await_locked(&t->waiter, name, len);
+  lua_settop(co, base);  /* before anyone else may resume it */
+  if (res == 0) {
+    t->deliver = 1;
+    suspend_locked(t);
+    cu_chan_unlock();
+    return SUSPENDED;
+  }
+  cu_chan_unlock();
+  if (res > 0) t->deliver = 1;
+  else {
+    lua_pushliteral(co, "not enough memory");
+    t->nargs = failyield(t, 0);
+  }
+  return RESCHEDULE;
+}
+
+/* Runs 't' until it ends, yields or waits. Outside the pool's lock. */
+static int runtask (Task *t) {
+  lua_State *co = t->co;
+  for (;;) {
+    int nres, status;
+    if (t->deliver) {  /* a channel matched: awaitch's results */
+      t->deliver = 0;
+      if (lua_checkstack(co, t->waiter.got.n + 1)) {
+        lua_pushboolean(co, 1);
+        t->nargs = 1 + cu_values_push(&t->waiter.got, co);
+      }
+      else {
+        lua_pushliteral(co, "stack overflow");
+        t->nargs = failyield(t, 0);
+      }
+      cu_values_free(&t->waiter.got);
+    }
+    status = lua_resume(co, NULL, t->nargs, &nres);
+    t->nargs = 0;
+    if (status == LUA_OK) return FINISHED;
+    if (status != LUA_YIELD) {  /* the manual: errors become warnings */
+      cu_warnerror(co, co);
+      return FINISHED;
+    }
+    if (nres == 2 && lua_touserdata(co, -2) == CU_PARKMARK) {
+      void *sync = lua_touserdata(co, -1);
+      int parked;
+      lua_pop(co, 2);
+      cu_chan_lock();
+      parked = cu_chan_parktask_locked(sync, t);
+      if (parked) {
+        t->parkedon = sync;
+        suspend_locked(t);
+      }
+      cu_chan_unlock();
+      if (parked) return SUSPENDED;
+      continue;  /* a match came meanwhile: run its loop again */
+    }
+    if (nres >= 1 && lua_type(co, -nres) == LUA_TSTRING) {
+      int res = awaitchannel(t, nres);
+      if (res == SUSPENDED) return res;
+      if (t->deliver || t->nargs) continue;  /* matched at once */
+      return res;
+    }
+    lua_pop(co, nres);  /* a plain yield: back to the queue */
+    return RESCHEDULE;
+  }
+}
+
+static void freetask (Task *t) {
+  lua_close(t->L);  /* may wait for pools the task itself created */
+  cu_values_free(&t->waiter.sent);
+  cu_values_free(&t->waiter.got);
+  free(t);
+}
+
+static void unlinktask_locked (Pool *pool, Task *t) {
+  if (t->allprev) t->allprev->allnext = t->allnext;
+  else pool->all = t->allnext;
+  if (t->allnext) t->allnext->allprev = t->allprev;
+  pool->ntasks--;
+  uv_cond_broadcast(&pool->changed);
+}
+
+static void workermain (void *arg) {
+  Worker *wk = (Worker *)arg;
+  Pool *pool = wk->pool;
+  Worker **p;
+  uv_mutex_lock(&pool->mutex);
+  for (;;) {
+    Task *t;
+    int res;
+    while (pool->head == NULL && pool->actual <= pool->expected) {
+      pool->nidle++;
+      uv_cond_wait(&pool->work, &pool->mutex);
+      pool->nidle--;
+    }
+    if (pool->actual > pool->expected) break;  /* resized down */
+    t = pool->head;
+    pool->head = t->next;
+    if (pool->head == NULL) pool->tail = NULL;
+    pool->npending--;
+    pool->nrunning++;
+    uv_mutex_unlock(&pool->mutex);
+    res = runtask(t);
+    uv_mutex_lock(&pool->mutex);
+    switch (res) {
+      case FINISHED:
+        pool->nrunning--;
+        unlinktask_locked(pool, t);
+        uv_mutex_unlock(&pool->mutex);
+        freetask(t);  /* lua_close: outside the lock */
+        uv_mutex_lock(&pool->mutex);
+        break;
+      case RESCHEDULE:
+        pool->nrunning--;
+        push_locked(pool, t);
+        break;
+      default: break;  /* SUSPENDED: counted by suspend_locked */
+    }
+  }
+  pool->actual--;
+  for (p = &pool->workers; *p != wk; p = &(*p)->next) ;
+  *p = wk->next;
+  wk->next = pool->exited;  /* joined by whoever holds the lock next */
+  pool->exited = wk;
+  uv_cond_broadcast(&pool->changed);
+  uv_mutex_unlock(&pool->mutex);
+}
+
+/* --- pool lifetime -------------------------------------------------------- */
+
+/* Joins the threads that left the pool. */
+static void reap (Pool *pool) {
+  Worker *wk;
+  uv_mutex_lock(&pool->mutex);
+  wk = pool->exited;
+  pool->exited = NULL;
+  uv_mutex_unlock(&pool->mutex);
+  while (wk) {
+    Worker *next = wk->next;
+    uv_thread_join(&wk->tid);
+    free(wk);
+    wk = next;
+  }
+}
+
+static Pool *newpool (void) {
+  Pool *pool = (Pool *)malloc(sizeof(Pool));
+  if (pool == NULL) return NULL;
+  memset(pool, 0, sizeof(Pool));
+  if (uv_mutex_init(&pool->mutex) != 0) goto nomutex;
+  if (uv_cond_init(&pool->work) != 0) goto nowork;
+  if (uv_cond_init(&pool->changed) != 0) goto nochanged;
+  return pool;
+nochanged:
+  uv_cond_destroy(&pool->work);
+nowork:
+  uv_mutex_destroy(&pool->mutex);
+nomutex:
+  free(pool);
+  return NULL;
+}
+
+/* Waits until the pool has no tasks or no threads, stops every thread and
+   discards the tasks left (pending, or suspended on a channel), then frees
+   the pool. Only the creator's state calls it, once. */
+static void shutpool (Pool *pool) {
+  Task *t, *left;
+  uv_mutex_lock(&pool->mutex);
+  while (pool->ntasks > 0 && pool->actual > 0)
+    uv_cond_wait(&pool->changed, &pool->mutex);
+  pool->expected = 0;
+  uv_cond_broadcast(&pool->work);
+  while (pool->actual > 0) uv_cond_wait(&pool->changed, &pool->mutex);
+  uv_mutex_unlock(&pool->mutex);
+  reap(pool);
+  /* no thread runs a task now; detach the waiting ones from channels */
+  cu_chan_lock();
+  for (t = pool->all; t; t = t->allnext) {
+    cu_chan_unqueue_locked(&t->waiter);
+    if (t->parkedon) cu_chan_unpark_locked(t->parkedon);
+  }
+  uv_mutex_lock(&pool->mutex);
+  left = pool->all;
+  pool->all = pool->head = pool->tail = NULL;
+  pool->ntasks = pool->npending = pool->nsuspended = 0;
+  uv_mutex_unlock(&pool->mutex);
+  cu_chan_unlock();
+  while ((t = left) != NULL) {
+    left = t->allnext;
+    freetask(t);
+  }
+  uv_cond_destroy(&pool->changed);
+  uv_cond_destroy(&pool->work);
+  uv_mutex_destroy(&pool->mutex);
+  free(pool);
+}
+
+/* The list of pools the state created and did not close yet: a userdata
+   whose finalizer, at lua_close, waits for each (manual, threads.close). */
+static Pool **unclosedlist (lua_State *L) {
+  Pool **list;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &UNCLOSEDKEY);
+  list = (Pool **)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return list;
+}
+
+static int unclosed_gc (lua_State *L) {
+  Pool **list = (Pool **)lua_touserdata(L, 1);
+  Pool *pool;
+  while ((pool = *list) != NULL) {
+    *list = pool->nextunclosed;
+    shutpool(pool);
+  }
+  return 0;
+}
+
+static void forget (lua_State *L, Pool *pool) {
+  Pool **p = unclosedlist(L);
+  while (*p != pool) p = &(*p)->nextunclosed;
+  *p = pool->nextunclosed;
+}
+
+/* --- coutil.threads --------------------------------------------------------- */
+
+static Task *taskof (lua_State *L) {
+  Task *t;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &TASKKEY);
+  t = (Task *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return t;
+}
+
+void *cu_threads_current (lua_State *L) {
+  Task *t = taskof(L);
+  return t && t->co == L ? t : NULL;
+}
+
+static PoolRef *newref (lua_State *L) {
+  PoolRef *ref = (PoolRef *)lua_newuserdatauv(L, sizeof(PoolRef), 0);
+  ref->pool = NULL;
+  ref->owner = 0;
+  luaL_setmetatable(L, CLASS);
+  return ref;
+}
+
+static Pool *checkpool (lua_State *L) {
+  PoolRef *ref = (PoolRef *)luaL_checkudata(L, 1, CLASS);
+  if (ref->pool == NULL) luaL_error(L, "closed object");
+  return ref->pool;
+}
+
+static int checksize (lua_State *L, int arg) {
+  lua_Integer size = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, size >= 0 && size <= 0xffff, arg, "out of range");
+  return (int)size;
+}
+
+/* Starts threads until 'size' run; 0 or a libuv error. */
+static int grow (Pool *pool, int size) {
+  int err = 0;
+  uv_mutex_lock(&pool->mutex);
+  while (pool->actual < size && err == 0) err = spawn_locked(pool);
+  uv_mutex_unlock(&pool->mutex);
+  return err;
+}
+
+/* threads.create([size]) */
+static int threads_create (lua_State *L) {
+  PoolRef *ref;
+  Pool *pool;
+  Pool **list;
+  int size, err;
+  if (lua_isnoneornil(L, 1)) {
+    Task *t = taskof(L);
+    if (t == NULL) {
+      lua_pushnil(L);
+      return 1;
+    }
+    newref(L)->pool = t->pool;  /* a task's pool outlives its tasks */
+    return 1;
+  }
+  size = checksize(L, 1);
+  list = unclosedlist(L);
+  ref = newref(L);
+  pool = newpool();
+  if (pool == NULL) return luaL_error(L, "not enough memory");
+  pool->expected = size;
+  err = grow(pool, size);
+  ref->pool = pool;
+  ref->owner = 1;
+  pool->nextunclosed = *list;
+  *list = pool;
+  if (err < 0) {  /* undo: no task can be there yet */
+    forget(L, pool);
+    ref->pool = NULL;
+    shutpool(pool);
+    return cu_pushfail(L, err);
+  }
+  return 1;
+}
+
+/* threads.resize(pool, size [, create]) */
+static int threads_resize (lua_State *L) {
+  Pool *pool = checkpool(L);
+  int size = checksize(L, 2);
+  int err = 0;
+  uv_mutex_lock(&pool->mutex);
+  pool->expected = size;
+  if (pool->actual > size) uv_cond_broadcast(&pool->work);
+  else if (pool->npending > pool->nidle) {
+    while (pool->actual < size && pool->npending > pool->nidle &&
+           spawn_locked(pool) == 0) {}
+  }
+  uv_mutex_unlock(&pool->mutex);
+  if (lua_toboolean(L, 3)) err = grow(pool, size);
+  reap(pool);
+  return cu_pushresult(L, err);
+}
+
+/* threads.count(pool, options) */
+static int threads_count (lua_State *L) {
+  Pool *pool = checkpool(L);
+  const char *opts = luaL_checkstring(L, 2);
+  int n = 0;
+  cu_checkmode(L, 2, "nrpsea");
+  cu_checkstack(L, (int)strlen(opts));
+  uv_mutex_lock(&pool->mutex);
+  for (; *opts; opts++, n++) {
+    int v = 0;
+    switch (*opts) {
+      case 'n': v = pool->ntasks; break;
+      case 'r': v = pool->nrunning; break;
+      case 'p': v = pool->npending; break;
+      case 's': v = pool->nsuspended; break;
+      case 'e': v = pool->expected; break;
+      case 'a': v = pool->actual; break;
+    }
+    lua_pushinteger(L, v);
+  }
+  uv_mutex_unlock(&pool->mutex);
+  return n;
+}
+
+/* Makes a task of the chunk loaded by 'status' into NL, with the values
+   from 'first' on as arguments; returns what dostring/dofile return. */
+static int addtask (lua_State *L, Pool *pool, lua_State *NL, int status,
+                    int first) {
+  Task *t;
+  cu_Values args;
+  if (status != LUA_OK) {
+    luaL_pushfail(L);
+    lua_pushstring(L, lua_tostring(NL, -1));
+    lua_close(NL);
+    return 2;
+  }
+  cu_values_init(&args);
+  t = (Task *)malloc(sizeof(Task));
+  if (t == NULL || !lua_checkstack(NL, lua_gettop(L) + 8)) {
+    free(t);
+    lua_close(NL);
+    return luaL_error(L, "not enough memory");
+  }
+  {
+    int bad = cu_values_save(&args, L, first, lua_gettop(L));
+    if (bad != 0) {
+      free(t);
+      lua_close(NL);
+      cu_values_free(&args);
+      if (bad < 0) return luaL_error(L, "not enough memory");
+      cu_pushtransfererror(L, "argument", bad, luaL_typename(L, bad));
+      return lua_error(L);
+    }
+  }
+  memset(t, 0, sizeof(Task));
+  cu_values_init(&t->waiter.sent);
+  cu_values_init(&t->waiter.got);
+  t->waiter.wake = waketask;
+  t->pool = pool;
+  t->L = NL;
+  t->co = lua_newthread(NL);  /* stays on NL's stack: anchored */
+  lua_pushlightuserdata(NL, t);
+  lua_rawsetp(NL, LUA_REGISTRYINDEX, &TASKKEY);
+  lua_pushvalue(NL, -2);
+  lua_xmove(NL, t->co, 1);  /* the chunk */
+  t->nargs = cu_values_push(&args, t->co);
+  cu_values_free(&args);
+  uv_mutex_lock(&pool->mutex);
+  t->allnext = pool->all;
+  if (pool->all) pool->all->allprev = t;
+  pool->all = t;
+  pool->ntasks++;
+  push_locked(pool, t);
+  uv_mutex_unlock(&pool->mutex);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static lua_State *checknewstate (lua_State *L) {
+  lua_State *NL = cu_newstate(L);
+  if (NL == NULL) lua_error(L);
+  return NL;
+}
+
+/* threads.dostring(pool, chunk [, chunkname [, mode, ...]]) */
+static int threads_dostring (lua_State *L) {
+  Pool *pool = checkpool(L);
+  size_t len;
+  const char *chunk = luaL_checklstring(L, 2, &len);
+  const char *name = luaL_optstring(L, 3, chunk);
+  const char *mode = luaL_optstring(L, 4, "bt");
+  lua_State *NL = checknewstate(L);
+  return addtask(L, pool, NL, luaL_loadbufferx(NL, chunk, len, name, mode),
+                 5);
+}
+
+/* threads.dofile(pool, filepath [, mode, ...]) */
+static int threads_dofile (lua_State *L) {
+  Pool *pool = checkpool(L);
+  const char *path = luaL_optstring(L, 2, NULL);
+  const char *mode = luaL_optstring(L, 3, "bt");
+  lua_State *NL = checknewstate(L);
+  return addtask(L, pool, NL, luaL_loadfilex(NL, path, mode), 4);
+}
+
+/* threads.close(pool) */
+static int threads_close (lua_State *L) {
+  PoolRef *ref = (PoolRef *)luaL_checkudata(L, 1, CLASS);
+  Pool *pool = ref->pool;
+  ref->pool = NULL;
+  if (pool && ref->owner) {
+    forget(L, pool);
+    shutpool(pool);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int cu_open_threads (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"create", threads_create},
+    {"resize", threads_resize},
+    {"count", threads_count},
+    {"dostring", threads_dostring},
+    {"dofile", threads_dofile},
+    {"close", threads_close},
+    {NULL, NULL}
+  };
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &UNCLOSEDKEY) == LUA_TNIL) {
+    Pool **list = (Pool **)lua_newuserdatauv(L, sizeof(Pool *), 0);
+    *list = NULL;
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, unclosed_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &UNCLOSEDKEY);
+  }
+  lua_pop(L, 1);
+  cu_newclass(L, CLASS, funcs, NULL, 0);
+  lua_getfield(L, -1, "__index");
+  lua_remove(L, -2);
+  return 1;
+}

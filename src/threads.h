@@ -1,0 +1,23 @@
+/*
+** threads.h: thread pools (threads.c) and state coroutines (coroutine.c),
+** as seen from the rest of coutil.
+*/
+#ifndef coutil_threads_h
+#define coutil_threads_h
+
+#include "common.h"
+
+/* Channel lock held: puts a parked or channel-suspended task back on its
+   pool's queue of pending tasks. */
+void cu_threads_wake_locked (void *task);
+
+/* The task whose chunk runs in coroutine L, or NULL (L is not the
+   coroutine a pool resumes, e.g. the main thread or a nested coroutine). */
+void *cu_threads_current (lua_State *L);
+
+/* Module openers (module.c). */
+int cu_open_threads (lua_State *L);     /* coutil.threads */
+int cu_open_coroutine (lua_State *L);   /* coutil.coroutine */
+void cu_open_resume (lua_State *L);     /* system.resume */
+
+#endif
