@@ -138,6 +138,36 @@ function H.run (fn, timeout, ...)
   return table.unpack(results, 1, results.n)
 end
 
+-- Starts f(...) in a tracked coroutine that must reach an await (be left
+-- suspended); returns the coroutine.
+function H.spawn (f, ...)
+  local co = H.track(coroutine.create(f))
+  local ok, err = coroutine.resume(co, ...)
+  assert(ok, err)
+  assert(coroutine.status(co) == "suspended", "the coroutine did not wait")
+  return co
+end
+
+-- Runs system.run("step") until nothing waits, within 'secs' seconds
+-- (default 10) of real time.
+function H.drain (secs)
+  local system = require "coutil.system"
+  local deadline = system.nanosecs() + (secs or 10) * 1e9
+  while system.run("step") do
+    if system.nanosecs() > deadline then error("the loop is still busy", 2) end
+  end
+end
+
+-- Checks that f(...) raises an error on argument #n containing 'phrase';
+-- returns the message.
+function H.badarg (n, phrase, f, ...)
+  local err = H.raises(phrase, f, ...)
+  if not string.find(err, "bad argument #" .. n .. " ", 1, true) then
+    error("error '" .. err .. "' is not about argument #" .. n, 2)
+  end
+  return err
+end
+
 function H.done ()
   io.stdout:write(string.format("%d passed, %d failed\n", passed, failed))
   os.exit(failed == 0 and 0 or 1)

@@ -5,20 +5,7 @@
 local H = require "helpers"
 local system = require "coutil.system"
 
--- Starts f(...) in a tracked coroutine that must reach its first await.
-local function spawn (f, ...)
-  local co = H.track(coroutine.create(f))
-  assert(coroutine.resume(co, ...))
-  return co
-end
-
--- Runs the loop until nothing waits, within 'secs' seconds.
-local function drain (secs)
-  local deadline = system.nanosecs() + (secs or 10) * 1e9
-  while system.run("step") do
-    assert(system.nanosecs() < deadline, "the loop is still busy")
-  end
-end
+local spawn, drain = H.spawn, H.drain
 
 -- Runs 'code' in a child lua5.4 that must end within 60 s; returns its
 -- exit status and output (stdout and stderr).

@@ -4,26 +4,7 @@
 local H = require "helpers"
 local system = require "coutil.system"
 
--- Starts f(...) in a tracked coroutine that must reach its first await.
-local function spawn (f, ...)
-  local co = H.track(coroutine.create(f))
-  assert(coroutine.resume(co, ...))
-  return co
-end
-
--- Runs the loop until nothing waits, within 'secs' seconds.
-local function drain (secs)
-  local deadline = system.nanosecs() + (secs or 10) * 1e9
-  while system.run("step") do
-    assert(system.nanosecs() < deadline, "the loop is still busy")
-  end
-end
-
--- Checks that f(...) raises 'phrase' as an error on argument #n.
-local function badarg (n, phrase, f, ...)
-  local err = H.raises(phrase, f, ...)
-  assert(string.find(err, "bad argument #" .. n .. " to '", 1, true), err)
-end
+local spawn, drain = H.spawn, H.drain
 
 -- Whole milliseconds from time t1 to time t2 (of system.time).
 local function millisecs (t1, t2)
@@ -117,7 +98,7 @@ H.case("time rejects a bad mode", function ()
   H.raises("invalid option 'utc'", system.time, "utc")
   H.raises("invalid option 'Cached'", system.time, "Cached")
   H.raises("invalid option '1'", system.time, 1)
-  badarg(1, "(string expected, got table)", system.time, {})
+  H.badarg(1, "(string expected, got table)", system.time, {})
 end)
 
 -- --- suspend: results ----------------------------------------------------
@@ -368,7 +349,7 @@ H.case("suspend cannot yield across a C call", function ()
 end)
 
 H.case("suspend rejects a seconds value that is not a number", function ()
-  badarg(1, "(number expected, got string)", system.suspend, "soon")
+  H.badarg(1, "(number expected, got string)", system.suspend, "soon")
   H.raises("number expected, got table", system.suspend, {})
   H.raises("number expected, got boolean", system.suspend, true)
   H.raises("number expected, got function", system.suspend, print)
@@ -377,7 +358,7 @@ end)
 
 H.case("suspend rejects durations out of range", function ()
   for _, s in ipairs{math.huge, 1e300, 2^64 / 1000, 1e17} do
-    badarg(1, "(out of range)", system.suspend, s)
+    H.badarg(1, "(out of range)", system.suspend, s)
     H.raises("out of range", system.suspend, s, "~")
     local co = H.track(coroutine.create(system.suspend))
     local ok, err = coroutine.resume(co, s)
@@ -402,7 +383,7 @@ H.case("suspend accepts the longest durations", function ()
 end)
 
 H.case("suspend rejects unknown mode chars", function ()
-  badarg(2, "(unknown mode char (got 'x'))", system.suspend, 1, "x")
+  H.badarg(2, "(unknown mode char (got 'x'))", system.suspend, 1, "x")
   H.raises("unknown mode char (got 'x')", system.suspend, 1, "~x")
   H.raises("unknown mode char (got 'r')", system.suspend, nil, "r")
   H.raises("unknown mode char (got '1')", system.suspend, 0, 1)
@@ -410,12 +391,12 @@ H.case("suspend rejects unknown mode chars", function ()
 end)
 
 H.case("suspend wants '~' first in the mode", function ()
-  badarg(2, "('~' must be in the begin of 'mode')", system.suspend, 0, "~~")
+  H.badarg(2, "('~' must be in the begin of 'mode')", system.suspend, 0, "~~")
   H.raises("'~' must be in the begin of 'mode'", system.suspend, 1, "~~~")
 end)
 
 H.case("suspend rejects a mode that is not a string", function ()
-  badarg(2, "(string expected, got table)", system.suspend, 0, {})
+  H.badarg(2, "(string expected, got table)", system.suspend, 0, {})
   H.raises("string expected, got boolean", system.suspend, 0, true)
 end)
 
