@@ -179,16 +179,23 @@ H.case("an early resume of a coroutine waiting inside pcall", function ()
   H.same({true, 1, 2}, table.unpack(results, 1, results.n))
 end)
 
-H.case("a coroutine resumed early that finishes is collected", function ()
+-- Checks that a coroutine waiting in suspend(s), after finish(co), is
+-- collected once the loop has nothing left to do.
+local function collectedafter (s, finish)
   local weak = setmetatable({}, {__mode = "k"})
   do
     local co = coroutine.create(system.suspend)
     weak[co] = true
-    assert(coroutine.resume(co, 10))
-    assert(coroutine.resume(co))
+    assert(coroutine.resume(co, s))
+    finish(co)
   end
+  drain()
   collectgarbage()
   assert(next(weak) == nil, "not collected")
+end
+
+H.case("a coroutine resumed early that finishes is collected", function ()
+  collectedafter(10, function (co) assert(coroutine.resume(co)) end)
 end)
 
 H.case("a coroutine resumed early then yielding is not woken", function ()
@@ -265,16 +272,7 @@ H.case("closing a waiter runs its to-be-closed variables", function ()
 end)
 
 H.case("a closed waiter is collected once its timer is gone", function ()
-  local weak = setmetatable({}, {__mode = "k"})
-  do
-    local co = coroutine.create(system.suspend)
-    weak[co] = true
-    assert(coroutine.resume(co, 0.005))
-    assert(coroutine.close(co))
-  end
-  drain()
-  collectgarbage()
-  assert(next(weak) == nil, "not collected")
+  collectedafter(0.005, function (co) assert(coroutine.close(co)) end)
 end)
 
 H.case("many close and suspend cycles", function ()
