@@ -358,6 +358,41 @@ static int cancelrequest (cu_Await *op) {
   return 0;
 }
 
+/* Pushes what a getaddrinfo lookup gives to the caller (or the failure
+   triple) and frees what it does not keep of 'res'. */
+typedef int (*PushInfo) (lua_State *L, int err, struct addrinfo *res);
+
+static void on_addrinfo (uv_getaddrinfo_t *req, int status,
+                         struct addrinfo *res) {
+  cu_Await *op = cu_await_from(req);
+  lua_State *co = cu_await_waiter(op);
+  int n = 0;
+  if (co) n = (*(const PushInfo *)op->data)(co, status, res);
+  else if (res) uv_freeaddrinfo(res);
+  cu_await_finish(op, co, n);
+}
+
+/* Runs getaddrinfo for findaddr or nameaddr, blocking ('~') or awaiting;
+   '*push' pushes the results onto whoever gets them. */
+static int lookupinfo (lua_State *L, const char *mode, const char *name,
+                       const char *service, const struct addrinfo *hints,
+                       const PushInfo *push) {
+  cu_Await *op;
+  int err;
+  if (cu_blocking(mode)) {
+    uv_getaddrinfo_t req;
+    err = uv_getaddrinfo(cu_loop(L), &req, NULL, name, service, hints);
+    return (*push)(L, err, err < 0 ? NULL : req.addrinfo);
+  }
+  op = cu_await_begin(L);
+  op->cancel = cancelrequest;
+  op->data = (void *)push;
+  err = uv_getaddrinfo(cu_loop(L), &op->u.getaddrinfo, on_addrinfo, name,
+                       service, hints);
+  if (err < 0) return cu_await_fail(L, op, err);
+  return cu_await_yield(L, op, 0);
+}
+
 /* The addresses object that findaddr returns waits at this index of the
    caller's stack (closed) until the lookup ends. */
 #define LISTINDEX 4
@@ -377,16 +412,7 @@ static int pushfound (lua_State *L, int err, struct addrinfo *res) {
   lua_pushvalue(L, LISTINDEX);
   return 1;
 }
-
-static void on_found (uv_getaddrinfo_t *req, int status,
-                      struct addrinfo *res) {
-  cu_Await *op = cu_await_from(req);
-  lua_State *co = cu_await_waiter(op);
-  int n = 0;
-  if (co) n = pushfound(co, status, res);
-  else if (res) uv_freeaddrinfo(res);
-  cu_await_finish(op, co, n);
-}
+static const PushInfo pushfoundref = pushfound;
 
 /* Service at 'arg' for getaddrinfo: NULL, a string, or a port number
    written in 'buf' (marked numeric in 'hints'). */
@@ -423,8 +449,6 @@ static int system_findaddr (lua_State *L) {
   char portbuf[8];
   const char *name = luaL_optstring(L, 1, NULL);
   const char *service, *mode;
-  cu_Await *op;
-  int err;
   memset(&hints, 0, sizeof(hints));
   service = checkservice(L, 2, portbuf, &hints);
   mode = cu_checkmode(L, 3, "~46mds");
@@ -438,17 +462,7 @@ static int system_findaddr (lua_State *L) {
   findhints(mode, &hints);
   lua_settop(L, LISTINDEX - 1);
   newaddrlist(L);
-  if (cu_blocking(mode)) {
-    uv_getaddrinfo_t req;
-    err = uv_getaddrinfo(cu_loop(L), &req, NULL, name, service, &hints);
-    return pushfound(L, err, err < 0 ? NULL : req.addrinfo);
-  }
-  op = cu_await_begin(L);
-  op->cancel = cancelrequest;
-  err = uv_getaddrinfo(cu_loop(L), &op->u.getaddrinfo, on_found, name,
-                       service, &hints);
-  if (err < 0) return cu_await_fail(L, op, err);
-  return cu_await_yield(L, op, 0);
+  return lookupinfo(L, mode, name, service, &hints, &pushfoundref);
 }
 
 /* --- nameaddr ---------------------------------------------------------- */
@@ -474,51 +488,30 @@ static void on_named (uv_getnameinfo_t *req, int status, const char *host,
 }
 
 /* Pushes the canonical name of a getaddrinfo result (or the name asked
-   for, if the system gave none), or the failure triple. */
-static int pushcanonical (lua_State *L, int err, struct addrinfo *res,
-                          const char *name) {
+   for, at index 1, if the system gave none), or the failure triple. */
+static int pushcanonical (lua_State *L, int err, struct addrinfo *res) {
   int n;
   if (err < 0) n = cu_pushfail(L, err);
   else {
-    lua_pushstring(L, res && res->ai_canonname ? res->ai_canonname : name);
+    const char *canon = res ? res->ai_canonname : NULL;
+    lua_pushstring(L, canon ? canon : lua_tostring(L, 1));
     n = 1;
   }
   if (res) uv_freeaddrinfo(res);
   return n;
 }
-
-static void on_canonical (uv_getaddrinfo_t *req, int status,
-                          struct addrinfo *res) {
-  cu_Await *op = cu_await_from(req);
-  lua_State *co = cu_await_waiter(op);
-  int n = 0;
-  if (co) n = pushcanonical(co, status, res, lua_tostring(co, 1));
-  else if (res) uv_freeaddrinfo(res);
-  cu_await_finish(op, co, n);
-}
+static const PushInfo pushcanonicalref = pushcanonical;
 
 /* nameaddr(name): the canonical name, by getaddrinfo */
 static int nameaddr_canonical (lua_State *L, const char *mode) {
-  const char *name = lua_tostring(L, 1);
   struct addrinfo hints;
-  cu_Await *op;
-  int err;
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;  /* one entry per address is enough */
   hints.ai_flags = AI_CANONNAME;
   if (strpbrk(mode, "iua")) hints.ai_flags |= AI_IDN | AI_CANONIDN;
-  if (cu_blocking(mode)) {
-    uv_getaddrinfo_t req;
-    err = uv_getaddrinfo(cu_loop(L), &req, NULL, name, NULL, &hints);
-    return pushcanonical(L, err, err < 0 ? NULL : req.addrinfo, name);
-  }
-  op = cu_await_begin(L);
-  op->cancel = cancelrequest;
-  err = uv_getaddrinfo(cu_loop(L), &op->u.getaddrinfo, on_canonical, name,
-                       NULL, &hints);
-  if (err < 0) return cu_await_fail(L, op, err);
-  return cu_await_yield(L, op, 0);
+  return lookupinfo(L, mode, lua_tostring(L, 1), NULL, &hints,
+                    &pushcanonicalref);
 }
 
 /* system.nameaddr(address [, mode]) */

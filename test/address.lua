@@ -8,28 +8,7 @@ local system = require "coutil.system"
 
 -- --- helpers ---------------------------------------------------------------
 
--- Starts f(...) in a tracked coroutine that must reach its first await.
-local function spawn (f, ...)
-  local co = H.track(coroutine.create(f))
-  local ok, err = coroutine.resume(co, ...)
-  assert(ok, err)
-  assert(coroutine.status(co) == "suspended", "the coroutine did not wait")
-  return co
-end
-
--- Runs the loop until nothing waits, within 'secs' seconds.
-local function drain (secs)
-  local deadline = system.nanosecs() + (secs or 10) * 1e9
-  while system.run("step") do
-    assert(system.nanosecs() < deadline, "the loop is still busy")
-  end
-end
-
--- Checks that f(...) raises 'phrase' as an error on argument #n.
-local function badarg (n, phrase, f, ...)
-  local err = H.raises(phrase, f, ...)
-  assert(string.find(err, "bad argument #" .. n .. " ", 1, true), err)
-end
+local spawn, drain, badarg = H.spawn, H.drain, H.badarg
 
 -- Checks a failure: a false value, a message and a positive error code.
 local function failure (msg, ...)
