@@ -318,6 +318,14 @@ H.case("findaddr: numeric IPv6 and families", function ()
           system.findaddr("127.0.0.1", 80, "~6"))
 end)
 
+H.case("findaddr: IPv6 scope kept and compared", function ()
+  local list = H.track(system.findaddr("fe80::1%lo", 1, "~6s"))
+  local a = list:getaddress()
+  H.same({"[fe80::1]:1"}, tostring(a))
+  assert(a ~= system.address("ipv6", "[fe80::1]:1"), "scope ignored")
+  assert(a == list:getaddress(system.address("ipv6")))
+end)
+
 H.case("findaddr: IPv4-mapped", function ()
   local list = H.track(system.findaddr("127.0.0.1", 80, "~6ms"))
   H.same({"[::ffff:127.0.0.1]:80", "ipv6"},
