@@ -62,6 +62,7 @@ static MemKind tomemory (lua_State *L, int arg, Memory *m) {
   m->len = 0;
   m->rsz = NULL;
   arg = lua_absindex(L, arg);
+  luaL_checkstack(L, 3, NULL);  /* callers may have a full stack */
   if (p == NULL || lua_islightuserdata(L, arg) || !lua_getmetatable(L, arg))
     return MEM_NONE;
   if (isclass(L, MEMORY_CLASS)) {

@@ -10,11 +10,7 @@ local memory = require "memory"
 
 local maxi, mini = math.maxinteger, math.mininteger
 
--- Checks that f(...) raises 'phrase' as an error on argument #n.
-local function badarg (n, phrase, f, ...)
-  local err = H.raises(phrase, f, ...)
-  assert(string.find(err, "bad argument #" .. n .. " to '", 1, true), err)
-end
+local badarg = H.badarg
 
 -- A new resizable memory holding 's'.
 local function resizable (s)
@@ -175,22 +171,24 @@ H.case("resize shrinks keeping the first bytes", function ()
   H.same({"abc\0\0"}, tostring(m))
 end)
 
-H.case("resize repeats a string pattern", function ()
-  local m = memory.create()
-  m:resize(7, "xyz")
-  H.same({"xyzxyzx"}, tostring(m))
-  m:resize(9, "12")
-  H.same({"xyzxyzx12"}, tostring(m))
-  m:resize(10, "q")
-  H.same({"xyzxyzx12q"}, tostring(m))
-end)
+-- resize steps: new size, pattern, the bytes expected after it
+local resizesteps = {
+  {7, "xyz", "xyzxyzx"}, {9, "12", "xyzxyzx12"}, {10, "q", "xyzxyzx12q"},
+  {12, function () return memory.create("ab") end, "xyzxyzx12qab"},
+  {15, function () return resizable("XY") end, "xyzxyzx12qabXYX"},
+  {16, "", "xyzxyzx12qabXYX\0"},
+  {17, function () return memory.create(0) end, "xyzxyzx12qabXYX\0\0"},
+  {3, "zz", "xyz"}, {5, nil, "xyz\0\0"},
+}
 
-H.case("resize repeats a memory pattern", function ()
+H.case("resize fills new bytes by repeating the pattern", function ()
   local m = memory.create()
-  m:resize(5, memory.create("ab"))
-  H.same({"ababa"}, tostring(m))
-  m:resize(7, resizable("XY"))
-  H.same({"ababaXY"}, tostring(m))
+  for _, step in ipairs(resizesteps) do
+    local pattern = step[2]
+    if type(pattern) == "function" then pattern = pattern() end
+    m:resize(step[1], pattern)
+    assert(tostring(m) == step[3], step[3])
+  end
 end)
 
 H.case("resize with the memory itself repeats its old bytes", function ()
@@ -200,14 +198,6 @@ H.case("resize with the memory itself repeats its old bytes", function ()
   local e = memory.create()
   e:resize(3, e)  -- nothing to repeat: zeros
   H.same({"\0\0\0"}, tostring(e))
-end)
-
-H.case("resize with an empty pattern fills zeros", function ()
-  local m = memory.create()
-  m:resize(2, "")
-  H.same({"\0\0"}, tostring(m))
-  m:resize(4, memory.create(0))
-  H.same({"\0\0\0\0"}, tostring(m))
 end)
 
 H.case("resize to 0 and back, and to the same size", function ()
@@ -785,6 +775,26 @@ function ()
   assert(mt == getmetatable(memory.create()))
   assert(mt.__index == memory)
   assert(mt.__name == "char[]")
+end)
+
+H.case("an external memory (luamem_Ref) of LuaMemory is 'other'",
+function ()
+  -- a released reference, as LuaMemory leaves it: NULL bytes, size 0
+  local registry = debug.getregistry()
+  assert(registry.luamem_Ref == nil)
+  local mt = {__index = memory, __len = memory.len}
+  registry.luamem_Ref = mt
+  local ok, err = pcall(function ()
+    local ref = debug.setmetatable(memory.create(64), mt)
+    H.same({"other", 0, 0, ""}, memory.type(ref), memory.len(ref), #ref,
+           memory.tostring(ref))
+    H.same({n = 0}, ref:get(1, -1))
+    H.same({false, 1, 1}, ref:pack("B", 1, 1))
+    H.same({"x"}, tostring(memory.create(ref)) .. "x")
+    badarg(1, "resizable memory expected, got other", memory.resize, ref, 1)
+  end)
+  registry.luamem_Ref = nil
+  assert(ok, err)
 end)
 
 H.case("methods through __index", function ()
