@@ -88,6 +88,8 @@ static int await_k (lua_State *L, int status, lua_KContext ctx) {
   int base = op->base;
   (void)status;
   if (op->co) {  /* woken by coroutine.resume: stop waiting */
+    /* the resume values may fill the frame up to its top */
+    cu_checkstack(L, 2);
     lua_getiuservalue(L, lua_upvalueindex(1), 1);
     clearanchor(L, lua_gettop(L), 2 * op->slot - 1);
     op->co = NULL;
