@@ -5,8 +5,10 @@
 #include <string.h>
 #include "common.h"
 
+/* conventions.md: a failure is false (not nil), libuv's message and the
+   positive errno, as the original library returns; tests match 'false'. */
 int cu_pushfail (lua_State *L, int err) {
-  luaL_pushfail(L);
+  lua_pushboolean(L, 0);
   lua_pushstring(L, uv_strerror(err));
   lua_pushinteger(L, -err);  /* libuv errors are negated errno values */
   return 3;
