@@ -17,12 +17,19 @@
 #define EXTERNAL_CLASS "luamem_Ref" /* LuaMemory's external memories */
 
 /* A resizable memory: a "char[]" userdata of this size whose first user
-   value is 'true' (fixed memories have no user value, so Lua code cannot
-   forge one). 'closed' is set by __close: size 0, type "other". */
+   value is the integer LAYOUT (fixed memories have none or nil there, so
+   Lua code cannot forge one; another number means another layout, from
+   another build, and is refused rather than misread). 'closed' is set by __close: size 0, type "other". While
+   'pins' > 0 libuv may still use the bytes: they cannot move, and bytes
+   released meanwhile wait in 'orphan' for the last cu_unpinmemory. */
+#define LAYOUT 2  /* change with the struct below */
 typedef struct Resizable {
   char *data;  /* NULL while size is 0 or once closed */
   size_t size;
   int closed;
+  unsigned pins;
+  char *orphan;
+  size_t orphansize;
 } Resizable;
 
 /* Layout of LuaMemory's external memories (luamem_Ref). */
@@ -66,21 +73,23 @@ static MemKind tomemory (lua_State *L, int arg, Memory *m) {
   if (p == NULL || lua_islightuserdata(L, arg) || !lua_getmetatable(L, arg))
     return MEM_NONE;
   if (isclass(L, MEMORY_CLASS)) {
-    int marked = lua_getiuservalue(L, arg, 1) == LUA_TBOOLEAN &&
-                 lua_toboolean(L, -1);
+    int marked = lua_getiuservalue(L, arg, 1) > LUA_TNIL;
+    int layout = marked && lua_isinteger(L, -1) &&
+                 lua_tointeger(L, -1) == LAYOUT &&
+                 lua_rawlen(L, arg) == sizeof(Resizable);
     lua_pop(L, 1);
-    if (marked && lua_rawlen(L, arg) == sizeof(Resizable)) {
+    if (!marked) {
+      m->kind = MEM_FIXED;
+      m->data = (char *)p;
+      m->len = lua_rawlen(L, arg);
+    }
+    else if (layout) {
       Resizable *r = (Resizable *)p;
       m->rsz = r;
       m->kind = r->closed ? MEM_OTHER : MEM_RESIZABLE;
       m->data = r->data;
       m->len = r->size;
-    }
-    else {
-      m->kind = MEM_FIXED;
-      m->data = (char *)p;
-      m->len = lua_rawlen(L, arg);
-    }
+    }  /* else another build's layout: refused, not misread */
   }
   else if (isclass(L, EXTERNAL_CLASS)) {
     ExternalRef *ref = (ExternalRef *)p;
@@ -184,7 +193,10 @@ static Resizable *newresizable (lua_State *L) {
   r->data = NULL;
   r->size = 0;
   r->closed = 0;
-  lua_pushboolean(L, 1);
+  r->pins = 0;
+  r->orphan = NULL;
+  r->orphansize = 0;
+  lua_pushinteger(L, LAYOUT);
   lua_setiuservalue(L, -2, 1);
   luaL_setmetatable(L, MEMORY_CLASS);
   return r;
@@ -260,6 +272,7 @@ static int memory_resize (lua_State *L) {
   if (!lua_isnoneornil(L, 3)) checkbytes(L, 3, &plen);  /* check first */
   old = m.rsz->size;
   if ((size_t)l == old) return 0;
+  if (m.rsz->pins > 0) return luaL_error(L, "in use");
   allocf = lua_getallocf(L, &ud);
   if (l == 0) {
     allocf(ud, m.rsz->data, old, 0);
@@ -282,16 +295,39 @@ static int memory_resize (lua_State *L) {
   return 0;
 }
 
-/* Frees the bytes of a resizable memory; a closed one stays closed.
-   __gc and __close both run it: only __close marks the memory "other". */
+/* Frees the bytes of a resizable memory, or leaves them to the last
+   unpin. __gc and __close both run it: only __close makes it "other". */
 static void release (lua_State *L, Resizable *r) {
-  if (r->data) {
+  if (r->data && r->pins > 0) {
+    r->orphan = r->data;
+    r->orphansize = r->size;
+  }
+  else if (r->data) {
     void *ud;
     lua_Alloc allocf = lua_getallocf(L, &ud);
     allocf(ud, r->data, r->size, 0);
   }
   r->data = NULL;
   r->size = 0;
+}
+
+void *cu_pinmemory (lua_State *L, int arg) {
+  Memory m;
+  if (tomemory(L, arg, &m) != MEM_RESIZABLE) return NULL;
+  m.rsz->pins++;
+  return m.rsz;
+}
+
+void cu_unpinmemory (lua_State *L, void *token) {
+  Resizable *r = (Resizable *)token;
+  if (r == NULL || --r->pins > 0 || r->orphan == NULL) return;
+  {
+    void *ud;
+    lua_Alloc allocf = lua_getallocf(L, &ud);
+    allocf(ud, r->orphan, r->orphansize, 0);
+  }
+  r->orphan = NULL;
+  r->orphansize = 0;
 }
 
 static int memory_gc (lua_State *L) {

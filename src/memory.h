@@ -28,4 +28,16 @@ char *cu_checkbuffer (lua_State *L, int arg, size_t *len);
 /* Like cu_checkbuffer, but 'arg' may also be a string (data to write). */
 const char *cu_checkdata (lua_State *L, int arg, size_t *len);
 
+/* For a request that libuv fills or reads later: keeps the bytes of the
+   memory at 'arg' where they are until cu_unpinmemory(L, token). Meanwhile
+   memory.resize raises "in use", and closing or collecting the memory
+   hides its bytes at once but frees them only at the last unpin. Returns
+   the token (NULL for memories whose bytes never move: fixed, external,
+   closed; cu_unpinmemory(L, NULL) does nothing). Pins nest. */
+void *cu_pinmemory (lua_State *L, int arg);
+/* Calls no Lua code: fine inside libuv callbacks and loop teardown, as
+   long as the memory's userdata (anchored with the request) still exists
+   (userdata memory outlives every finalizer at lua_close). */
+void cu_unpinmemory (lua_State *L, void *token);
+
 #endif

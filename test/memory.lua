@@ -140,6 +140,20 @@ H.case("a fixed memory of a resizable's size is still fixed", function ()
   end
 end)
 
+H.case("a resizable memory with a foreign marker is refused", function ()
+  -- as if made by a build with another layout: not read as anything
+  local r = memory.create()  -- empty: nothing to free when collected
+  assert(debug.setuservalue(r, 99, 1) == r)
+  H.same({nil, n = 1}, memory.type(r))
+  badarg(1, "memory expected, got char[]", memory.len, r)
+  assert(debug.setuservalue(r, true, 1) == r)
+  H.same({nil, n = 1}, memory.type(r))
+  -- fixed memories have no user value to forge a marker with
+  local f = memory.create(64)
+  H.same({nil, n = 1}, debug.setuservalue(f, 2, 1))
+  H.same({"fixed"}, memory.type(f))
+end)
+
 H.case("len and # of each kind", function ()
   local r = memory.create()
   H.same({0, 0}, memory.len(r), #r)
