@@ -3,7 +3,7 @@
 ** of streams (stream.c), manual "Network & IPC". Each kind (datagram,
 ** stream, passive, and terminals of stdio.c) has its own class. Closing a
 ** socket detaches its userdata and starts uv_close; on_closed frees the C
-** memory and resumes a coroutine still awaiting on it with fail, "closed".
+** memory and resumes a coroutine still awaiting on it with false, "closed".
 */
 #include <limits.h>
 #include <signal.h>
@@ -71,7 +71,7 @@ cu_Socket *cu_checksocket (lua_State *L, int arg, int kinds) {
 }
 
 int cu_pushclosed (lua_State *L) {
-  luaL_pushfail(L);  /* the same fail value as every other failure */
+  lua_pushboolean(L, 0);  /* like cu_pushfail: conventions.md */
   lua_pushliteral(L, "closed");
   return 2;
 }
@@ -142,8 +142,10 @@ static int system_socket (lua_State *L) {
     return cu_pushfail(L, UV_EAFNOSUPPORT);  /* libuv has no such thing */
   ref = cu_pushsocketref(L, kind);
   s = cu_newsocket(L, kind, domain);
-  if (domain >= CU_LOCAL)
-    err = uv_pipe_init(uv, &s->h.pipe, domain == CU_SHARE);
+  if (domain >= CU_LOCAL)  /* libuv cannot listen on an IPC pipe: only
+                             the accepted ones pass sockets */
+    err = uv_pipe_init(uv, &s->h.pipe, domain == CU_SHARE &&
+                                       kind == CU_STREAM);
   else {
     int family = domain == CU_IPV6 ? AF_INET6 : AF_INET;
     if (kind == CU_DATAGRAM) err = uv_udp_init_ex(uv, &s->h.udp, family);

@@ -59,11 +59,11 @@ cu_Socket *cu_checksocket (lua_State *L, int arg, int kinds);
 cu_Socket **cu_tosocketref (lua_State *L, int arg, int kinds);
 /* uv_close for a socket whose userdata is already detached. */
 void cu_closesocket (cu_Socket *s);
-/* Pushes fail, "closed": what a coroutine awaiting on a socket gets
+/* Pushes false, "closed": what a coroutine awaiting on a socket gets
    when the socket is closed. Returns 2. */
 int cu_pushclosed (lua_State *L);
 /* Results of a request: true, the failure triple, or, when closing the
-   socket cancelled it (UV_ECANCELED), fail, "closed". */
+   socket cancelled it (UV_ECANCELED), false, "closed". */
 int cu_pushreqresult (lua_State *L, int status);
 /* Raises "unable to yield" when the caller cannot yield. Await functions
    that may finish without waiting call this first, so they behave the
