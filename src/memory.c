@@ -19,9 +19,10 @@
 /* A resizable memory: a "char[]" userdata of this size whose first user
    value is the integer LAYOUT (fixed memories have none or nil there, so
    Lua code cannot forge one; another number means another layout, from
-   another build, and is refused rather than misread). 'closed' is set by __close: size 0, type "other". While
-   'pins' > 0 libuv may still use the bytes: they cannot move, and bytes
-   released meanwhile wait in 'orphan' for the last cu_unpinmemory. */
+   another build, and is refused rather than misread). 'closed' is set
+   by __close: size 0, type "other". While 'pins' > 0 libuv may still use
+   the bytes: they cannot move, and bytes released meanwhile wait in
+   'orphan' for the last cu_unpinmemory. */
 #define LAYOUT 2  /* change with the struct below */
 typedef struct Resizable {
   char *data;  /* NULL while size is 0 or once closed */
@@ -665,7 +666,8 @@ static size_t checkvalue (lua_State *L, const Item *it, int arg,
       return it->size;
     case OP_CHARS:
       *s = packstring(L, arg, slen);
-      luaL_argcheck(L, *slen <= it->size, arg, "string longer than given size");
+      luaL_argcheck(L, *slen <= it->size, arg,
+                    "string longer than given size");
       return it->size;
     case OP_LENSTR:
       *s = packstring(L, arg, slen);
