@@ -116,7 +116,7 @@ int cu_socket_close (lua_State *L) {
   return 1;
 }
 
-static int socket_tostring (lua_State *L) {
+int cu_socket_tostring (lua_State *L) {
   static const char *const names[] = {"datagram socket", "stream socket",
                                       "passive socket", "terminal"};
   int k;
@@ -564,7 +564,7 @@ void cu_open_socket (lua_State *L) {
   };
   static const luaL_Reg meta[] = {
     {"__gc", cu_socket_close}, {"__close", cu_socket_close},
-    {"__tostring", socket_tostring},
+    {"__tostring", cu_socket_tostring},
     {NULL, NULL}
   };
   static const luaL_Reg funcs[] = {

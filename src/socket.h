@@ -78,8 +78,9 @@ int cu_stream_shutdown (lua_State *L);
    a coroutine awaits on it. */
 void cu_setreader (cu_Socket *s, cu_Await *op);
 
-/* socket.c: method shared with terminals */
+/* socket.c: methods shared with terminals */
 int cu_socket_close (lua_State *L);
+int cu_socket_tostring (lua_State *L);
 
 void cu_open_socket (lua_State *L);  /* system.socket */
 void cu_open_stdio (lua_State *L);   /* system.stdin, stdout, stderr */

@@ -113,6 +113,7 @@ void cu_open_stdio (lua_State *L) {
   };
   static const luaL_Reg meta[] = {
     {"__gc", cu_socket_close}, {"__close", cu_socket_close},
+    {"__tostring", cu_socket_tostring},
     {NULL, NULL}
   };
   cu_newloopclass(L, "coutil.terminal", methods, meta);

@@ -1,0 +1,173 @@
+-- test/stdio.lua: system.stdin, stdout, stderr (manual "Standard
+-- Streams") in child processes whose standard streams are pipes, regular
+-- files, /dev/null, and a real pseudo-terminal (under script(1)).
+
+local H = require "helpers"
+local system = require "coutil.system"
+
+-- Runs 'code' (a child Lua script) through the shell command 'fmt', where
+-- %s is the interpreter call. Returns the combined output.
+local function child (code, fmt)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write([[
+    local system = require "coutil.system"
+    local memory do  -- the C module, not test/memory.lua
+      local path = package.path
+      package.path = ""
+      memory = require "memory"
+      package.path = path
+    end
+    local function report (...)
+      local t = table.pack(...)
+      for i = 1, t.n do t[i] = tostring(t[i]) end
+      io.stderr:write(table.concat(t, " "), "\n")
+    end
+    local function main ()
+  ]], code, [[
+    end
+    local co = coroutine.create(main)
+    local ok, err = coroutine.resume(co)
+    if not ok then report("ERROR", err) end
+    local deadline = system.nanosecs() + 10e9
+    while coroutine.status(co) ~= "dead" and system.nanosecs() < deadline do
+      system.run("step")
+    end
+    if coroutine.status(co) ~= "dead" then report("TIMEOUT") end
+  ]])
+  f:close()
+  -- --foreground: a background process group could not read a terminal
+  local cmd = string.format(fmt, string.format(
+    "%s timeout --foreground 20 lua5.4 %s 2>&1", H.childenv(), path))
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  p:close()
+  os.remove(path)
+  assert(not out:find("ERROR", 1, true), out)
+  assert(not out:find("TIMEOUT", 1, true), out)
+  return out
+end
+
+H.case("stdio: fields are cached, other names are absent", function ()
+  local out = child([[
+    report("same", system.stdin == system.stdin,
+           system.stdout == system.stdout, system.stderr == system.stderr)
+    report("other", system.stdnone, system[1])
+  ]], "echo x | %s")
+  assert(out:find("same true true true", 1, true), out)
+  assert(out:find("other nil nil", 1, true), out)
+end)
+
+H.case("stdio: pipes are stream sockets", function ()
+  local out = child([[
+    local stdin, stdout = system.stdin, system.stdout
+    report("kinds", tostring(stdin):match("^%a+ %a+"),
+           tostring(stdout):match("^%a+ %a+"), stdin:getdomain())
+    local buf = memory.create(64)
+    local got = {}
+    while true do
+      local n, err = stdin:read(buf)
+      if not n then report("end", err) break end
+      got[#got + 1] = memory.tostring(buf, 1, n)
+    end
+    report("input", table.concat(got))
+    report("write", stdout:write("to stdout\n"))
+    report("write", stdout:write(memory.create("[memory]\n"), 2, 7))
+    report("close", stdin:close())
+    local ok, err = pcall(stdin.read, stdin, buf)
+    report("closed", ok, err:match("closed object"))
+  ]], "printf 'piped input' | %s")
+  assert(out:find("kinds stream socket stream socket local", 1, true), out)
+  assert(out:find("end end of file", 1, true), out)
+  assert(out:find("input piped input", 1, true), out)
+  assert(out:find("to stdout\n", 1, true), out)
+  assert(out:find("memory", 1, true) and not out:find("[memory]", 1, true))
+  assert(out:find("closed false closed object", 1, true), out)
+end)
+
+H.case("stdio: regular files and /dev/null give nil", function ()
+  local input = os.tmpname()
+  local output = os.tmpname()
+  local out = child([[
+    report("objects", system.stdin, system.stdout, type(system.stderr))
+  ]], "%s <" .. input .. " >" .. output)
+  os.remove(input)
+  os.remove(output)
+  assert(out:find("objects nil nil userdata", 1, true), out)
+  out = child([[
+    report("null", system.stdin)
+  ]], "%s </dev/null")
+  assert(out:find("null nil", 1, true), out)
+end)
+
+local function hasscript ()
+  -- script(1) itself leaks under the sanitizer preload: run it without
+  local ok = os.execute(
+    "env -u LD_PRELOAD script -qec true /dev/null >/dev/null 2>&1")
+  return ok
+end
+
+if hasscript() then
+  H.case("stdio: a pseudo-terminal gives terminals", function ()
+    local out = child([[
+      local stdin, stdout = system.stdin, system.stdout
+      report("kinds", tostring(stdin):match("^%a+"),
+             tostring(stdout):match("^%a+"), tostring(system.stderr):match("^%a+"))
+      assert(stdin.getdomain == nil and stdin.accept == nil)
+      local w, h = stdout:winsize()
+      report("winsize", math.type(w), math.type(h))
+      report("write", stdout:write("tty output\n"))
+      report("write", stdout:write(memory.create("abcdef"), 2, 3))
+      local buf = memory.create(64)
+      local n = assert(stdin:read(buf))  -- a line, in normal mode
+      report("line", (memory.tostring(buf, 1, n):gsub("[\r\n]", "")))
+      report("raw", stdin:setmode("raw"))
+      report("binary", stdin:setmode("binary"))
+      report("normal", stdin:setmode("normal"))
+      local ok, err = pcall(stdin.setmode, stdin, "cooked")
+      report("bad mode", err:match("invalid option 'cooked'"))
+      ok, err = pcall(stdin.setmode, stdin)
+      report("no mode", err:match("string expected, got no value"))
+      ok, err = pcall(stdin.read, stdin, "x")
+      report("bad buffer", err:match("memory expected, got string"))
+      local r = table.pack(stdout:shutdown())
+      report("shutdown", r[1] == true or (r[1] == false and r[3] > 0))
+      -- raw mode is undone by close
+      report("raw again", stdin:setmode("raw"))
+      report("close", stdin:close(), stdin:close())
+      ok, err = pcall(stdin.winsize, stdin)
+      report("closed", err:match("closed object"))
+      ok, err = pcall(stdin.read, stdin, buf)
+      report("closed read", err:match("closed object"))
+    ]], "printf 'typed line\\n' | " ..
+        "env -u LD_PRELOAD script -qec \"%s\" /dev/null")
+    for _, want in ipairs{"kinds terminal terminal terminal",
+                          "winsize integer integer", "write true",
+                          "tty output", "bc", "line typed line",
+                          "raw true", "binary true", "normal true",
+                          "bad mode invalid option 'cooked'",
+                          "no mode string expected, got no value",
+                          "bad buffer memory expected, got string",
+                          "shutdown true", "raw again true",
+                          "close true true", "closed closed object",
+                          "closed read closed object"} do
+      assert(out:find(want, 1, true), "missing '" .. want .. "' in:\n" .. out)
+    end
+  end)
+else
+  H.skip("stdio: a pseudo-terminal gives terminals",
+         "script(1) from util-linux is not installed")
+end
+
+H.case("stdio: await functions need a coroutine", function ()
+  local out = child([[
+    local err  -- string.gsub is a C boundary: no yield from there
+    string.gsub("x", "x", function ()
+      err = select(2, pcall(system.stdout.write, system.stdout, "x"))
+    end)
+    report("main", err)
+  ]], "%s | cat")
+  assert(out:find("unable to yield", 1, true), out)
+end)
+
+H.done()
