@@ -6,6 +6,7 @@
 #include "loop.h"
 #include "channel.h"
 #include "threads.h"
+#include "event.h"
 #include "socket.h"
 
 CU_EXPORT int luaopen_coutil_system (lua_State *L) {
@@ -20,6 +21,33 @@ CU_EXPORT int luaopen_coutil_system (lua_State *L) {
   cu_open_socket(L);
   cu_open_stdio(L);
   return 1;
+}
+
+/* Creates a module table filled by 'open'. */
+static int newmodule (lua_State *L, void (*open) (lua_State *L)) {
+  lua_newtable(L);
+  open(L);
+  return 1;
+}
+
+CU_EXPORT int luaopen_coutil_event (lua_State *L) {
+  return newmodule(L, cu_open_event);
+}
+
+CU_EXPORT int luaopen_coutil_queued (lua_State *L) {
+  return newmodule(L, cu_open_queued);
+}
+
+CU_EXPORT int luaopen_coutil_mutex (lua_State *L) {
+  return newmodule(L, cu_open_mutex);
+}
+
+CU_EXPORT int luaopen_coutil_promise (lua_State *L) {
+  return newmodule(L, cu_open_promise);
+}
+
+CU_EXPORT int luaopen_coutil_spawn (lua_State *L) {
+  return newmodule(L, cu_open_spawn);
 }
 
 CU_EXPORT int luaopen_coutil_channel (lua_State *L) {

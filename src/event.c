@@ -1,0 +1,606 @@
+/*
+** event.c: coutil.event and coutil.queued (manual: "Events", "Queued
+** Events"). No libuv here: an await is a lua_yieldk and an emit resumes
+** the waiters itself, nested, like coroutine.resume does.
+** Ownership: waiters are reachable only through an ephemeron table keyed
+** by the value they wait on, so they live exactly as long as that value.
+*/
+#include <string.h>
+#include "event.h"
+
+/* A FIFO of waiters on one value, kept in the ephemeron table: a
+   userdata whose user value i+1 anchors the coroutine of entry i and
+   whose C part holds its serial (0 marks a hole). Indices restart at 0
+   whenever the queue empties, so a steady hand-off reuses one slot and
+   allocates nothing. A full queue first drops its stale entries, and
+   grows (into a new userdata) only when more than half are live. The
+   queues of coutil.queued use the same layout for stored events. */
+typedef struct Queue {
+  unsigned gen;        /* counts writes to the user values */
+  int moved;           /* replaced by a larger queue: do not use */
+  const void *key;     /* identity of the value when a table, else NULL */
+  cu_Events *st;       /* the per-state record: saves an upvalue access */
+  int head, tail;      /* entries head..tail-1 */
+  int cap;             /* number of user values */
+  uintptr_t serial[];
+} Queue;
+
+#define QUEUE_MINCAP 4
+#define STORED 1       /* serial of a stored event: never a hole */
+
+/* Creates a weak-keyed table (an ephemeron when values refer back). */
+static void newephemeron (lua_State *L) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+}
+
+static const char events_key = 'e';  /* registry key of the shared pair */
+
+void cu_events_push (lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &events_key) != LUA_TTABLE) {
+    cu_Events *st;
+    lua_pop(L, 1);
+    lua_createtable(L, 2, 0);
+    st = (cu_Events *)lua_newuserdatauv(L, sizeof(cu_Events), 0);
+    memset(st, 0, sizeof(cu_Events));
+    st->serial = STORED;  /* waiters' serials are all above it */
+    lua_rawseti(L, -2, 1);
+    newephemeron(L);  /* value -> Queue */
+    lua_rawseti(L, -2, 2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &events_key);
+  }
+  lua_rawgeti(L, -1, 1);
+  lua_rawgeti(L, -2, 2);
+  lua_remove(L, -3);
+}
+
+int cu_event_checkvalue (lua_State *L, int arg) {
+  int type = lua_type(L, arg);
+  if (type <= LUA_TNIL) luaL_typeerror(L, arg, "value");
+  if (type == LUA_TNUMBER) {
+    lua_Number n = lua_tonumber(L, arg);
+    luaL_argexpected(L, n == n, arg, "value");  /* NaN: no table key */
+  }
+  return type;
+}
+
+void cu_event_checkyield (lua_State *L) {
+  if (!lua_isyieldable(L)) luaL_error(L, "unable to yield");
+}
+
+int cu_event_byemit (lua_State *L) {
+  cu_Events *st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
+  return st->emitted == L;
+}
+
+/* --- queues --- */
+
+/* Pushes the queue of the value at 'v' in the table at 't' and returns
+   it; NULL (nothing pushed) when the value has none. */
+static Queue *getqueue (lua_State *L, int t, int v) {
+  lua_pushvalue(L, v);
+  if (lua_rawget(L, t) == LUA_TUSERDATA) return (Queue *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return NULL;
+}
+
+/* Pushes a new empty queue and makes it the one of the value at 'v'. */
+static Queue *newqueue (lua_State *L, int t, int v, int cap) {
+  Queue *q = (Queue *)lua_newuserdatauv(L,
+      sizeof(Queue) + (size_t)cap * sizeof(uintptr_t), cap);
+  q->st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
+  q->gen = 0;
+  q->moved = 0;
+  q->key = lua_type(L, v) == LUA_TTABLE ? lua_topointer(L, v) : NULL;
+  q->head = q->tail = 0;
+  q->cap = cap;
+  lua_pushvalue(L, v);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, t);
+  return q;
+}
+
+/* Sets user value i+1 of the queue 'q' at 'ud' to the value at the top
+   (popped). Every write goes through here: see cu_Events.emitgen. */
+static void setslot (lua_State *L, Queue *q, int ud, int i) {
+  lua_setiuservalue(L, ud, i + 1);
+  q->gen++;
+}
+
+/* Is the waiter 'co' still suspended in the frame that registered it
+   with 'serial' (the frame's top slot)? */
+static int islive (lua_State *co, uintptr_t serial) {
+  /* an empty frame makes index -1 the function: never a light userdata */
+  return co != NULL && lua_status(co) == LUA_YIELD &&
+         (uintptr_t)lua_touserdata(co, -1) == serial;
+}
+
+/* Is entry i of the queue at the top of the stack worth keeping? */
+static int keep (lua_State *L, Queue *q, int i) {
+  int live;
+  if (q->serial[i] == 0) return 0;
+  if (q->serial[i] == STORED) return 1;
+  lua_getiuservalue(L, -1, i + 1);
+  live = islive(lua_tothread(L, -1), q->serial[i]);
+  lua_pop(L, 1);
+  return live;
+}
+
+/* Takes entry i out of queue 'q' but leaves its user value (the caller
+   clears it): pops it, and the holes after it, when it is the head; else
+   leaves a hole. */
+static void takeentry (Queue *q, int i) {
+  q->serial[i] = 0;
+  if (i == q->head) {
+    do q->head++;
+    while (q->head < q->tail && q->serial[q->head] == 0);
+    if (q->head == q->tail) q->head = q->tail = 0;
+  }
+}
+
+/* Removes entry i of the queue at 'ud' (see takeentry). */
+static void removeentry (lua_State *L, Queue *q, int ud, int i) {
+  lua_pushnil(L);
+  setslot(L, q, ud, i);
+  takeentry(q, i);
+}
+
+/* Makes room at the tail of the full queue at the top of the stack for
+   the value at 'v': drops stale entries and holes, and moves the rest
+   into a twice larger queue that replaces it when over half are live.
+   Amortised O(1) per entry. Returns the queue now at the top. */
+static Queue *makeroom (lua_State *L, int t, int v, Queue *q) {
+  Queue *to = q;
+  int i, j = 0, live = 0;
+  for (i = q->head; i < q->tail; i++) {
+    if (keep(L, q, i)) live++;
+    else removeentry(L, q, lua_gettop(L), i);
+  }
+  if (2 * live > q->cap) to = newqueue(L, t, v, 2 * q->cap);
+  for (i = q->head; i < q->tail; i++) {
+    if (q->serial[i] == 0) continue;
+    lua_getiuservalue(L, to == q ? -1 : -2, i + 1);
+    setslot(L, to, lua_gettop(L) - 1, j);
+    to->serial[j++] = q->serial[i];
+  }
+  if (to != q) {
+    lua_remove(L, -2);
+    q->moved = 1;
+  }
+  for (i = j; i < to->tail; i++) {
+    lua_pushnil(L);
+    setslot(L, to, lua_gettop(L) - 1, i);
+  }
+  to->head = 0;
+  to->tail = j;
+  return to;
+}
+
+/* Pushes the queue of the value at 'v' in the table at 't', creating it
+   or making room at its tail as needed; the caller then pushes the entry
+   and calls 'commit'. */
+static Queue *tailqueue (lua_State *L, int t, int v) {
+  Queue *q = getqueue(L, t, v);
+  if (q == NULL) return newqueue(L, t, v, QUEUE_MINCAP);
+  if (q->tail == q->cap) q = makeroom(L, t, v, q);
+  return q;
+}
+
+/* Appends the value at the top (popped) with 'serial' to the queue 'q'
+   just below it, which is popped too. */
+static void commit (lua_State *L, Queue *q, uintptr_t serial) {
+  setslot(L, q, lua_gettop(L) - 1, q->tail);
+  q->serial[q->tail++] = serial;
+  lua_pop(L, 1);
+}
+
+void cu_event_register (lua_State *L, int first, int last) {
+  cu_Events *st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
+  uintptr_t serial = ++st->serial;
+  int i;
+  for (i = first; i <= last; i++) {
+    if (!lua_isnil(L, i)) {
+      Queue *q = tailqueue(L, CU_WAITERS_UP, i);
+      lua_pushthread(L);
+      commit(L, q, serial);
+    }
+  }
+  lua_pushlightuserdata(L, (void *)serial);
+}
+
+void cu_event_resume (lua_State *L, lua_State *co, int n) {
+  int nres, status = lua_resume(co, L, n, &nres);
+  if (status != LUA_OK && status != LUA_YIELD) {
+    cu_warnerror(L, co);
+    nres = 1;
+  }
+  if (nres > 0) lua_pop(co, nres);
+}
+
+/* Resumes 'co' with values first..first+n-1 (see cu_event_resume). */
+static void resumewaiter (lua_State *L, Queue *q, int i, lua_State *co,
+                          int first, int n) {
+  cu_Events *st = q->st, saved = *st;
+  int k;
+  /* a waiter's frame keeps most of the LUA_MINSTACK slots it was given */
+  if (n > LUA_MINSTACK / 2 && !lua_checkstack(co, n))
+    luaL_error(L, "stack overflow");
+  for (k = 0; k < n; k++) lua_pushvalue(L, first + k);
+  lua_xmove(L, co, n);
+  st->emitted = co;
+  st->emitkey = q->key;
+  st->emitq = q;
+  st->emitslot = i;
+  st->emitgen = q->gen;
+  cu_event_resume(L, co, n);
+  saved.serial = st->serial;
+  *st = saved;  /* an emit may run inside another's resume */
+}
+
+/* Finds the first live waiter in the queue at 'ud' (the stack top) that
+   'accept' takes, pushes it, sets '*co' and returns its entry; dropping
+   the stale entries on the way. Returns -1 (nothing pushed) if there is
+   none among the entries with serials up to 'newest'. */
+static int nextwaiter (lua_State *L, Queue *q, int ud, uintptr_t newest,
+                       cu_Accept accept, void *aud, lua_State **pco) {
+  int i;
+  for (i = q->head; i < q->tail; i++) {
+    uintptr_t serial = q->serial[i];
+    lua_State *co;
+    if (serial == 0) continue;  /* a hole */
+    if (serial > newest) break;  /* FIFO: the rest came after the emit */
+    lua_getiuservalue(L, ud, i + 1);
+    *pco = co = lua_tothread(L, -1);
+    if (!islive(co, serial)) removeentry(L, q, ud, i);
+    else if (accept == NULL || accept(L, co, aud)) return i;
+    lua_pop(L, 1);
+  }
+  return -1;
+}
+
+/* The emit of cu_event_emit; 'base' is the stack top. */
+static int emit (lua_State *L, int base, int first, int n, int all,
+                 cu_Accept accept, void *ud) {
+  uintptr_t newest = 0;
+  int count = 0;
+  Queue *q;
+  if (n > LUA_MINSTACK / 2) cu_checkstack(L, n + 4);
+  /* each round fetches the queue again: a waiter may have replaced it */
+  while ((q = getqueue(L, CU_WAITERS_UP, first)) != NULL) {
+    lua_State *co;
+    int i;
+    if (newest == 0) newest = q->st->serial;  /* later ones came after us */
+    i = nextwaiter(L, q, base + 1, newest, accept, ud, &co);
+    if (i < 0) break;
+    /* The user value of the entry is cleared only after the resume, and
+       only if no new entry took its slot: in a hand-off the waiter awaits
+       again at once, into the same slot, and nothing needs clearing. */
+    takeentry(q, i);
+    resumewaiter(L, q, i, co, first, n);
+    if (i < q->head || i >= q->tail || q->serial[i] == 0) {
+      lua_pushnil(L);
+      setslot(L, q, base + 1, i);
+    }
+    lua_settop(L, base);
+    count++;
+    if (!all) return count;
+  }
+  lua_settop(L, base);
+  return count;
+}
+
+int cu_event_emit (lua_State *L, int first, int n, int all,
+                   cu_Accept accept, void *ud) {
+  return emit(L, lua_gettop(L), first, n, all, accept, ud);
+}
+
+/* Is some coroutine waiting on the value at 'v'? */
+static int haswaiter (lua_State *L, int v) {
+  int i, found = 0;
+  Queue *q = getqueue(L, CU_WAITERS_UP, v);
+  if (q == NULL) return 0;
+  for (i = q->head; i < q->tail && !found; i++) found = keep(L, q, i);
+  lua_pop(L, 1);
+  return found;
+}
+
+/* --- coutil.event --- */
+
+/* Continuation of await/awaitany: returns what the resumer passed (the
+   emitter passes the value and its arguments). */
+static int awaitany_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  return lua_gettop(L) - (int)ctx;
+}
+
+/* Waits on every value at 1..last; the frame is the arguments and then
+   the serial, so the continuation knows its size. */
+static int waitany (lua_State *L, int last) {
+  cu_event_register(L, 1, last);
+  return lua_yieldk(L, 0, (lua_KContext)lua_gettop(L), awaitany_k);
+}
+
+/* Raises "value expected" when no value among 1..top is non-nil. */
+static void checkany (lua_State *L) {
+  int i, top = lua_gettop(L);
+  for (i = 1; i <= top; i++) {
+    if (!lua_isnil(L, i)) {
+      cu_event_checkvalue(L, i);
+      return;
+    }
+  }
+  luaL_argexpected(L, 0, 1, "value");
+}
+
+/* Checks every non-nil value at 1..top; turns repeats into nil. Returns
+   how many distinct values are left. */
+static int distinct (lua_State *L) {
+  int i, j, n = 0, top = lua_gettop(L);
+  for (i = 1; i <= top; i++) {
+    if (lua_isnil(L, i)) continue;
+    cu_event_checkvalue(L, i);
+    for (j = 1; j < i; j++) {
+      if (lua_rawequal(L, i, j)) {
+        lua_pushnil(L);
+        lua_replace(L, i);
+        break;
+      }
+    }
+    if (j == i) n++;
+  }
+  return n;
+}
+
+/* Waits on the value at 1 alone: the hot path of a hand-off, so the
+   queue stays in the frame instead of being popped. */
+static int waitone (lua_State *L, int type) {
+  int top = lua_gettop(L);
+  cu_Events *st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
+  Queue *q = st->emitq;
+  uintptr_t serial;
+  if (st->emitted == L && type == LUA_TTABLE && !q->moved &&
+      q->gen == st->emitgen && q->tail == st->emitslot &&
+      lua_topointer(L, 1) == st->emitkey) {  /* a hand-off: cu_Events */
+    serial = ++st->serial;
+    q->serial[q->tail++] = serial;
+    lua_pushlightuserdata(L, (void *)serial);
+    return lua_yieldk(L, 0, (lua_KContext)(top + 1), awaitany_k);
+  }
+  q = tailqueue(L, CU_WAITERS_UP, 1);
+  serial = ++st->serial;
+  lua_pushthread(L);
+  setslot(L, q, top + 1, q->tail);
+  q->serial[q->tail++] = serial;
+  lua_pushlightuserdata(L, (void *)serial);
+  return lua_yieldk(L, 0, (lua_KContext)(top + 2), awaitany_k);
+}
+
+/* e, ... = event.await(e) */
+static int event_await (lua_State *L) {
+  cu_event_checkyield(L);
+  return waitone(L, cu_event_checkvalue(L, 1));
+}
+
+/* e, ... = event.awaitany(e1, ...) */
+static int event_awaitany (lua_State *L) {
+  cu_event_checkyield(L);
+  checkany(L);
+  return waitany(L, lua_gettop(L));
+}
+
+/* Continuation of awaitall: an emit crosses its value off (the emitter
+   dropped our entry for it); done when none is left. */
+static int awaitall_k (lua_State *L, int status, lua_KContext ctx) {
+  int i, nframe = (int)ctx, left = 0;
+  (void)status;
+  if (!cu_event_byemit(L)) return lua_gettop(L) - nframe;
+  for (i = 1; i < nframe; i++) {
+    if (!lua_isnil(L, i) && lua_rawequal(L, i, nframe + 1)) {
+      lua_pushnil(L);
+      lua_replace(L, i);
+    }
+    else if (!lua_isnil(L, i)) left++;
+  }
+  lua_settop(L, nframe);
+  if (left == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  return lua_yieldk(L, 0, ctx, awaitall_k);
+}
+
+/* Waits for all distinct non-nil values at 1..top (at least one). */
+static int waitall (lua_State *L) {
+  cu_event_register(L, 1, lua_gettop(L));
+  return lua_yieldk(L, 0, (lua_KContext)lua_gettop(L), awaitall_k);
+}
+
+/* true = event.awaitall([e1, ...]) */
+static int event_awaitall (lua_State *L) {
+  cu_event_checkyield(L);
+  if (distinct(L) == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  return waitall(L);
+}
+
+/* Emits with the arguments 1..top; returns how many were resumed. */
+static int emitargs (lua_State *L, int all) {
+  int top = lua_gettop(L);
+  int count = emit(L, top, 1, top, all, NULL, NULL);
+  if (count == 0) cu_event_checkvalue(L, 1);  /* off the hot path */
+  return count;
+}
+
+/* b = event.emitall(e, ...) */
+static int event_emitall (lua_State *L) {
+  lua_pushboolean(L, emitargs(L, 1) > 0);
+  return 1;
+}
+
+/* b = event.emitone(e, ...) */
+static int event_emitone (lua_State *L) {
+  lua_pushboolean(L, emitargs(L, 0) > 0);
+  return 1;
+}
+
+/* b = event.pending(e) */
+static int event_pending (lua_State *L) {
+  cu_event_checkvalue(L, 1);
+  lua_pushboolean(L, haswaiter(L, 1));
+  return 1;
+}
+
+void cu_open_event (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"await", event_await},
+    {"awaitall", event_awaitall},
+    {"awaitany", event_awaitany},
+    {"emitall", event_emitall},
+    {"emitone", event_emitone},
+    {"pending", event_pending},
+    {NULL, NULL}
+  };
+  cu_events_push(L);
+  luaL_setfuncs(L, funcs, 2);
+}
+
+/* --- coutil.queued --- */
+
+/* Upvalue #3: ephemeron value -> Queue of stored events, each a table
+   {n, arg1, ..., argn} anchored by the queue (serial STORED). */
+#define STORED_UP lua_upvalueindex(3)
+
+static int hasstored (lua_State *L, int v) {
+  Queue *q = getqueue(L, STORED_UP, v);
+  if (q == NULL) return 0;
+  lua_pop(L, 1);
+  return q->head < q->tail;
+}
+
+/* Stores an event with the arguments 2..top on the value at 1. */
+static void store (lua_State *L) {
+  int i, n = lua_gettop(L) - 1;
+  Queue *q = tailqueue(L, STORED_UP, 1);
+  lua_createtable(L, n + 1, 0);
+  lua_pushinteger(L, n);
+  lua_rawseti(L, -2, 1);
+  for (i = 1; i <= n; i++) {
+    lua_pushvalue(L, i + 1);
+    lua_rawseti(L, -2, i + 1);
+  }
+  commit(L, q, STORED);
+}
+
+/* Takes the oldest stored event on the value at 'v': pushes the value and
+   the event's arguments and returns their count; 0 if there is none. */
+static int consume (lua_State *L, int v) {
+  int i, n;
+  Queue *q = getqueue(L, STORED_UP, v);
+  if (q == NULL) return 0;
+  if (q->head == q->tail) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_getiuservalue(L, -1, q->head + 1);
+  removeentry(L, q, lua_gettop(L) - 1, q->head);
+  lua_remove(L, -2);
+  lua_rawgeti(L, -1, 1);
+  n = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  cu_checkstack(L, n + 1);
+  lua_pushvalue(L, v);
+  for (i = 1; i <= n; i++) lua_rawgeti(L, -1 - i, i + 1);
+  lua_remove(L, -2 - n);
+  return n + 1;
+}
+
+/* e, ... = queued.await(e) */
+static int queued_await (lua_State *L) {
+  int n;
+  cu_event_checkvalue(L, 1);
+  lua_settop(L, 1);
+  if ((n = consume(L, 1)) > 0) return n;
+  cu_event_checkyield(L);
+  return waitone(L, lua_type(L, 1));
+}
+
+/* e, ... = queued.awaitany(e1, ...) */
+static int queued_awaitany (lua_State *L) {
+  int i, n, top = lua_gettop(L);
+  checkany(L);
+  for (i = 1; i <= top; i++) {
+    if (!lua_isnil(L, i)) {
+      cu_event_checkvalue(L, i);
+      if ((n = consume(L, i)) > 0) return n;
+    }
+  }
+  cu_event_checkyield(L);
+  return waitany(L, top);
+}
+
+/* true = queued.awaitall([e1, ...]) */
+static int queued_awaitall (lua_State *L) {
+  int i, left = distinct(L), top = lua_gettop(L);
+  for (i = 1; i <= top; i++)  /* raise before consuming anything */
+    if (!lua_isnil(L, i) && !hasstored(L, i)) cu_event_checkyield(L);
+  for (i = 1; i <= top; i++) {
+    if (!lua_isnil(L, i) && hasstored(L, i)) {
+      consume(L, i);
+      lua_settop(L, top);
+      lua_pushnil(L);
+      lua_replace(L, i);
+      left--;
+    }
+  }
+  if (left == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  return waitall(L);
+}
+
+/* b = queued.emitall(e, ...) */
+static int queued_emitall (lua_State *L) {
+  int resumed = emitargs(L, 1);
+  if (!resumed) store(L);
+  lua_pushboolean(L, resumed > 0);
+  return 1;
+}
+
+/* b = queued.emitone(e, ...) */
+static int queued_emitone (lua_State *L) {
+  int resumed = emitargs(L, 0);
+  if (!resumed) store(L);
+  lua_pushboolean(L, resumed > 0);
+  return 1;
+}
+
+/* b = queued.isqueued(e) */
+static int queued_isqueued (lua_State *L) {
+  cu_event_checkvalue(L, 1);
+  lua_pushboolean(L, hasstored(L, 1));
+  return 1;
+}
+
+void cu_open_queued (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"await", queued_await},
+    {"awaitall", queued_awaitall},
+    {"awaitany", queued_awaitany},
+    {"emitall", queued_emitall},
+    {"emitone", queued_emitone},
+    {"isqueued", queued_isqueued},
+    {"queued", queued_isqueued},  /* the original library's name */
+    {"pending", event_pending},
+    {NULL, NULL}
+  };
+  cu_events_push(L);
+  newephemeron(L);
+  luaL_setfuncs(L, funcs, 3);
+}

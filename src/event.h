@@ -1,0 +1,81 @@
+/*
+** event.h: the waiter queues behind coutil.event, shared by coutil.queued,
+** coutil.mutex and coutil.promise (which wait "on an event" too).
+**
+** Every function of these modules keeps two upvalues: #1 the per-state
+** record (cu_Events) and #2 the ephemeron table value -> waiter queue.
+** A waiting coroutine is suspended in a C function whose frame ends with
+** the serial it registered with (a light userdata): an emitter tells a
+** live queue entry from a stale one by comparing that top slot.
+*/
+#ifndef coutil_event_h
+#define coutil_event_h
+
+#include <stdint.h>
+#include "common.h"
+
+typedef struct cu_Events {
+  uintptr_t serial;     /* last serial handed out; never 0 */
+  lua_State *emitted;   /* the coroutine an emitter is resuming */
+  /* While 'emitted' runs: the table the emitter emits on (NULL if not a
+     table), its queue, the slot of the entry taken out for 'emitted' and
+     the queue's write count then. If 'emitted' awaits the same table
+     again (a hand-off) and the slot is the tail and was not written since,
+     the slot still anchors 'emitted': it re-registers in place, with no
+     table lookup and no write. */
+  const void *emitkey;
+  struct Queue *emitq;
+  int emitslot;
+  unsigned emitgen;
+} cu_Events;
+
+#define CU_EVENTS_UP  lua_upvalueindex(1)
+#define CU_WAITERS_UP lua_upvalueindex(2)
+
+/* Pushes the per-state record and waiter table (2 values), creating them
+   on first use; modules take them as their first two upvalues. */
+void cu_events_push (lua_State *L);
+
+/* Raises "value expected" unless the value at 'arg' can be an event
+   (not nil, not NaN); returns its type. */
+int cu_event_checkvalue (lua_State *L, int arg);
+
+/* Raises "unable to yield" when the running coroutine cannot yield. */
+void cu_event_checkyield (lua_State *L);
+
+/* Registers the running coroutine as a waiter on each non-nil value at
+   stack indices first..last with a fresh serial, which it pushes: the
+   frame must end there. The caller then yields 0 values; its
+   continuation finds its own slots below gettop - (resume values). */
+void cu_event_register (lua_State *L, int first, int last);
+
+/* For continuations: 1 when an emitter resumed the coroutine (its queue
+   entry is gone), 0 for a plain coroutine.resume. Valid only before the
+   continuation runs any Lua code. */
+int cu_event_byemit (lua_State *L);
+
+/* Resumes 'co' with the 'n' values on its stack, from L, with no one to
+   hand results to: what it yields or returns is dropped, an error it
+   raises (left on its stack) is reported with cu_warnerror. */
+void cu_event_resume (lua_State *L, lua_State *co, int n);
+
+/* Decides whether a live waiter 'co' (at the top of L's stack) takes
+   an emit that has a filter; may act on L's stack (net effect 0). */
+typedef int (*cu_Accept) (lua_State *L, lua_State *co, void *ud);
+
+/* Emits on the value at 'first', delivering the 'n' values first..
+   first+n-1 (the value itself, then the arguments) to the waiters in
+   suspension order: only the first one ('all' == 0), or every one
+   waiting when the call began. With 'accept', live waiters it refuses
+   stay queued. Errors in resumed coroutines become warnings. Returns
+   how many coroutines were resumed. */
+int cu_event_emit (lua_State *L, int first, int n, int all,
+                   cu_Accept accept, void *ud);
+
+void cu_open_event (lua_State *L);    /* event.c */
+void cu_open_queued (lua_State *L);   /* event.c */
+void cu_open_mutex (lua_State *L);    /* mutex.c */
+void cu_open_promise (lua_State *L);  /* promise.c */
+void cu_open_spawn (lua_State *L);    /* spawn.c */
+
+#endif

@@ -1,0 +1,100 @@
+/*
+** spawn.c: coutil.spawn (manual: "Coroutine Finalizers"). The new
+** coroutine runs a C body that calls f through lua_pcallk with h (or a
+** wrapper of it) as the message handler, so h runs where the error was
+** raised and f may yield freely.
+** Ownership: the returned coroutine belongs to whoever keeps it (an
+** await it makes may keep it alive meanwhile, see event.c).
+*/
+#include "event.h"
+
+/* The protected call ended with 'status'. An error handled by h is done
+   with; a failure of h itself (LUA_ERRERR) or a memory error, which Lua
+   raises without calling any handler, kills the coroutine with it. */
+static int failed (lua_State *L, int status) {
+  if (status == LUA_OK || status == LUA_YIELD) return 0;
+  if (status != LUA_ERRRUN) lua_error(L);
+  return 1;
+}
+
+/* Body of spawn.catch; stack: h, f, args. */
+static int catch_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)ctx;
+  failed(L, status);
+  return 0;
+}
+
+static int catch_body (lua_State *L) {
+  return catch_k(L, lua_pcallk(L, lua_gettop(L) - 2, 0, 1, 0, catch_k), 0);
+}
+
+/* Message handler of spawn.trap: h(false, err), in the error's context. */
+static int trap_handler (lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushboolean(L, 0);
+  lua_pushvalue(L, 1);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+static int trap_done (lua_State *L, int status, lua_KContext ctx) {
+  (void)L; (void)status; (void)ctx;
+  return 0;
+}
+
+/* Body of spawn.trap after f; stack: h, handler, f's results. */
+static int trap_k (lua_State *L, int status, lua_KContext ctx) {
+  int nres = lua_gettop(L) - 2;
+  (void)ctx;
+  if (failed(L, status)) return 0;
+  lua_pushvalue(L, 1);
+  lua_pushboolean(L, 1);
+  lua_rotate(L, 3, 2);
+  lua_callk(L, nres + 1, 0, 0, trap_done);
+  return 0;
+}
+
+/* Stack: h, f, args. */
+static int trap_body (lua_State *L) {
+  int nargs = lua_gettop(L) - 2;
+  lua_pushvalue(L, 1);
+  lua_pushcclosure(L, trap_handler, 1);
+  lua_insert(L, 2);
+  return trap_k(L, lua_pcallk(L, nargs, LUA_MULTRET, 2, 0, trap_k), 0);
+}
+
+/* Starts 'body' in a new coroutine with the arguments h, f, ...; returns
+   the coroutine. There is no one to give an error of the first run to
+   (h failed): it becomes a warning, like in an emit. */
+static int start (lua_State *L, lua_CFunction body) {
+  int n = lua_gettop(L);
+  lua_State *co;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  co = lua_newthread(L);
+  lua_insert(L, 1);
+  if (!lua_checkstack(co, n + 1)) return luaL_error(L, "stack overflow");
+  lua_pushcfunction(co, body);
+  lua_xmove(L, co, n);
+  cu_event_resume(L, co, n);
+  return 1;
+}
+
+/* co = spawn.catch(h, f, ...) */
+static int spawn_catch (lua_State *L) {
+  return start(L, catch_body);
+}
+
+/* co = spawn.trap(h, f, ...) */
+static int spawn_trap (lua_State *L) {
+  return start(L, trap_body);
+}
+
+void cu_open_spawn (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"catch", spawn_catch},
+    {"trap", spawn_trap},
+    {NULL, NULL}
+  };
+  luaL_setfuncs(L, funcs, 0);
+}
