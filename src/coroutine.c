@@ -233,22 +233,24 @@ static int coroutine_status (lua_State *L) {
 /* coroutine.close(co) */
 static int coroutine_close (lua_State *L) {
   StateCo *p = *checkref(L, 1);
-  int n = 1;
-  switch (statusof(p)) {
-    case RUNNING: return luaL_error(L, "cannot close a running coroutine");
-    case DEAD:
-      if (p && p->L && p->outcome != LUA_OK && p->outcome != LUA_YIELD) {
-        n = pushoutcome(L, p);  /* false and the error */
-        break;
-      }
-      /* FALLTHROUGH */
-    default: lua_pushboolean(L, 1);
+  int status;
+  if (statusof(p) == RUNNING)
+    return luaL_error(L, "cannot close a running coroutine");
+  if (p == NULL || p->L == NULL) {  /* closed already */
+    lua_pushboolean(L, 1);
+    return 1;
   }
-  if (p && p->L) {  /* lua_close runs pending to-be-closed variables */
-    lua_close(p->L);
-    p->L = NULL;
+  /* closes pending to-be-closed variables; an errored chunk keeps its
+     error as the status and error object, like coroutine.close */
+  status = lua_resetthread(p->co);
+  if (status == LUA_OK || status == LUA_YIELD) lua_pushboolean(L, 1);
+  else {
+    p->outcome = status;
+    p->bad = saveresults(p, 1);
   }
-  return n;
+  lua_close(p->L);
+  p->L = NULL;
+  return status == LUA_OK || status == LUA_YIELD ? 1 : pushoutcome(L, p);
 }
 
 /* __gc */
