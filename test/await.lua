@@ -28,6 +28,18 @@ H.case("an early resume returns the resume values", function ()
   assert(coroutine.status(co) == "dead")
 end)
 
+H.case("an early resume passes values of every type as they are",
+function ()
+  local log = {}
+  local values = {n = 8, {}, print, coroutine.running(), io.stdout, 1.5,
+                  math.maxinteger, "s", false}
+  local co = logger(log, 1)
+  assert(coroutine.resume(co, table.unpack(values, 1, values.n)))
+  assert(log[1].n == values.n)
+  for i = 1, values.n do assert(rawequal(log[1][i], values[i])) end
+  assert(math.type(log[1][6]) == "integer")
+end)
+
 H.case("an early resume with no values returns nothing", function ()
   local log = {}
   local co = logger(log, 10)

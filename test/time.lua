@@ -104,8 +104,8 @@ end)
 -- --- suspend: results ----------------------------------------------------
 
 H.case("suspend returns true for every kind of duration", function ()
-  local durations = {n = 9, nil, 0, -1, -math.huge, 0.0001, 0.001, 0.01,
-                     "0.002", 1e-300}
+  local durations = {n = 12, nil, 0, -1, -math.huge, 0.0001, 0.001, 0.01,
+                     "0.002", 1e-300, -0.0, math.mininteger, 1 // 1000}
   local got = {}
   for i = 1, durations.n do
     spawn(function (s)
@@ -357,7 +357,7 @@ H.case("suspend rejects a seconds value that is not a number", function ()
 end)
 
 H.case("suspend rejects durations out of range", function ()
-  for _, s in ipairs{math.huge, 1e300, 2^64 / 1000, 1e17} do
+  for _, s in ipairs{math.huge, 1e300, 2^64 / 1000, 1e17, math.maxinteger} do
     H.badarg(1, "(out of range)", system.suspend, s)
     H.raises("out of range", system.suspend, s, "~")
     local co = H.track(coroutine.create(system.suspend))
