@@ -208,7 +208,8 @@ static void warnon (void *ud, const char *msg, int tocont);
 static void warncont (void *ud, const char *msg, int tocont) {
   lua_State *L = (lua_State *)ud;
   fputs(msg, stderr);
-  if (!tocont) {
+  if (tocont) lua_setwarnf(L, warncont, L);  /* more pieces follow */
+  else {
     fputs("\n", stderr);
     fflush(stderr);
     lua_setwarnf(L, warnon, L);
