@@ -1,10 +1,10 @@
 /*
 ** stream.c: read, write and shutdown of stream sockets and terminals
 ** (manual "Network & IPC" and "Standard Streams"). Once a read starts
-** libuv reading, reading stays on: libuv fills the waiting reader's buffer
-** directly, and bytes that come while nobody reads go to a small stash
-** (reading stops only when the stash is full). Writes try to send at once
-** and queue a request only for what the system did not take.
+** libuv reading, reading stays on: libuv fills a large waiting reader's
+** buffer directly; small reads and bytes that come while nobody reads go
+** through a per-socket stash (reading stops only when it is full). Writes
+** try to send at once and queue a request only for what is left.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,11 @@
 #include "socket.h"
 
 #define STASHSIZE 65536
+/* A reader's range at least this big is given to libuv as it is. A
+   smaller one is filled from the stash: libuv reads again when a read
+   fills the whole buffer, and that extra system call (which fails with
+   EAGAIN) costs far more than copying a few bytes. */
+#define DIRECTSIZE 16384
 
 void cu_setreader (cu_Socket *s, cu_Await *op) {
   s->reader = op;
@@ -31,7 +36,7 @@ static void stopreading (cu_Socket *s) {
 static void on_alloc (uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   cu_Socket *s = (cu_Socket *)h;
   (void)suggested;
-  s->toreader = s->reader != NULL;
+  s->toreader = s->reader != NULL && s->rlen >= DIRECTSIZE;
   if (s->toreader) *buf = uv_buf_init(s->rbuf, (unsigned int)s->rlen);
   else {
     if (s->stash == NULL) s->stash = malloc(STASHSIZE);
@@ -48,6 +53,15 @@ static void on_alloc (uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   }
 }
 
+/* Moves up to the reader's range from the stash; returns the count. */
+static size_t takestash (cu_Socket *s, char *p, size_t len) {
+  size_t n = len < s->stashlen ? len : s->stashlen;
+  memcpy(p, s->stash + s->stashpos, n);
+  s->stashpos += n;
+  s->stashlen -= n;
+  return n;
+}
+
 static void on_read (uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   cu_Socket *s = (cu_Socket *)st;
   cu_Await *op = s->reader;
@@ -58,9 +72,10 @@ static void on_read (uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (nread > 0 && !s->toreader) {
     s->stashlen += (size_t)nread;
     if (s->stashlen == STASHSIZE) stopreading(s);  /* resumed on drain */
-    return;
+    if (op == NULL) return;
+    nread = (ssize_t)takestash(s, s->rbuf, s->rlen);
   }
-  if (nread < 0) {
+  else if (nread < 0) {
     stopreading(s);
     if (nread == UV_ENOBUFS) return;  /* stash full or no memory */
     s->rerr = (int)nread;  /* end of file or error: every later read */
@@ -142,10 +157,7 @@ int cu_stream_read (lua_State *L) {
   cu_checkyield(L);
   if (s->reader) return luaL_error(L, "already in use");
   if (s->stashlen > 0) {  /* bytes came before: no wait */
-    size_t n = len < s->stashlen ? len : s->stashlen;
-    memcpy(p, s->stash + s->stashpos, n);
-    s->stashpos += n;
-    s->stashlen -= n;
+    size_t n = takestash(s, p, len);
     if (!s->reading && s->rerr == 0 && n > 0 &&
         uv_read_start(&s->h.stream, on_alloc, on_read) == 0)
       s->reading = 1;  /* drained a full stash */
