@@ -596,11 +596,12 @@ void cu_open_queued (lua_State *L) {
     {"emitall", queued_emitall},
     {"emitone", queued_emitone},
     {"isqueued", queued_isqueued},
-    {"queued", queued_isqueued},  /* the original library's name */
     {"pending", event_pending},
     {NULL, NULL}
   };
   cu_events_push(L);
   newephemeron(L);
   luaL_setfuncs(L, funcs, 3);
+  lua_getfield(L, -1, "isqueued");
+  lua_setfield(L, -2, "queued");  /* the original library's name */
 }

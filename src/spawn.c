@@ -17,15 +17,17 @@ static int failed (lua_State *L, int status) {
   return 1;
 }
 
-/* Body of spawn.catch; stack: h, f, args. */
+/* Body of spawn.catch; stack: h, f, args. The coroutine returns f's
+   results, or nothing after an error. */
 static int catch_k (lua_State *L, int status, lua_KContext ctx) {
   (void)ctx;
-  failed(L, status);
-  return 0;
+  if (failed(L, status)) return 0;
+  return lua_gettop(L) - 1;
 }
 
 static int catch_body (lua_State *L) {
-  return catch_k(L, lua_pcallk(L, lua_gettop(L) - 2, 0, 1, 0, catch_k), 0);
+  int nargs = lua_gettop(L) - 2;
+  return catch_k(L, lua_pcallk(L, nargs, LUA_MULTRET, 1, 0, catch_k), 0);
 }
 
 /* Message handler of spawn.trap: h(false, err), in the error's context. */
@@ -38,11 +40,13 @@ static int trap_handler (lua_State *L) {
 }
 
 static int trap_done (lua_State *L, int status, lua_KContext ctx) {
-  (void)L; (void)status; (void)ctx;
-  return 0;
+  (void)status;
+  return lua_gettop(L) - (int)ctx;
 }
 
-/* Body of spawn.trap after f; stack: h, handler, f's results. */
+/* Body of spawn.trap after f; stack: h, handler, f's results. The
+   coroutine returns what h(true, ...) returns, or nothing after an
+   error. */
 static int trap_k (lua_State *L, int status, lua_KContext ctx) {
   int nres = lua_gettop(L) - 2;
   (void)ctx;
@@ -50,8 +54,8 @@ static int trap_k (lua_State *L, int status, lua_KContext ctx) {
   lua_pushvalue(L, 1);
   lua_pushboolean(L, 1);
   lua_rotate(L, 3, 2);
-  lua_callk(L, nres + 1, 0, 0, trap_done);
-  return 0;
+  lua_callk(L, nres + 1, LUA_MULTRET, 2, trap_done);
+  return trap_done(L, LUA_OK, 2);
 }
 
 /* Stack: h, f, args. */
