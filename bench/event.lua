@@ -68,5 +68,6 @@ return {
   targets = {
     {slower = "coutil.event", than = "coroutine", atmost = 1.5},
   },
-  callgrind = {n = 100000, contenders = {"coroutine", "coutil.event"}},
+  callgrind = {n = 100000, contenders = {"coroutine", "coutil.event",
+                                         "cqueues.condition"}},
 }

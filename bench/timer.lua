@@ -108,5 +108,6 @@ return {
     {faster = "coutil.system", than = "luv", atleast = 2},
     {faster = "coutil.system", than = "cqueues", atleast = 2},
   },
-  callgrind = {n = 100000, contenders = {"round-robin", "coutil.system"}},
+  callgrind = {n = 100000, contenders = {"round-robin", "coutil.system",
+                                         "luv", "cqueues"}},
 }
