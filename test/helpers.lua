@@ -95,13 +95,15 @@ function H.pack (...) return {n = select("#", ...), ...} end
 -- Runs Lua code in a child lua5.4 (or $COUTIL_LUA, the interpreter the
 -- suite runs under) with the same module paths. Returns
 -- ok (exit status 0), the combined stdout+stderr text, and the exit code.
-function H.runlua (code, env)
+-- 'env' goes before the interpreter (variables, or a command such as
+-- "timeout 60"), 'flags' after it (such as "-W").
+function H.runlua (code, env, flags)
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
   f:write(code)
   f:close()
-  local cmd = string.format("%s %s %s %s 2>&1",
-    H.childenv(), env or "", os.getenv("COUTIL_LUA") or "lua5.4", path)
+  local cmd = string.format("%s %s %s %s %s 2>&1", H.childenv(), env or "",
+    os.getenv("COUTIL_LUA") or "lua5.4", flags or "", path)
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   local ok, _, code = p:close()

@@ -7,10 +7,10 @@ local system = require "coutil.system"
 
 local spawn, drain = H.spawn, H.drain
 
--- Runs 'code' in a child lua5.4 that must end within 60 s; returns its
--- exit status and output (stdout and stderr).
-local function child (code)
-  local ok, out, status = H.runlua(code, "timeout -k 5 60")
+-- Runs 'code' in a child lua5.4 (with interpreter 'flags') that must end
+-- within 60 s; returns its exit status and output (stdout and stderr).
+local function child (code, flags)
+  local ok, out, status = H.runlua(code, "timeout -k 5 60", flags)
   assert(status ~= 124 and status ~= 137, "child timed out:\n" .. out)
   return ok, out, status
 end
@@ -377,7 +377,6 @@ end)
 
 H.case("errors of woken coroutines go to warn", function ()
   local ok, out = child([[
-    warn("@on")
     local system = require "coutil.system"
     local function go (f)
       coroutine.resume(coroutine.create(function ()
@@ -398,12 +397,12 @@ H.case("errors of woken coroutines go to warn", function ()
     end)
     go(function () system.suspend(0.001) print("still running") end)
     print("run", system.run())
-  ]])
+  ]], "-W")
   assert(ok, out)
   nosanitizer(out)
   local prefix = "Lua warning: coutil: unhandled error in coroutine: "
   local expected = {
-    ":9: boom", "42", "(error object is a table value)",
+    ":8: boom", "42", "(error object is a table value)",
     "(error object is a nil value)", "no position", "before close",
     "in close",
   }
