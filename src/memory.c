@@ -254,14 +254,19 @@ static void repeatbytes (char *dst, size_t n, const char *pat, size_t plen) {
   }
 }
 
+/* Gives bytes of a resizable memory back to the state's allocator. */
+static void freebytes (lua_State *L, char *p, size_t size) {
+  void *ud;
+  lua_Alloc allocf = lua_getallocf(L, &ud);
+  if (p) allocf(ud, p, size, 0);
+}
+
 /* memory.resize(m, l [, s]) */
 static int memory_resize (lua_State *L) {
   Memory m;
   lua_Integer l;
   size_t old, plen = 0;
   const char *pat;
-  void *ud;
-  lua_Alloc allocf;
   if (tomemory(L, 1, &m) != MEM_RESIZABLE) {
     const char *got = m.kind == MEM_NONE ? luaL_typename(L, 1)
                                          : kindnames[m.kind];
@@ -274,12 +279,13 @@ static int memory_resize (lua_State *L) {
   old = m.rsz->size;
   if ((size_t)l == old) return 0;
   if (m.rsz->pins > 0) return luaL_error(L, "in use");
-  allocf = lua_getallocf(L, &ud);
   if (l == 0) {
-    allocf(ud, m.rsz->data, old, 0);
+    freebytes(L, m.rsz->data, old);
     m.rsz->data = NULL;
   }
   else {
+    void *ud;
+    lua_Alloc allocf = lua_getallocf(L, &ud);
     char *p = (char *)allocf(ud, m.rsz->data, m.rsz->data ? old : 0,
                              (size_t)l);
     if (p == NULL) return luaL_error(L, "not enough memory");
@@ -303,11 +309,7 @@ static void release (lua_State *L, Resizable *r) {
     r->orphan = r->data;
     r->orphansize = r->size;
   }
-  else if (r->data) {
-    void *ud;
-    lua_Alloc allocf = lua_getallocf(L, &ud);
-    allocf(ud, r->data, r->size, 0);
-  }
+  else freebytes(L, r->data, r->size);
   r->data = NULL;
   r->size = 0;
 }
@@ -321,12 +323,9 @@ void *cu_pinmemory (lua_State *L, int arg) {
 
 void cu_unpinmemory (lua_State *L, void *token) {
   Resizable *r = (Resizable *)token;
-  if (r == NULL || --r->pins > 0 || r->orphan == NULL) return;
-  {
-    void *ud;
-    lua_Alloc allocf = lua_getallocf(L, &ud);
-    allocf(ud, r->orphan, r->orphansize, 0);
-  }
+  if (r == NULL || r->pins == 0 || --r->pins > 0 || r->orphan == NULL)
+    return;
+  freebytes(L, r->orphan, r->orphansize);
   r->orphan = NULL;
   r->orphansize = 0;
 }
