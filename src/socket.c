@@ -37,6 +37,9 @@ cu_Socket *cu_newsocket (lua_State *L, int kind, int domain) {
   if (s == NULL) luaL_error(L, "not enough memory");
   memset(s, 0, sizeof(cu_Socket));
   s->loop = cu_loopof(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  s->L0 = lua_tothread(L, -1);
+  lua_pop(L, 1);
   s->kind = (unsigned char)kind;
   s->domain = (unsigned char)domain;
   return s;
@@ -88,6 +91,7 @@ void cu_checkyield (lua_State *L) {
 static void on_closed (uv_handle_t *h) {
   cu_Socket *s = (cu_Socket *)h;
   cu_Await *op = s->reader;
+  cu_unpinmemory(s->L0, s->rpin);
   free(s->stash);
   free(s);
   if (op) {  /* a read or accept still awaits: it ends here */
@@ -502,6 +506,7 @@ static int datagram_read (lua_State *L) {
   s->rlen = len;
   s->raddr = a;
   cu_setreader(s, op);
+  s->rpin = cu_pinmemory(L, 2);  /* its bytes must stay where they are */
   err = uv_udp_recv_start(&s->h.udp, on_udpalloc, on_received);
   if (err < 0) {
     cu_setreader(s, NULL);
@@ -513,6 +518,7 @@ static int datagram_read (lua_State *L) {
 static void on_sent (uv_udp_send_t *req, int status) {
   cu_Await *op = cu_await_from(req);
   lua_State *co = cu_await_waiter(op);
+  cu_unpinmemory(((cu_Socket *)req->handle)->L0, op->data);
   cu_await_finish(op, co, co ? cu_pushreqresult(co, status) : 0);
 }
 
@@ -532,8 +538,12 @@ static int datagram_write (lua_State *L) {
   if (err >= 0) return cu_pushresult(L, 0);
   if (err != UV_EAGAIN) return cu_pushfail(L, err);
   op = cu_await_begin(L);
+  op->data = cu_pinmemory(L, 2);  /* the bytes stay put until on_sent */
   err = uv_udp_send(&op->u.send, &s->h.udp, &buf, 1, sa, on_sent);
-  if (err < 0) return cu_await_fail(L, op, err);
+  if (err < 0) {
+    cu_unpinmemory(L, op->data);
+    return cu_await_fail(L, op, err);
+  }
   return cu_await_yield(L, op, 2);
 }
 

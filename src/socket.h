@@ -34,6 +34,8 @@ typedef struct cu_Socket {
   char *rbuf;           /* that reader's buffer range */
   size_t rlen;
   cu_Address *raddr;    /* datagram read: where to store the source */
+  void *rpin;           /* that reader's memory pin (memory.h) */
+  lua_State *L0;        /* main thread: for cu_unpinmemory in callbacks */
   char *stash;          /* stream bytes that came with no reader */
   size_t stashpos, stashlen;
   int rerr;             /* sticky read failure (end of file) */

@@ -21,7 +21,13 @@
 void cu_setreader (cu_Socket *s, cu_Await *op) {
   s->reader = op;
   if (op) uv_ref(&s->h.handle);
-  else uv_unref(&s->h.handle);
+  else {
+    uv_unref(&s->h.handle);
+    if (s->rpin) {  /* the reader's memory may move again */
+      cu_unpinmemory(s->L0, s->rpin);
+      s->rpin = NULL;
+    }
+  }
 }
 
 /* --- reading ------------------------------------------------------------ */
@@ -180,6 +186,7 @@ int cu_stream_read (lua_State *L) {
   s->rbuf = p;
   s->rlen = len;
   cu_setreader(s, op);
+  s->rpin = cu_pinmemory(L, 2);  /* its bytes must stay where they are */
   if (s->domain == CU_SHARE)
     return cu_await_yieldk(L, op, 2, readshare_k, lua_gettop(L));
   return cu_await_yield(L, op, 2);
@@ -190,6 +197,7 @@ int cu_stream_read (lua_State *L) {
 static void on_written (uv_write_t *req, int status) {
   cu_Await *op = cu_await_from(req);
   lua_State *co = cu_await_waiter(op);
+  cu_unpinmemory(((cu_Socket *)req->handle)->L0, op->data);
   cu_await_finish(op, co, co ? cu_pushreqresult(co, status) : 0);
 }
 
@@ -227,10 +235,14 @@ int cu_stream_write (lua_State *L) {
     keep = lua_gettop(L);
   }
   op = cu_await_begin(L);
+  op->data = cu_pinmemory(L, 2);  /* the bytes stay put until on_written */
   if (passed) err = uv_write2(&op->u.write, &s->h.stream, &buf, 1,
                               &passed->h.stream, on_written);
   else err = uv_write(&op->u.write, &s->h.stream, &buf, 1, on_written);
-  if (err < 0) return cu_await_fail(L, op, err);
+  if (err < 0) {
+    cu_unpinmemory(L, op->data);
+    return cu_await_fail(L, op, err);
+  }
   return cu_await_yield(L, op, keep);
 }
 

@@ -209,6 +209,32 @@ H.case("socket: partial reads into i/j ranges", function ()
   end)
 end)
 
+H.case("socket: resizable memories stay put while in use", function ()
+  run(function ()
+    local cli, conn, srv = pair()
+    local m = memory.create()
+    memory.resize(m, 8)
+    local r = spawn(function () return conn:read(m, 2, 5) end)
+    H.raises("in use", memory.resize, m, 100)
+    assert(cli:write("abcd"))
+    H.same({4}, join(r))
+    memory.resize(m, 5)  -- free again
+    assert(str(m, 2, 5) == "abcd")
+    -- a queued write pins its memory until the system took it all
+    local big = memory.create()
+    memory.resize(big, 1 << 23, "q")
+    local w = spawn(function () return cli:write(big) end)
+    local pinned = not pcall(memory.resize, big, 1)
+    local buf = memory.create(1 << 16)
+    local total = 0
+    while total < (1 << 23) do total = total + assert(conn:read(buf)) end
+    H.same({true}, join(w))
+    memory.resize(big, 1)
+    assert(pinned or total == 1 << 23)
+    closeall(cli, conn, srv)
+  end, 60)
+end)
+
 H.case("socket: bytes that come before the read are kept", function ()
   run(function ()
     local cli, conn, srv = pair()
