@@ -188,6 +188,7 @@ void cu_pushtransfererror (lua_State *L, const char *what, int n,
 void cu_values_checksave (cu_Values *v, lua_State *L, int first, int last,
                           int shift) {
   int bad = cu_values_save(v, L, first, last);
+  if (bad != 0) cu_values_free(v);  /* it may have grown */
   if (bad < 0) luaL_error(L, "not enough memory");
   if (bad > 0) {
     cu_pushtransfererror(L, "argument", bad + shift,

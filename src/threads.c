@@ -500,35 +500,39 @@ static int threads_count (lua_State *L) {
   return n;
 }
 
-/* Makes a task of the chunk loaded by 'status' into NL, with the values
-   from 'first' on as arguments; returns what dostring/dofile return. */
+/* The values from 'first' on, checked before any side effect. */
+static void checkargs (lua_State *L, cu_Values *args, int first) {
+  cu_values_init(args);
+  cu_values_checksave(args, L, first, lua_gettop(L), 0);
+}
+
+/* A new independent state for a task, or raises. */
+static lua_State *checknewstate (lua_State *L, cu_Values *args) {
+  lua_State *NL = cu_newstate(L);
+  if (NL == NULL) {
+    cu_values_free(args);
+    lua_error(L);
+  }
+  return NL;
+}
+
+/* Makes a task of the chunk loaded by 'status' into NL, with 'args' as
+   arguments; returns what dostring/dofile return. */
 static int addtask (lua_State *L, Pool *pool, lua_State *NL, int status,
-                    int first) {
-  Task *t;
-  cu_Values args;
+                    cu_Values *args) {
+  Task *t = NULL;
   if (status != LUA_OK) {
     luaL_pushfail(L);
     lua_pushstring(L, lua_tostring(NL, -1));
     lua_close(NL);
+    cu_values_free(args);
     return 2;
   }
-  cu_values_init(&args);
-  t = (Task *)malloc(sizeof(Task));
-  if (t == NULL || !lua_checkstack(NL, lua_gettop(L) + 8)) {
-    free(t);
+  if (!lua_checkstack(NL, args->n + 8) ||
+      (t = (Task *)malloc(sizeof(Task))) == NULL) {
     lua_close(NL);
+    cu_values_free(args);
     return luaL_error(L, "not enough memory");
-  }
-  {
-    int bad = cu_values_save(&args, L, first, lua_gettop(L));
-    if (bad != 0) {
-      free(t);
-      lua_close(NL);
-      cu_values_free(&args);
-      if (bad < 0) return luaL_error(L, "not enough memory");
-      cu_pushtransfererror(L, "argument", bad, luaL_typename(L, bad));
-      return lua_error(L);
-    }
   }
   memset(t, 0, sizeof(Task));
   cu_values_init(&t->waiter.sent);
@@ -541,8 +545,8 @@ static int addtask (lua_State *L, Pool *pool, lua_State *NL, int status,
   lua_rawsetp(NL, LUA_REGISTRYINDEX, &TASKKEY);
   lua_pushvalue(NL, -2);
   lua_xmove(NL, t->co, 1);  /* the chunk */
-  t->nargs = cu_values_push(&args, t->co);
-  cu_values_free(&args);
+  t->nargs = cu_values_push(args, t->co);
+  cu_values_free(args);
   uv_mutex_lock(&pool->mutex);
   t->allnext = pool->all;
   if (pool->all) pool->all->allprev = t;
@@ -554,12 +558,6 @@ static int addtask (lua_State *L, Pool *pool, lua_State *NL, int status,
   return 1;
 }
 
-static lua_State *checknewstate (lua_State *L) {
-  lua_State *NL = cu_newstate(L);
-  if (NL == NULL) lua_error(L);
-  return NL;
-}
-
 /* threads.dostring(pool, chunk [, chunkname [, mode, ...]]) */
 static int threads_dostring (lua_State *L) {
   Pool *pool = checkpool(L);
@@ -567,9 +565,12 @@ static int threads_dostring (lua_State *L) {
   const char *chunk = luaL_checklstring(L, 2, &len);
   const char *name = luaL_optstring(L, 3, chunk);
   const char *mode = luaL_optstring(L, 4, "bt");
-  lua_State *NL = checknewstate(L);
+  cu_Values args;
+  lua_State *NL;
+  checkargs(L, &args, 5);
+  NL = checknewstate(L, &args);
   return addtask(L, pool, NL, luaL_loadbufferx(NL, chunk, len, name, mode),
-                 5);
+                 &args);
 }
 
 /* threads.dofile(pool, filepath [, mode, ...]) */
@@ -577,8 +578,11 @@ static int threads_dofile (lua_State *L) {
   Pool *pool = checkpool(L);
   const char *path = luaL_optstring(L, 2, NULL);
   const char *mode = luaL_optstring(L, 3, "bt");
-  lua_State *NL = checknewstate(L);
-  return addtask(L, pool, NL, luaL_loadfilex(NL, path, mode), 4);
+  cu_Values args;
+  lua_State *NL;
+  checkargs(L, &args, 4);
+  NL = checknewstate(L, &args);
+  return addtask(L, pool, NL, luaL_loadfilex(NL, path, mode), &args);
 }
 
 /* threads.close(pool) */

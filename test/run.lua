@@ -38,7 +38,8 @@ if sanitizer == "asan" then
   env[#env + 1] = "UBSAN_OPTIONS='print_stacktrace=1:halt_on_error=1'"
 elseif sanitizer == "tsan" then
   env[#env + 1] = "LD_PRELOAD='" .. runtime("libtsan.so") .. "'"
-  env[#env + 1] = "TSAN_OPTIONS='halt_on_error=1:second_deadlock_stack=1'"
+  env[#env + 1] = "TSAN_OPTIONS='halt_on_error=1:second_deadlock_stack=1" ..
+    ":suppressions=test/tsan.supp'"
 end
 local timeout = tonumber(os.getenv("COUTIL_TEST_TIMEOUT")) or 300
 local interpreter = os.getenv("COUTIL_LUA") or "lua5.4"

@@ -1,0 +1,549 @@
+-- test/threads.lua: coutil.threads (manual, "Thread Pools"), tasks on
+-- channels, system.run inside tasks and lua_close with live pools.
+
+local H = require "helpers"
+local system = require "coutil.system"
+local channel = require "coutil.channel"
+local threads = require "coutil.threads"
+
+-- /bin/sh crashes with the ThreadSanitizer runtime preloaded, so child
+-- processes (H.runlua) cannot run under COUTIL_SANITIZER=tsan.
+local notsan = not (os.getenv("LD_PRELOAD") or ""):find("tsan", 1, true)
+local function childcase (name, fn)
+  if notsan then H.case(name, fn)
+  else H.skip(name, "child processes cannot run under ThreadSanitizer") end
+end
+
+local serial = 0
+local function newname ()
+  serial = serial + 1
+  return "test/threads#" .. serial
+end
+
+-- Runs fn under system.run with a guard timer bounding every wait.
+local function guarded (fn, secs)
+  local guard = coroutine.create(system.suspend)
+  coroutine.resume(guard, secs or 30)
+  local results = H.pack(pcall(H.run, fn, (secs or 30) + 1))
+  coroutine.resume(guard)  -- cancels the timer
+  assert(results[1], results[2])
+  return table.unpack(results, 2, results.n)
+end
+
+-- Polls until cond() holds, sleeping (blocking) between tries; bounded.
+local function waitfor (cond, what)
+  for _ = 1, 2000 do
+    if cond() then return end
+    system.suspend(0.005, "~")
+  end
+  error("timed out waiting for " .. what, 2)
+end
+
+-- Receives 'n' values from channel 'name' (endpoint "in"), in order.
+local function receive (name, n, secs)
+  local ch = channel.create(name)
+  local got = {}
+  guarded(function ()
+    for i = 1, n do
+      local res = H.pack(system.awaitch(ch, "in"))
+      assert(res[1] == true, res[2])
+      got[i] = res.n > 2 and {table.unpack(res, 2, res.n)} or res[2]
+    end
+  end, secs)
+  ch:close()
+  return got
+end
+
+-- Common prologue of task chunks: the base library and coroutine.
+local prologue = [[
+  require "_G"
+  local coroutine = require "coroutine"
+]]
+
+-- --- create, count, resize, close -----------------------------------------------
+
+H.case("create returns a pool with its threads", function ()
+  local pool = threads.create(2)
+  assert(type(pool) == "userdata")
+  H.same({0, 0, 0, 0, 2, 2}, threads.count(pool, "nrpsea"))
+  H.same({2, 2, 0}, pool:count("ean"))
+  H.same({true}, pool:close())
+end)
+
+H.case("create without size outside a task returns nil", function ()
+  H.same({nil, n = 1}, threads.create())
+  H.same({nil, n = 1}, threads.create(nil))
+end)
+
+H.case("create checks its argument", function ()
+  H.badarg(1, "out of range", threads.create, -1)
+  H.badarg(1, "number has no integer representation", threads.create, 1.5)
+  H.badarg(1, "number expected, got table", threads.create, {})
+end)
+
+H.case("a pool without threads keeps tasks pending", function ()
+  local pool = threads.create(0)
+  H.same({true}, pool:dostring("return"))
+  H.same({true}, pool:dostring("return"))
+  H.same({2, 0, 2, 0, 0, 0}, pool:count("nrpsea"))
+  H.same({true}, pool:close())  -- no threads: discards the tasks
+end)
+
+H.case("resize starts threads on demand or at once", function ()
+  local pool = threads.create(0)
+  H.same({true}, pool:resize(3))
+  H.same({3, 0}, pool:count("ea"))  -- no task, no thread yet
+  H.same({true}, pool:resize(3, true))
+  H.same({3, 3}, pool:count("ea"))
+  H.same({true}, pool:resize(1))
+  waitfor(function () return pool:count("a") == 1 end, "threads to leave")
+  H.same({1}, pool:count("e"))
+  pool:close()
+end)
+
+H.case("resize checks its arguments", function ()
+  local pool = threads.create(0)
+  H.badarg(2, "out of range", pool.resize, pool, -2)
+  H.badarg(2, "number expected, got no value", pool.resize, pool)
+  H.badarg(1, "coutil.threads expected, got table", threads.resize, {}, 1)
+  pool:close()
+end)
+
+H.case("count checks its options", function ()
+  local pool = threads.create(0)
+  H.same({}, pool:count(""))
+  H.badarg(2, "unknown mode char (got 'x')", pool.count, pool, "nx")
+  H.badarg(2, "string expected, got no value", pool.count, pool)
+  pool:close()
+end)
+
+H.case("a closed pool cannot be used; close is idempotent", function ()
+  local pool = threads.create(1)
+  H.same({true}, pool:close())
+  H.same({true}, pool:close())
+  H.raises("closed object", pool.count, pool, "n")
+  H.raises("closed object", pool.resize, pool, 1)
+  H.raises("closed object", pool.dostring, pool, "return")
+  H.raises("closed object", pool.dofile, pool, "x.lua")
+end)
+
+-- --- dostring, dofile -----------------------------------------------------------
+
+H.case("dostring runs a chunk with transferable arguments", function ()
+  local name = newname()
+  local pool = threads.create(1)
+  local light = debug.upvalueid(newname, 1)
+  H.same({true}, pool:dostring(prologue .. [[
+    local name = ...
+    coroutine.yield(name, "out", select("#", ...), ...)
+  ]], "args", "t", name, nil, false, 7, 7.0, "s\0", light))
+  local got = receive(name, 1)[1]
+  H.same({7, name, nil, false, 7, 7.0, "s\0", light}, table.unpack(got, 1, 8))
+  assert(math.type(got[6]) == "float")
+  pool:close()
+end)
+
+H.case("dostring reports chunks that do not load", function ()
+  local pool = threads.create(1)
+  local ok, err = pool:dostring("return +", "=bad")
+  assert(ok == nil and err:find("bad:1:", 1, true), err)
+  ok, err = pool:dostring("return 1", "text", "b")
+  assert(ok == nil and err:find("attempt to load a text chunk", 1, true))
+  H.same({0}, pool:count("n"))
+  pool:close()
+end)
+
+H.case("dostring checks its arguments", function ()
+  local pool = threads.create(0)
+  H.badarg(2, "string expected, got no value", pool.dostring, pool)
+  H.badarg(2, "string expected, got table", pool.dostring, pool, {})
+  H.badarg(3, "string expected, got table", pool.dostring, pool, "", {})
+  H.raises("unable to transfer argument #5 (got table)",
+           pool.dostring, pool, "return", "n", "t", {})
+  H.raises("unable to transfer argument #7 (got function)",
+           pool.dostring, pool, "return", "n", "t", 1, 2, print)
+  H.badarg(1, "coutil.threads expected, got string", threads.dostring, "x")
+  H.same({0}, pool:count("n"))
+  pool:close()
+end)
+
+H.case("dofile runs a file with arguments", function ()
+  local name = newname()
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(prologue, "local name, a, b = ... coroutine.yield(name, 'out', a + b)")
+  f:close()
+  local pool = threads.create(1)
+  H.same({true}, pool:dofile(path, "t", name, 20, 22))
+  H.same({42}, receive(name, 1)[1])
+  local ok, err = pool:dofile(path, "b")
+  assert(ok == nil and err:find("attempt to load a text chunk", 1, true))
+  os.remove(path)
+  ok, err = pool:dofile(path)
+  assert(ok == nil and err:find("cannot open", 1, true), err)
+  H.raises("unable to transfer argument #4 (got table)",
+           pool.dofile, pool, path, "t", {})
+  pool:close()
+end)
+
+-- --- tasks -----------------------------------------------------------------------
+
+H.case("tasks that yield are rescheduled; many tasks on few threads",
+function ()
+  local name = newname()
+  local pool = threads.create(2)
+  local ntasks = 100
+  for i = 1, ntasks do
+    assert(pool:dostring(prologue .. [[
+      local name, i = ...
+      for _ = 1, 5 do coroutine.yield() end
+      coroutine.yield(name, "out", i)
+    ]], "task", "t", name, i))
+  end
+  local got = receive(name, ntasks)
+  local seen = {}
+  for _, i in ipairs(got) do
+    assert(not seen[i])
+    seen[i] = true
+  end
+  for i = 1, ntasks do assert(seen[i]) end
+  pool:close()
+end)
+
+H.case("a task gets its own pool from create()", function ()
+  local name = newname()
+  local pool = threads.create(1)
+  assert(pool:dostring(prologue .. [[
+    local threads = require "coutil.threads"
+    local name = ...
+    local own = threads.create()
+    local n, e = own:count("ne")
+    assert(own:dostring("return") == true)
+    assert(own:close() == true)
+    local ok, err = pcall(own.count, own, "n")
+    coroutine.yield(name, "out", n, e, err)
+  ]], "own", "t", name))
+  local got = receive(name, 1)[1]
+  H.same({1, 1}, got[1], got[2])
+  assert(got[3]:find("closed object", 1, true), got[3])
+  pool:close()  -- the task's close did not close it
+end)
+
+H.case("the bare channel protocol reports misuse as a failure", function ()
+  local name = newname()
+  local pool = threads.create(1)
+  assert(pool:dostring(prologue .. [[
+    local name = ...
+    local r1 = {coroutine.yield(name, "sideways")}
+    local r2 = {coroutine.yield(name, "out", {})}
+    local r3 = {coroutine.yield(name, 5)}
+    coroutine.yield(name, "out", r1[1], r1[2], r2[1], r2[2], r3[1], r3[2])
+  ]], "misuse", "t", name))
+  local got = receive(name, 1)[1]
+  H.same({false, "invalid option 'sideways'",
+          false, "unable to transfer argument #3 (got table)",
+          false, "invalid option '5'"}, table.unpack(got, 1, 6))
+  pool:close()
+end)
+
+H.case("a task waits on a channel with any endpoint", function ()
+  local name = newname()
+  local pool = threads.create(1)
+  assert(pool:dostring(prologue .. [[
+    local name = ...
+    local ok, v = coroutine.yield(name)
+    coroutine.yield(name, "any", v * 2)
+  ]], "any", "t", name))
+  local ch = channel.create(name)
+  guarded(function ()
+    H.same({true}, system.awaitch(ch, "out", 21))
+    H.same({true, 42}, system.awaitch(ch, "in"))
+  end)
+  ch:close()
+  pool:close()
+end)
+
+H.case("system.run in a task with only awaitch pending frees the thread",
+function ()
+  local name = newname()
+  local report = newname()
+  local pool = threads.create(1)  -- one thread for both tasks
+  assert(pool:dostring(prologue .. [[
+    local system = require "coutil.system"
+    local channel = require "coutil.channel"
+    local name, report = ...
+    local results = {}
+    for i = 1, 3 do
+      local ch = channel.create(name)  -- one object per waiting coroutine
+      coroutine.wrap(function ()
+        local ok, v = system.awaitch(ch, "in")
+        results[#results + 1] = v
+      end)()
+    end
+    system.run()
+    local table = require "table"
+    table.sort(results)
+    coroutine.yield(report, "out", table.concat(results, ","))
+  ]], "runner", "t", name, report))
+  waitfor(function () return pool:count("s") == 1 end, "the task to park")
+  assert(pool:dostring(prologue .. [[
+    local name = ...
+    for i = 1, 3 do coroutine.yield(name, "out", i) end
+  ]], "sender", "t", name))
+  H.same({"1,2,3"}, receive(report, 1)[1])
+  pool:close()
+end)
+
+H.case("system.run in a task still runs other awaits", function ()
+  local report = newname()
+  local pool = threads.create(1)
+  assert(pool:dostring(prologue .. [[
+    local system = require "coutil.system"
+    local report = ...
+    local done = 0
+    for i = 1, 3 do
+      coroutine.wrap(function ()
+        system.suspend(0.01 * i)
+        done = done + 1
+      end)()
+    end
+    assert(system.run() == false)
+    coroutine.yield(report, "out", done)
+  ]], "timers", "t", report))
+  H.same({3}, receive(report, 1)[1])
+  pool:close()
+end)
+
+H.case("a task's awaitch can be halted", function ()
+  local name, report = newname(), newname()
+  local pool = threads.create(1)
+  assert(pool:dostring(prologue .. [[
+    local system = require "coutil.system"
+    local channel = require "coutil.channel"
+    local name, report = ...
+    local ch = channel.create(name)
+    local waiter = coroutine.create(system.awaitch)
+    coroutine.resume(waiter, ch, "in")
+    coroutine.wrap(function ()
+      system.suspend(0.01)
+      system.halt()
+    end)()
+    local pending = system.run()
+    coroutine.resume(waiter, "stop")  -- ends the awaitch
+    coroutine.yield(report, "out", pending, system.run("ready"))
+  ]], "halt", "t", name, report))
+  local got = receive(report, 1)[1]
+  H.same({true, false}, got[1], got[2])
+  pool:close()
+end)
+
+H.case("resize while tasks run", function ()
+  local name = newname()
+  local pool = threads.create(1)
+  local ntasks = 20
+  for i = 1, ntasks do
+    assert(pool:dostring(prologue .. [[
+      local name, i = ...
+      require "coutil.system".suspend(0.005, "~")
+      coroutine.yield(name, "out", i)
+    ]], "task", "t", name, i))
+  end
+  H.same({true}, pool:resize(4, true))
+  H.same({4, 4}, pool:count("ea"))
+  local got = receive(name, ntasks // 2)
+  H.same({true}, pool:resize(1))
+  for _, i in ipairs(receive(name, ntasks - ntasks // 2)) do
+    got[#got + 1] = i
+  end
+  table.sort(got)
+  for i = 1, ntasks do assert(got[i] == i) end
+  waitfor(function () return pool:count("a") == 1 end, "threads to leave")
+  pool:close()
+end)
+
+H.case("close waits for the tasks to end", function ()
+  local path = os.tmpname()
+  local pool = threads.create(2)
+  for i = 1, 4 do
+    assert(pool:dostring(prologue .. [[
+      local path, i = ...
+      require "coutil.system".suspend(0.02, "~")
+      local f = require "io".open(path .. i, "w")
+      f:write("done")
+      f:close()
+    ]], "slow", "t", path, i))
+  end
+  H.same({true}, pool:close())
+  for i = 1, 4 do
+    local f = assert(io.open(path .. i))
+    H.same({"done"}, f:read("a"))
+    f:close()
+    os.remove(path .. i)
+  end
+  os.remove(path)
+end)
+
+H.case("close waits for tasks suspended on channels while threads exist",
+function ()
+  local name = newname()
+  local waiting = threads.create(1)
+  local sender = threads.create(1)
+  local path = os.tmpname()
+  for i = 1, 3 do
+    assert(waiting:dostring(prologue .. [[
+      local name, path, i = ...
+      local ok, v = coroutine.yield(name, "in")
+      local f = require "io".open(path .. i, "w")
+      f:write(v)
+      f:close()
+    ]], "waiting", "t", name, path, i))
+  end
+  waitfor(function () return waiting:count("s") == 3 end, "suspensions")
+  assert(sender:dostring(prologue .. [[
+    local name = ...
+    require "coutil.system".suspend(0.02, "~")
+    for i = 1, 3 do coroutine.yield(name, "out", "v" .. i) end
+  ]], "sender", "t", name))
+  H.same({true}, waiting:close())
+  local seen = {}
+  for i = 1, 3 do
+    local f = assert(io.open(path .. i))
+    seen[f:read("a")] = true
+    f:close()
+    os.remove(path .. i)
+  end
+  assert(seen.v1 and seen.v2 and seen.v3)
+  sender:close()
+  os.remove(path)
+end)
+
+H.case("close discards tasks suspended on channels once no thread is left",
+function ()
+  local name = newname()
+  local pool = threads.create(1)
+  for _ = 1, 3 do
+    assert(pool:dostring(prologue .. [[
+      coroutine.yield(..., "in")
+      error("never resumed")
+    ]], "waiting", "t", name))
+  end
+  waitfor(function () return pool:count("s") == 3 end, "suspensions")
+  assert(channel.getnames()[name] == true)
+  H.same({true}, pool:resize(0))
+  waitfor(function () return pool:count("a") == 0 end, "threads to leave")
+  H.same({true}, pool:close())
+  assert(channel.getnames()[name] == nil)  -- the waiters are gone
+  local ch = channel.create(name)
+  H.same({nil, "empty", n = 2}, ch:sync("out"))
+  ch:close()
+end)
+
+H.case("close discards tasks parked in system.run", function ()
+  local name = newname()
+  local pool = threads.create(1)
+  assert(pool:dostring(prologue .. [[
+    local system = require "coutil.system"
+    local ch = require "coutil.channel".create(...)
+    coroutine.wrap(system.awaitch)(ch, "in")
+    system.run()
+  ]], "parked", "t", name))
+  waitfor(function () return pool:count("s") == 1 end, "the task to park")
+  pool:resize(0)
+  waitfor(function () return pool:count("a") == 0 end, "threads to leave")
+  H.same({true}, pool:close())
+  assert(channel.getnames()[name] == nil)
+end)
+
+H.case("a pool collected without close keeps running its tasks", function ()
+  local name = newname()
+  local pool = threads.create(1)
+  H.track(pool)
+  assert(pool:dostring(prologue .. [[
+    require "coutil.system".suspend(0.01, "~")
+    coroutine.yield(..., "out", "still here")
+  ]], "orphan", "t", name))
+  pool = nil
+  collectgarbage()
+  collectgarbage()
+  H.same({"still here"}, receive(name, 1)[1])
+end)
+
+childcase("task errors become warnings of the task's state", function ()
+  local ok, out = H.runlua[[
+    local threads = require "coutil.threads"
+    local pool = threads.create(1)
+    assert(pool:dostring([=[
+      require "_G"
+      warn("@on")
+      error("task failed")
+    ]=]))
+    assert(pool:dostring("error('quiet')"))
+    pool:close()
+    print("closed")
+  ]]
+  assert(ok, out)
+  assert(out:find("task failed", 1, true), out)
+  assert(out:find("Lua warning: ", 1, true), out)
+  assert(not out:find("quiet", 1, true), out)
+  assert(out:find("closed", 1, true), out)
+end)
+
+childcase("lua_close waits for pools that were not closed", function ()
+  local ok, out = H.runlua[[
+    local threads = require "coutil.threads"
+    local kept = threads.create(1)
+    local dropped = threads.create(1)
+    local chunk = [=[
+      require "coutil.system".suspend(0.05, "~")
+      require "io".write(..., "\n")
+    ]=]
+    assert(kept:dostring(chunk, "k", "t", "kept done"))
+    assert(dropped:dostring(chunk, "d", "t", "dropped done"))
+    dropped = nil
+    collectgarbage()
+    print("main done")
+  ]]
+  assert(ok, out)
+  local m = out:find("main done", 1, true)
+  assert(m and out:find("kept done", m, true), out)
+  assert(out:find("dropped done", m, true), out)
+end)
+
+childcase("lua_close ends once a pool has no threads", function ()
+  local ok, out = H.runlua[[
+    local threads = require "coutil.threads"
+    local pool = threads.create(1)
+    assert(pool:dostring("coroutine.yield('test/threads/stuck', 'in')"))
+    assert(pool:dostring("require 'coroutine'.yield('test/threads/stuck')"))
+    for _ = 1, 1000 do
+      if pool:count("s") == 1 then break end
+      require "coutil.system".suspend(0.005, "~")
+    end
+    pool:resize(0)
+    print("main done")
+  ]]
+  assert(ok, out)
+  assert(out:find("main done", 1, true), out)
+end)
+
+childcase("a task's own pools keep its state open until they end",
+function ()
+  local ok, out = H.runlua[==[
+    local threads = require "coutil.threads"
+    local pool = threads.create(1)
+    assert(pool:dostring([=[
+      local inner = require "coutil.threads".create(1)
+      inner:dostring([[
+        require "coutil.system".suspend(0.05, "~")
+        require "io".write("inner done\n")
+      ]])
+    ]=]))
+    pool:close()
+    print("outer closed")
+  ]==]
+  assert(ok, out)
+  local i = out:find("inner done", 1, true)
+  assert(i and out:find("outer closed", i, true), out)
+end)
+
+H.done()
