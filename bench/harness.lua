@@ -108,8 +108,8 @@ local function runall (libdir, path, reps)
     if c.floor then floor = c.name end
   end
 
-  print(string.format("## %s (%s x %d, median of %d runs)", bench.title,
-    bench.unit, bench.n, reps))
+  print(string.format("## %s (%s x %d, median of %d run%s)", bench.title,
+    bench.unit, bench.n, reps, reps == 1 and "" or "s"))
   print()
   print("| contender | median s | ns/" .. bench.unit .. " | x floor |")
   print("|---|---:|---:|---:|")
