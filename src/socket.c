@@ -52,6 +52,16 @@ void cu_setsocket (cu_Socket **ref, cu_Socket *s) {
 
 cu_Socket **cu_tosocketref (lua_State *L, int arg, int kinds) {
   int k;
+  /* fast path: a method gets its own class's metatable as upvalue 2 (see
+     newclass), so the usual call needs no registry lookup */
+  if (lua_getmetatable(L, arg)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+    if (same) {
+      cu_Socket **ref = (cu_Socket **)lua_touserdata(L, arg);
+      if (*ref && (kinds & CU_KIND((*ref)->kind))) return ref;
+    }
+  }
   for (k = CU_DATAGRAM; k <= CU_TERMINAL; k++) {
     if (kinds & CU_KIND(k)) {
       void *p = luaL_testudata(L, arg, classnames[k]);
@@ -549,6 +559,15 @@ static int datagram_write (lua_State *L) {
 
 /* --- classes ------------------------------------------------------------ */
 
+void cu_newsocketclass (lua_State *L, int kind, const luaL_Reg *methods,
+                        const luaL_Reg *metamethods) {
+  luaL_newmetatable(L, classnames[kind]);
+  cu_pushloop(L);  /* upvalue 1: the loop, as for every function */
+  lua_pushvalue(L, -2);  /* upvalue 2: the class's own metatable */
+  cu_newclass(L, classnames[kind], methods, metamethods, 2);
+  lua_pop(L, 2);
+}
+
 void cu_open_socket (lua_State *L) {
   static const luaL_Reg datagram[] = {
     {"close", cu_socket_close}, {"getdomain", socket_getdomain},
@@ -590,9 +609,7 @@ void cu_open_socket (lua_State *L) {
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
   }
-  for (k = CU_DATAGRAM; k <= CU_PASSIVE; k++) {
-    cu_newloopclass(L, classnames[k], methods[k], meta);
-    lua_pop(L, 1);
-  }
+  for (k = CU_DATAGRAM; k <= CU_PASSIVE; k++)
+    cu_newsocketclass(L, k, methods[k], meta);
   cu_setfuncs(L, funcs);
 }

@@ -48,6 +48,10 @@ typedef struct cu_Socket {
   char scratch;             /* datagram read into an empty range */
 } cu_Socket;
 
+/* Creates the class of 'kind': its functions get the loop as upvalue 1
+   and the class's metatable as upvalue 2 (a quick self check). */
+void cu_newsocketclass (lua_State *L, int kind, const luaL_Reg *methods,
+                        const luaL_Reg *metamethods);
 /* Pushes a closed socket userdata of 'kind' (its pointer is NULL). */
 cu_Socket **cu_pushsocketref (lua_State *L, int kind);
 /* malloc'd, zeroed socket of 'kind' and 'domain' (raises on no memory);

@@ -116,8 +116,7 @@ void cu_open_stdio (lua_State *L) {
     {"__tostring", cu_socket_tostring},
     {NULL, NULL}
   };
-  cu_newloopclass(L, "coutil.terminal", methods, meta);
-  lua_pop(L, 1);
+  cu_newsocketclass(L, CU_TERMINAL, methods, meta);
   if (!lua_getmetatable(L, -1)) lua_createtable(L, 0, 1);
   cu_pushloop(L);
   lua_pushcclosure(L, stdio_index, 1);

@@ -76,9 +76,10 @@ function M.coutil.pingpong (clients, rounds, size)
       local s = assert(system.socket("stream", "ipv4"))
       assert(s:setoption("nodelay", true))
       assert(s:connect(addr))
+      local msg = string.rep("x", size)  -- like the other contenders
       local buf = memory.create(size)
       for _ = 1, rounds do
-        assert(s:write(buf))
+        assert(s:write(msg))
         local got = 0
         repeat
           got = got + assert(s:read(buf, got + 1))
