@@ -94,6 +94,17 @@ int cu_pushreqresult (lua_State *L, int status) {
   return cu_pushresult(L, status);
 }
 
+void cu_endrequest (cu_Await *op, uv_handle_t *h, int status) {
+  lua_State *co = cu_await_waiter(op);
+  cu_unpinmemory(((cu_Socket *)h)->L0, op->data);
+  cu_await_finish(op, co, co ? cu_pushreqresult(co, status) : 0);
+}
+
+int cu_failrequest (lua_State *L, cu_Await *op, int err) {
+  cu_unpinmemory(L, op->data);
+  return cu_await_fail(L, op, err);
+}
+
 void cu_checkyield (lua_State *L) {
   if (!lua_isyieldable(L)) luaL_error(L, "unable to yield");
 }
@@ -220,9 +231,7 @@ static int socket_bind (lua_State *L) {
 }
 
 static void on_connected (uv_connect_t *req, int status) {
-  cu_Await *op = cu_await_from(req);
-  lua_State *co = cu_await_waiter(op);
-  cu_await_finish(op, co, co ? cu_pushreqresult(co, status) : 0);
+  cu_endrequest(cu_await_from(req), (uv_handle_t *)req->handle, status);
 }
 
 /* socket:connect([address]) */
@@ -512,11 +521,8 @@ static int datagram_read (lua_State *L) {
   op = cu_await_begin(L);
   op->data = s;
   op->cancel = cancelreceive;
-  s->rbuf = p;
-  s->rlen = len;
   s->raddr = a;
-  cu_setreader(s, op);
-  s->rpin = cu_pinmemory(L, 2);  /* its bytes must stay where they are */
+  cu_startread(L, s, op, p, len);
   err = uv_udp_recv_start(&s->h.udp, on_udpalloc, on_received);
   if (err < 0) {
     cu_setreader(s, NULL);
@@ -526,10 +532,7 @@ static int datagram_read (lua_State *L) {
 }
 
 static void on_sent (uv_udp_send_t *req, int status) {
-  cu_Await *op = cu_await_from(req);
-  lua_State *co = cu_await_waiter(op);
-  cu_unpinmemory(((cu_Socket *)req->handle)->L0, op->data);
-  cu_await_finish(op, co, co ? cu_pushreqresult(co, status) : 0);
+  cu_endrequest(cu_await_from(req), (uv_handle_t *)req->handle, status);
 }
 
 /* socket:write(data [, i [, j [, address]]]) of datagram sockets */
@@ -550,10 +553,7 @@ static int datagram_write (lua_State *L) {
   op = cu_await_begin(L);
   op->data = cu_pinmemory(L, 2);  /* the bytes stay put until on_sent */
   err = uv_udp_send(&op->u.send, &s->h.udp, &buf, 1, sa, on_sent);
-  if (err < 0) {
-    cu_unpinmemory(L, op->data);
-    return cu_await_fail(L, op, err);
-  }
+  if (err < 0) return cu_failrequest(L, op, err);
   return cu_await_yield(L, op, 2);
 }
 

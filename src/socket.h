@@ -71,6 +71,15 @@ int cu_pushclosed (lua_State *L);
 /* Results of a request: true, the failure triple, or, when closing the
    socket cancelled it (UV_ECANCELED), false, "closed". */
 int cu_pushreqresult (lua_State *L, int status);
+/* A request on socket handle 'h' is over: unpins its memory (op->data,
+   or NULL) and resumes the coroutine still waiting with its results. */
+void cu_endrequest (cu_Await *op, uv_handle_t *h, int status);
+/* Starting the request failed: unpins, drops 'op', pushes the failure. */
+int cu_failrequest (lua_State *L, cu_Await *op, int err);
+/* Makes 'op' the reader of 's' filling 'p' (len bytes), the memory at
+   stack index 2, which stays pinned until the reader is cleared. */
+void cu_startread (lua_State *L, cu_Socket *s, cu_Await *op, char *p,
+                   size_t len);
 /* Raises "unable to yield" when the caller cannot yield. Await functions
    that may finish without waiting call this first, so they behave the
    same whether or not they would have waited. */

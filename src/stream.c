@@ -30,6 +30,14 @@ void cu_setreader (cu_Socket *s, cu_Await *op) {
   }
 }
 
+void cu_startread (lua_State *L, cu_Socket *s, cu_Await *op, char *p,
+                   size_t len) {
+  s->rbuf = p;
+  s->rlen = len;
+  cu_setreader(s, op);
+  s->rpin = cu_pinmemory(L, 2);  /* its bytes must stay where they are */
+}
+
 /* --- reading ------------------------------------------------------------ */
 
 static void stopreading (cu_Socket *s) {
@@ -183,10 +191,7 @@ int cu_stream_read (lua_State *L) {
   op = cu_await_begin(L);
   op->data = s;
   op->cancel = cancelread;
-  s->rbuf = p;
-  s->rlen = len;
-  cu_setreader(s, op);
-  s->rpin = cu_pinmemory(L, 2);  /* its bytes must stay where they are */
+  cu_startread(L, s, op, p, len);
   if (s->domain == CU_SHARE)
     return cu_await_yieldk(L, op, 2, readshare_k, lua_gettop(L));
   return cu_await_yield(L, op, 2);
@@ -195,10 +200,7 @@ int cu_stream_read (lua_State *L) {
 /* --- writing and shutdown ----------------------------------------------- */
 
 static void on_written (uv_write_t *req, int status) {
-  cu_Await *op = cu_await_from(req);
-  lua_State *co = cu_await_waiter(op);
-  cu_unpinmemory(((cu_Socket *)req->handle)->L0, op->data);
-  cu_await_finish(op, co, co ? cu_pushreqresult(co, status) : 0);
+  cu_endrequest(cu_await_from(req), (uv_handle_t *)req->handle, status);
 }
 
 /* socket:write(data [, i [, j [, socket]]]), terminal:write(data [, i [, j]])
@@ -239,17 +241,12 @@ int cu_stream_write (lua_State *L) {
   if (passed) err = uv_write2(&op->u.write, &s->h.stream, &buf, 1,
                               &passed->h.stream, on_written);
   else err = uv_write(&op->u.write, &s->h.stream, &buf, 1, on_written);
-  if (err < 0) {
-    cu_unpinmemory(L, op->data);
-    return cu_await_fail(L, op, err);
-  }
+  if (err < 0) return cu_failrequest(L, op, err);
   return cu_await_yield(L, op, keep);
 }
 
 static void on_shutdown (uv_shutdown_t *req, int status) {
-  cu_Await *op = cu_await_from(req);
-  lua_State *co = cu_await_waiter(op);
-  cu_await_finish(op, co, co ? cu_pushreqresult(co, status) : 0);
+  cu_endrequest(cu_await_from(req), (uv_handle_t *)req->handle, status);
 }
 
 /* socket:shutdown(), terminal:shutdown(): awaits until what was written

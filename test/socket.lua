@@ -5,53 +5,10 @@
 
 local H = require "helpers"
 local system = require "coutil.system"
--- the C module, not test/memory.lua (LUA_PATH starts with test/)
-local memory do
-  local path = package.path
-  package.path = ""
-  memory = require "memory"
-  package.path = path
-end
-
--- H.run, but an error inside the coroutine is raised with its traceback,
--- and a ticker wakes the loop so that H.run's time limit always applies
-local function run (f, timeout)
-  local err, done
-  H.run(function ()
-    local ticker = coroutine.create(function ()
-      while not done do system.suspend(0.05) end
-    end)
-    assert(coroutine.resume(ticker))
-    local ok, e = xpcall(f, debug.traceback)
-    done = true
-    assert(coroutine.resume(ticker))  -- wakes it early: it ends
-    if not ok then err = e end
-  end, timeout)
-  if err then error(err, 0) end
-end
-
-local function addr (port, host)
-  return system.address("ipv4", host or "127.0.0.1", port or 0)
-end
-
--- Starts a coroutine now; returns a table that gets its results.
-local function spawn (f, ...)
-  local res = {}
-  local co = H.track(coroutine.create(function (...)
-    res.values = H.pack(f(...))
-  end))
-  assert(coroutine.resume(co, ...))
-  return res, co
-end
-
--- Waits (bounded) until res.values is set.
-local function join (res)
-  for _ = 1, 1000 do
-    if res.values then return table.unpack(res.values, 1, res.values.n) end
-    system.suspend(0.005)
-  end
-  error("timed out waiting for a coroutine")
-end
+local T = dofile("test/socket/common.lua")
+local memory = T.memory
+local run, addr, spawn, join, str, closeall =
+  T.run, T.addr, T.spawn, T.join, T.str, T.closeall
 
 -- A listening socket on a free loopback port, and that address.
 local function listener (domain)
@@ -72,12 +29,6 @@ local function pair (domain)
   local conn = assert(join(acc))
   return cli, H.track(conn), srv
 end
-
-local function closeall (...)
-  for i = 1, select("#", ...) do select(i, ...):close() end
-end
-
-local function str (buf, i, j) return memory.tostring(buf, i, j) end
 
 -- --- creation and misuse ---------------------------------------------------
 

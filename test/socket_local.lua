@@ -5,30 +5,10 @@
 
 local H = require "helpers"
 local system = require "coutil.system"
--- the C module, not test/memory.lua (LUA_PATH starts with test/)
-local memory do
-  local path = package.path
-  package.path = ""
-  memory = require "memory"
-  package.path = path
-end
-
--- H.run, but an error inside the coroutine is raised with its traceback,
--- and a ticker wakes the loop so that H.run's time limit always applies
-local function run (f, timeout)
-  local err, done
-  H.run(function ()
-    local ticker = coroutine.create(function ()
-      while not done do system.suspend(0.05) end
-    end)
-    assert(coroutine.resume(ticker))
-    local ok, e = xpcall(f, debug.traceback)
-    done = true
-    assert(coroutine.resume(ticker))  -- wakes it early: it ends
-    if not ok then err = e end
-  end, timeout)
-  if err then error(err, 0) end
-end
+local T = dofile("test/socket/common.lua")
+local memory = T.memory
+local run, spawn, join, str, closeall =
+  T.run, T.spawn, T.join, T.str, T.closeall
 
 local dir = os.tmpname()
 os.remove(dir)
@@ -38,25 +18,6 @@ local function newpath ()
   count = count + 1
   return dir .. "/s" .. count
 end
-
-local function spawn (f, ...)
-  local res = {}
-  local co = H.track(coroutine.create(function (...)
-    res.values = H.pack(f(...))
-  end))
-  assert(coroutine.resume(co, ...))
-  return res, co
-end
-
-local function join (res)
-  for _ = 1, 2000 do
-    if res.values then return table.unpack(res.values, 1, res.values.n) end
-    system.suspend(0.005)
-  end
-  error("timed out waiting for a coroutine")
-end
-
-local function str (buf, i, j) return memory.tostring(buf, i, j) end
 
 local function listener (domain, path)
   local srv = H.track(assert(system.socket("passive", domain)))
@@ -84,10 +45,6 @@ local function tcppair ()
   local conn = H.track(assert(join(acc)))
   srv:close()
   return cli, conn
-end
-
-local function closeall (...)
-  for i = 1, select("#", ...) do select(i, ...):close() end
 end
 
 for _, domain in ipairs{"local", "share"} do

@@ -1,0 +1,63 @@
+-- test/socket/common.lua: helpers shared by test/socket*.lua (loaded with
+-- dofile; kept out of test/*.lua so that test/run.lua does not run it).
+
+local H = require "helpers"
+local system = require "coutil.system"
+
+local T = {}
+
+-- the C module, not test/memory.lua (LUA_PATH starts with test/)
+do
+  local path = package.path
+  package.path = ""
+  T.memory = require "memory"
+  package.path = path
+end
+
+-- H.run, but an error inside the coroutine is raised with its traceback,
+-- and a ticker wakes the loop so that H.run's time limit always applies
+function T.run (f, timeout)
+  local err, done
+  H.run(function ()
+    local ticker = coroutine.create(function ()
+      while not done do system.suspend(0.05) end
+    end)
+    assert(coroutine.resume(ticker))
+    local ok, e = xpcall(f, debug.traceback)
+    done = true
+    assert(coroutine.resume(ticker))  -- wakes it early: it ends
+    if not ok then err = e end
+  end, timeout)
+  if err then error(err, 0) end
+end
+
+-- Starts a coroutine now; returns a table that gets its results.
+function T.spawn (f, ...)
+  local res = {}
+  local co = H.track(coroutine.create(function (...)
+    res.values = H.pack(f(...))
+  end))
+  assert(coroutine.resume(co, ...))
+  return res, co
+end
+
+-- Waits (bounded) until res.values is set; returns those values.
+function T.join (res)
+  for _ = 1, 2000 do
+    if res.values then return table.unpack(res.values, 1, res.values.n) end
+    system.suspend(0.005)
+  end
+  error("timed out waiting for a coroutine")
+end
+
+function T.addr (port, host)
+  return system.address("ipv4", host or "127.0.0.1", port or 0)
+end
+
+function T.str (buf, i, j) return T.memory.tostring(buf, i, j) end
+
+function T.closeall (...)
+  for i = 1, select("#", ...) do select(i, ...):close() end
+end
+
+return T
