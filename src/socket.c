@@ -94,6 +94,16 @@ int cu_pushreqresult (lua_State *L, int status) {
   return cu_pushresult(L, status);
 }
 
+void *cu_pinbytes (lua_State *L, int arg, const char *p, size_t len) {
+  const char *block = (const char *)lua_touserdata(L, arg);
+  /* bytes inside the userdata block itself (a fixed memory) never move:
+     Lua does not move userdata; this saves a lookup on every read */
+  if (block == NULL ||
+      (p >= block && p + len <= block + lua_rawlen(L, arg)))
+    return NULL;
+  return cu_pinmemory(L, arg);
+}
+
 void cu_endrequest (cu_Await *op, uv_handle_t *h, int status) {
   lua_State *co = cu_await_waiter(op);
   cu_unpinmemory(((cu_Socket *)h)->L0, op->data);
@@ -551,7 +561,7 @@ static int datagram_write (lua_State *L) {
   if (err >= 0) return cu_pushresult(L, 0);
   if (err != UV_EAGAIN) return cu_pushfail(L, err);
   op = cu_await_begin(L);
-  op->data = cu_pinmemory(L, 2);  /* the bytes stay put until on_sent */
+  op->data = cu_pinbytes(L, 2, p, len);  /* the bytes stay until on_sent */
   err = uv_udp_send(&op->u.send, &s->h.udp, &buf, 1, sa, on_sent);
   if (err < 0) return cu_failrequest(L, op, err);
   return cu_await_yield(L, op, 2);

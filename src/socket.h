@@ -71,6 +71,10 @@ int cu_pushclosed (lua_State *L);
 /* Results of a request: true, the failure triple, or, when closing the
    socket cancelled it (UV_ECANCELED), false, "closed". */
 int cu_pushreqresult (lua_State *L, int status);
+/* Pins the memory at 'arg' whose bytes p..p+len a request uses, unless
+   they cannot move anyway (strings, fixed memories): the token for
+   cu_unpinmemory, or NULL. */
+void *cu_pinbytes (lua_State *L, int arg, const char *p, size_t len);
 /* A request on socket handle 'h' is over: unpins its memory (op->data,
    or NULL) and resumes the coroutine still waiting with its results. */
 void cu_endrequest (cu_Await *op, uv_handle_t *h, int status);

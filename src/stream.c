@@ -35,7 +35,7 @@ void cu_startread (lua_State *L, cu_Socket *s, cu_Await *op, char *p,
   s->rbuf = p;
   s->rlen = len;
   cu_setreader(s, op);
-  s->rpin = cu_pinmemory(L, 2);  /* its bytes must stay where they are */
+  s->rpin = cu_pinbytes(L, 2, p, len);  /* they must stay where they are */
 }
 
 /* --- reading ------------------------------------------------------------ */
@@ -237,7 +237,7 @@ int cu_stream_write (lua_State *L) {
     keep = lua_gettop(L);
   }
   op = cu_await_begin(L);
-  op->data = cu_pinmemory(L, 2);  /* the bytes stay put until on_written */
+  op->data = cu_pinbytes(L, 2, buf.base, buf.len);  /* until on_written */
   if (passed) err = uv_write2(&op->u.write, &s->h.stream, &buf, 1,
                               &passed->h.stream, on_written);
   else err = uv_write(&op->u.write, &s->h.stream, &buf, 1, on_written);
