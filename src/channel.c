@@ -4,10 +4,19 @@
 ** named entries, refcounted by channel objects and queued waiters. A
 ** waiter of a loop is finished on that loop's thread only: a match made
 ** by another thread queues it on the loop's sync record and wakes the
-** loop with uv_async_send (the only libuv call made across threads).
+** loop by writing to an eventfd the loop polls. No libuv function is ever
+** called from another thread: libuv 1.44's uv_async_send makes the loop
+** thread spin and sched_yield while a sender is inside the call, which
+** doubled the context switches of a ping-pong on two cores.
 */
+#include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include "await.h"
 #include "channel.h"
 #include "threads.h"
@@ -34,13 +43,23 @@ static void initlock (void) {
   if (uv_mutex_init(&lock) != 0) abort();
 }
 
+typedef struct LoopSync LoopSync;
+
+/* A loop woken by a match made while this thread held the lock: signalled
+   by cu_chan_unlock, so no system call happens inside the lock. */
+static _Thread_local LoopSync *tosignal;
+static void signalloop (LoopSync *s);
+
 void cu_chan_lock (void) {
   uv_once(&once, initlock);
   uv_mutex_lock(&lock);
 }
 
 void cu_chan_unlock (void) {
+  LoopSync *s = tosignal;
+  tosignal = NULL;
   uv_mutex_unlock(&lock);
+  if (s) signalloop(s);
 }
 
 int cu_chan_endpoint (const char *name) {
@@ -140,7 +159,6 @@ int cu_chan_await_locked (cu_Waiter *w, const char *name, size_t len) {
 /* --- loops: waiters of system.awaitch ------------------------------------ */
 
 typedef struct ChanObj ChanObj;
-typedef struct LoopSync LoopSync;
 
 typedef struct LoopWaiter {
   cu_Waiter w;
@@ -153,7 +171,9 @@ typedef struct LoopWaiter {
 
 /* loop->threads: what other threads need to wake a loop. */
 struct LoopSync {
-  uv_async_t async;     /* ref'd only while awaitch calls are pending */
+  uv_poll_t wakeup;     /* polls 'efd'; ref'd only while awaitch waits */
+  int efd;              /* eventfd other threads write to wake the loop */
+  atomic_int signaled;  /* 'efd' was written and not read yet */
   cu_Loop *loop;
   LoopWaiter *done, *donetail;  /* matched, to be resumed (locked) */
   void *parked;         /* task parked in system.run (locked) */
@@ -161,6 +181,7 @@ struct LoopSync {
   LoopWaiter *spare;    /* released waiters for reuse (loop thread) */
   int pending;          /* live waiters (loop thread) */
   int parkmode;         /* a task's system.run("loop") may park */
+  atomic_int senders;   /* threads about to write to 'efd' */
 };
 
 struct ChanObj {
@@ -168,11 +189,19 @@ struct ChanObj {
   LoopWaiter *waiter;   /* the coroutine awaiting on this object */
 };
 
-/* The async handle keeps system.run going only while some awaitch waits,
-   and never in a task that can park instead. */
+/* The wake-up handle keeps system.run going only while some awaitch
+   waits, and never in a task that can park instead. */
 static void updateref (LoopSync *s) {
-  if (s->pending > 0 && !s->parkmode) uv_ref((uv_handle_t *)&s->async);
-  else uv_unref((uv_handle_t *)&s->async);
+  if (s->pending > 0 && !s->parkmode) uv_ref((uv_handle_t *)&s->wakeup);
+  else uv_unref((uv_handle_t *)&s->wakeup);
+}
+
+/* Any thread: makes 'efd' readable, once until the loop reads it. */
+static void poke (LoopSync *s) {
+  if (!atomic_exchange(&s->signaled, 1)) {
+    uint64_t one = 1;
+    while (write(s->efd, &one, sizeof(one)) < 0 && errno == EINTR) {}
+  }
 }
 
 static void freewaiter (LoopWaiter *lw) {
@@ -220,8 +249,13 @@ static void drain (LoopSync *s) {
   }
 }
 
-static void on_async (uv_async_t *async) {
-  LoopSync *s = cu_container_of(async, LoopSync, async);
+static void on_wakeup (uv_poll_t *poll, int status, int events) {
+  LoopSync *s = cu_container_of(poll, LoopSync, wakeup);
+  uint64_t count;
+  (void)status; (void)events;
+  /* reset first: a match appended after the drain below writes again */
+  while (read(s->efd, &count, sizeof(count)) < 0 && errno == EINTR) {}
+  atomic_store(&s->signaled, 0);
   if (!s->loop->closing) drain(s);
 }
 
@@ -230,6 +264,13 @@ static void appenddone_locked (LoopSync *s, LoopWaiter *lw) {
   if (s->donetail) s->donetail->donenext = lw;
   else s->done = lw;
   s->donetail = lw;
+}
+
+/* After the lock is released: teardown waits for 'senders' to drop to
+   zero before it closes the handle, so 's' is still there. */
+static void signalloop (LoopSync *s) {
+  poke(s);
+  atomic_fetch_sub(&s->senders, 1);
 }
 
 /* cu_Wake of loop waiters: any thread, channel lock held. */
@@ -242,23 +283,44 @@ static void wakeloop (cu_Waiter *w) {
     s->parked = NULL;
     cu_threads_wake_locked(task);
   }
-  else uv_async_send(&s->async);
+  else {  /* one match per hold of the lock: one loop to signal at most */
+    if (tosignal) signalloop(tosignal);  /* never happens; to be safe */
+    atomic_fetch_add(&s->senders, 1);
+    tosignal = s;
+  }
 }
+
+static void on_syncclosed (uv_handle_t *h);
 
 static LoopSync *getsync (lua_State *L, cu_Loop *loop) {
   LoopSync *s = (LoopSync *)loop->threads;
-  if (s == NULL) {
-    s = malloc(sizeof(LoopSync));
-    if (s == NULL) luaL_error(L, "not enough memory");
-    memset(s, 0, sizeof(LoopSync));
-    s->loop = loop;
-    if (uv_async_init(&loop->uv, &s->async, on_async) < 0) {
-      free(s);
-      luaL_error(L, "unable to create async handle");
-    }
-    uv_unref((uv_handle_t *)&s->async);
-    loop->threads = s;
+  int efd;
+  if (s != NULL) return s;
+  efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (efd < 0) {
+    luaL_error(L, "unable to create eventfd: %s", strerror(errno));
+    return NULL;
   }
+  s = malloc(sizeof(LoopSync));
+  if (s == NULL || uv_poll_init(&loop->uv, &s->wakeup, efd) < 0) {
+    close(efd);
+    free(s);  /* a failed uv_poll_init leaves no handle behind */
+    luaL_error(L, "unable to poll eventfd");
+    return NULL;
+  }
+  memset((char *)s + sizeof(uv_poll_t), 0,
+         sizeof(LoopSync) - sizeof(uv_poll_t));
+  s->efd = efd;
+  s->loop = loop;
+  atomic_init(&s->signaled, 0);
+  atomic_init(&s->senders, 0);
+  if (uv_poll_start(&s->wakeup, UV_READABLE, on_wakeup) < 0) {
+    uv_close((uv_handle_t *)&s->wakeup, on_syncclosed);
+    luaL_error(L, "unable to poll eventfd");
+    return NULL;
+  }
+  uv_unref((uv_handle_t *)&s->wakeup);
+  loop->threads = s;
   return s;
 }
 
@@ -313,7 +375,7 @@ static void detach (ChanObj *obj) {
   if (lw->w.chan) {
     cu_chan_unqueue_locked(&lw->w);
     appenddone_locked(s, lw);
-    uv_async_send(&s->async);
+    poke(s);
   }
   cu_chan_unlock();
 }
@@ -367,7 +429,9 @@ void cu_chan_unpark_locked (void *sync) {
 }
 
 static void on_syncclosed (uv_handle_t *h) {
-  free(cu_container_of(h, LoopSync, async));
+  LoopSync *s = cu_container_of(h, LoopSync, wakeup);
+  close(s->efd);
+  free(s);
 }
 
 void cu_chan_teardown (cu_Loop *loop) {
@@ -379,6 +443,7 @@ void cu_chan_teardown (cu_Loop *loop) {
   s->done = s->donetail = NULL;
   s->parked = NULL;
   cu_chan_unlock();
+  while (atomic_load(&s->senders) > 0) sched_yield();  /* a moment */
   while ((lw = s->all) != NULL) {
     cu_Await *op = lw->op;
     if (lw->obj) lw->obj->waiter = NULL;
@@ -390,7 +455,7 @@ void cu_chan_teardown (cu_Loop *loop) {
     free(lw);
   }
   loop->threads = NULL;
-  uv_close((uv_handle_t *)&s->async, on_syncclosed);
+  uv_close((uv_handle_t *)&s->wakeup, on_syncclosed);
 }
 
 /* --- coutil.channel ------------------------------------------------------ */

@@ -243,12 +243,7 @@ typedef struct Preload {
   lua_CFunction open;
 } Preload;
 
-typedef struct Setup {
-  Preload *inherited;
-  int ninherited;
-} Setup;
-
-/* Runs protected inside the new state: memory errors become a status. */
+/* Runs protected inside a new state: memory errors become a status. */
 static int setupstate (lua_State *L) {
   static const Preload stdlibs[] = {
     {LUA_GNAME, luaopen_base},
@@ -262,9 +257,7 @@ static int setupstate (lua_State *L) {
     {LUA_DBLIBNAME, luaopen_debug},
     {NULL, NULL}
   };
-  Setup *s = (Setup *)lua_touserdata(L, 1);
   const Preload *p;
-  int i;
   luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 0);
   lua_pop(L, 1);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -272,9 +265,23 @@ static int setupstate (lua_State *L) {
     lua_pushcfunction(L, p->open);
     lua_setfield(L, -2, p->name);
   }
-  for (i = 0; i < s->ninherited; i++) {  /* the caller's entries win */
-    lua_pushcfunction(L, s->inherited[i].open);
-    lua_setfield(L, -2, s->inherited[i].name);
+  return 0;
+}
+
+typedef struct Inherited {
+  Preload *list;
+  int n;
+} Inherited;
+
+/* Protected too: adds the caller's entries, which win over the standard
+   ones of the same name. */
+static int addpreloads (lua_State *L) {
+  Inherited *in = (Inherited *)lua_touserdata(L, 1);
+  int i;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (i = 0; i < in->n; i++) {
+    lua_pushcfunction(L, in->list[i].open);
+    lua_setfield(L, -2, in->list[i].name);
   }
   return 0;
 }
@@ -320,28 +327,54 @@ static int inheritable (lua_State *L, Preload **list) {
   return n;
 }
 
-lua_State *cu_newstate (lua_State *L) {
-  void *ud;
-  lua_Alloc alloc = lua_getallocf(L, &ud);
-  lua_CFunction panic = lua_atpanic(L, NULL);
-  lua_State *NL;
-  Setup s;
-  lua_atpanic(L, panic);  /* only read it */
-  s.ninherited = inheritable(L, &s.inherited);
-  if (s.ninherited < 0 || (NL = lua_newstate(alloc, ud)) == NULL) {
-    free(s.inherited);
+void cu_stateorigin (lua_State *L, cu_StateOrigin *o) {
+  o->alloc = lua_getallocf(L, &o->ud);
+  o->panic = lua_atpanic(L, NULL);
+  lua_atpanic(L, o->panic);  /* only read it */
+}
+
+lua_State *cu_newbarestate (const cu_StateOrigin *o) {
+  lua_State *NL = lua_newstate(o->alloc, o->ud);
+  if (NL == NULL) return NULL;
+  lua_atpanic(NL, o->panic);
+  lua_setwarnf(NL, warnoff, NL);
+  lua_pushcfunction(NL, setupstate);
+  if (lua_pcall(NL, 0, 0, 0) != LUA_OK) {
+    lua_close(NL);
+    return NULL;
+  }
+  return NL;
+}
+
+lua_State *cu_inheritpreloads (lua_State *L, lua_State *NL) {
+  Inherited in;
+  in.n = inheritable(L, &in.list);
+  if (in.n < 0) {
+    lua_close(NL);
     lua_pushliteral(L, "not enough memory");
     return NULL;
   }
-  lua_atpanic(NL, panic);
-  lua_setwarnf(NL, warnoff, NL);
-  lua_pushcfunction(NL, setupstate);
-  lua_pushlightuserdata(NL, &s);
-  if (lua_pcall(NL, 1, 0, 0) != LUA_OK) {
-    lua_pushstring(L, lua_tostring(NL, -1));
-    lua_close(NL);
-    NL = NULL;
+  if (in.n > 0) {
+    lua_pushcfunction(NL, addpreloads);
+    lua_pushlightuserdata(NL, &in);
+    if (lua_pcall(NL, 1, 0, 0) != LUA_OK) {
+      lua_pushstring(L, lua_tostring(NL, -1));
+      lua_close(NL);
+      NL = NULL;
+    }
   }
-  free(s.inherited);
+  free(in.list);
   return NL;
+}
+
+lua_State *cu_newstate (lua_State *L) {
+  cu_StateOrigin o;
+  lua_State *NL;
+  cu_stateorigin(L, &o);
+  NL = cu_newbarestate(&o);
+  if (NL == NULL) {
+    lua_pushliteral(L, "not enough memory");
+    return NULL;
+  }
+  return cu_inheritpreloads(L, NL);
 }

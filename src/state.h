@@ -61,4 +61,23 @@ void cu_values_checksave (cu_Values *v, lua_State *L, int first, int last,
    message is then pushed onto L. */
 lua_State *cu_newstate (lua_State *L);
 
+/* The same in two steps, so that the first can run on another thread
+   ahead of time (thread pools keep a few spare states): */
+typedef struct cu_StateOrigin {
+  lua_Alloc alloc;
+  void *ud;
+  lua_CFunction panic;
+} cu_StateOrigin;
+
+/* What a new state takes from L (its allocator and panic function). */
+void cu_stateorigin (lua_State *L, cu_StateOrigin *o);
+
+/* Step 1, on any thread: a fresh state with 'package' loaded and the
+   standard libraries preloaded; NULL when out of memory. */
+lua_State *cu_newbarestate (const cu_StateOrigin *o);
+
+/* Step 2, on L's thread: adds L's C-function preloads to NL. Returns NL,
+   or NULL after closing NL and pushing an error message onto L. */
+lua_State *cu_inheritpreloads (lua_State *L, lua_State *NL);
+
 #endif

@@ -18,6 +18,11 @@
 static const char TASKKEY = 'T';     /* registry: the task of a state */
 static const char UNCLOSEDKEY = 'U'; /* registry: unclosed pools */
 
+/* Idle workers build up to NSPARE fresh independent states ahead of time,
+   so that dostring, which must load the chunk to report errors, does not
+   also pay for creating a state on the caller's thread. */
+#define NSPARE 8
+
 typedef struct Pool Pool;
 typedef struct Task Task;
 
@@ -49,6 +54,9 @@ struct Pool {
   Pool *nextunclosed;   /* the creator state's list */
   int ntasks, nrunning, npending, nsuspended;
   int expected, actual, nidle;
+  cu_StateOrigin origin;  /* of the creator: for spare states */
+  int nspare;
+  lua_State *spare[NSPARE];  /* fresh states made by idle workers */
 };
 
 typedef struct PoolRef {
@@ -238,6 +246,35 @@ static void unlinktask_locked (Pool *pool, Task *t) {
   uv_cond_broadcast(&pool->changed);
 }
 
+/* Makes spare states up to 'upto', unless a task comes. Called and
+   returns with the lock held; builds each state without it. */
+static void makespares_locked (Pool *pool, int upto) {
+  while (pool->nspare < upto) {
+    lua_State *NL;
+    uv_mutex_unlock(&pool->mutex);
+    NL = cu_newbarestate(&pool->origin);
+    uv_mutex_lock(&pool->mutex);
+    if (NL == NULL) break;
+    if (pool->nspare < NSPARE) pool->spare[pool->nspare++] = NL;
+    else {
+      uv_mutex_unlock(&pool->mutex);
+      lua_close(NL);
+      uv_mutex_lock(&pool->mutex);
+    }
+    if (pool->head) break;  /* tasks first */
+  }
+}
+
+/* A fresh state with the caller's preloads: a spare one if any. */
+static lua_State *takestate (lua_State *L, Pool *pool) {
+  lua_State *NL = NULL;
+  uv_mutex_lock(&pool->mutex);
+  if (pool->nspare > 0) NL = pool->spare[--pool->nspare];
+  uv_mutex_unlock(&pool->mutex);
+  if (NL == NULL) return cu_newstate(L);
+  return cu_inheritpreloads(L, NL);
+}
+
 static void workermain (void *arg) {
   Worker *wk = (Worker *)arg;
   Pool *pool = wk->pool;
@@ -246,6 +283,8 @@ static void workermain (void *arg) {
   for (;;) {
     Task *t;
     int res;
+    if (pool->head == NULL && pool->actual <= pool->expected)
+      makespares_locked(pool, NSPARE);
     while (pool->head == NULL && pool->actual <= pool->expected) {
       pool->nidle++;
       uv_cond_wait(&pool->work, &pool->mutex);
@@ -347,6 +386,7 @@ static void shutpool (Pool *pool) {
     left = t->allnext;
     freetask(t);
   }
+  while (pool->nspare > 0) lua_close(pool->spare[--pool->nspare]);
   uv_cond_destroy(&pool->changed);
   uv_cond_destroy(&pool->work);
   uv_mutex_destroy(&pool->mutex);
@@ -443,6 +483,7 @@ static int threads_create (lua_State *L) {
   ref = newref(L);
   pool = newpool();
   if (pool == NULL) return luaL_error(L, "not enough memory");
+  cu_stateorigin(L, &pool->origin);
   pool->expected = size;
   err = grow(pool, size);
   ref->pool = pool;
@@ -507,8 +548,9 @@ static void checkargs (lua_State *L, cu_Values *args, int first) {
 }
 
 /* A new independent state for a task, or raises. */
-static lua_State *checknewstate (lua_State *L, cu_Values *args) {
-  lua_State *NL = cu_newstate(L);
+static lua_State *checknewstate (lua_State *L, Pool *pool,
+                                 cu_Values *args) {
+  lua_State *NL = takestate(L, pool);
   if (NL == NULL) {
     cu_values_free(args);
     lua_error(L);
@@ -568,7 +610,7 @@ static int threads_dostring (lua_State *L) {
   cu_Values args;
   lua_State *NL;
   checkargs(L, &args, 5);
-  NL = checknewstate(L, &args);
+  NL = checknewstate(L, pool, &args);
   return addtask(L, pool, NL, luaL_loadbufferx(NL, chunk, len, name, mode),
                  &args);
 }
@@ -581,7 +623,7 @@ static int threads_dofile (lua_State *L) {
   cu_Values args;
   lua_State *NL;
   checkargs(L, &args, 4);
-  NL = checknewstate(L, &args);
+  NL = checknewstate(L, pool, &args);
   return addtask(L, pool, NL, luaL_loadfilex(NL, path, mode), &args);
 }
 

@@ -210,6 +210,27 @@ function ()
   pool:close()
 end)
 
+H.case("tasks see the caller's C preloads, also in spare states",
+function ()
+  local name = newname()
+  local pool = threads.create(1)
+  waitfor(function () return pool:count("n") == 0 end, "nothing")
+  system.suspend(0.02, "~")  -- the idle thread makes spare states
+  package.preload["test.threads.len"] = string.len
+  for i = 1, 3 do
+    assert(pool:dostring(prologue .. [[
+      local name = ...
+      coroutine.yield(name, "out", require "test.threads.len",
+                      string == nil)
+    ]], "preload", "t", name))
+  end
+  package.preload["test.threads.len"] = nil
+  for _, got in ipairs(receive(name, 3)) do
+    H.same({16, true}, got[1], got[2])
+  end
+  pool:close()
+end)
+
 H.case("a task gets its own pool from create()", function ()
   local name = newname()
   local pool = threads.create(1)
