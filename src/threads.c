@@ -541,16 +541,15 @@ static int threads_count (lua_State *L) {
   return n;
 }
 
-/* The values from 'first' on, checked before any side effect. */
-static void checkargs (lua_State *L, cu_Values *args, int first) {
+/* Saves the arguments from 'first' on (raising if one cannot be
+   transferred, before any side effect) and returns a fresh state for the
+   task, or raises. */
+static lua_State *newtaskstate (lua_State *L, Pool *pool, cu_Values *args,
+                                int first) {
+  lua_State *NL;
   cu_values_init(args);
   cu_values_checksave(args, L, first, lua_gettop(L), 0);
-}
-
-/* A new independent state for a task, or raises. */
-static lua_State *checknewstate (lua_State *L, Pool *pool,
-                                 cu_Values *args) {
-  lua_State *NL = takestate(L, pool);
+  NL = takestate(L, pool);
   if (NL == NULL) {
     cu_values_free(args);
     lua_error(L);
@@ -608,9 +607,7 @@ static int threads_dostring (lua_State *L) {
   const char *name = luaL_optstring(L, 3, chunk);
   const char *mode = luaL_optstring(L, 4, "bt");
   cu_Values args;
-  lua_State *NL;
-  checkargs(L, &args, 5);
-  NL = checknewstate(L, pool, &args);
+  lua_State *NL = newtaskstate(L, pool, &args, 5);
   return addtask(L, pool, NL, luaL_loadbufferx(NL, chunk, len, name, mode),
                  &args);
 }
@@ -621,9 +618,7 @@ static int threads_dofile (lua_State *L) {
   const char *path = luaL_optstring(L, 2, NULL);
   const char *mode = luaL_optstring(L, 3, "bt");
   cu_Values args;
-  lua_State *NL;
-  checkargs(L, &args, 4);
-  NL = checknewstate(L, pool, &args);
+  lua_State *NL = newtaskstate(L, pool, &args, 4);
   return addtask(L, pool, NL, luaL_loadfilex(NL, path, mode), &args);
 }
 

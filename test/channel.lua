@@ -8,22 +8,9 @@ local channel = require "coutil.channel"
 
 local spawn, drain = H.spawn, H.drain
 
--- Names unique to this process, so parallel test files never meet.
-local serial = 0
-local function newname ()
-  serial = serial + 1
-  return "test/channel#" .. serial
-end
-
--- Runs fn under system.run with a guard timer bounding every wait.
-local function guarded (fn, secs)
-  local guard = coroutine.create(system.suspend)
-  coroutine.resume(guard, secs or 20)
-  local results = H.pack(pcall(H.run, fn, (secs or 20) + 1))
-  coroutine.resume(guard)  -- cancels the timer
-  assert(results[1], results[2])
-  return table.unpack(results, 2, results.n)
-end
+local C = require "threads.common"
+local guarded = C.guarded
+local function newname () return C.newname("test/channel") end
 
 -- --- create, getname, getnames, close --------------------------------------
 

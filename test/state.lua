@@ -15,13 +15,7 @@ local function runchunk (chunk, ...)
   return table.unpack(res, 1, res.n)
 end
 
--- /bin/sh crashes with the ThreadSanitizer runtime preloaded, so child
--- processes (H.runlua) cannot run under COUTIL_SANITIZER=tsan.
-local notsan = not (os.getenv("LD_PRELOAD") or ""):find("tsan", 1, true)
-local function childcase (name, fn)
-  if notsan then H.case(name, fn)
-  else H.skip(name, "child processes cannot run under ThreadSanitizer") end
-end
+local childcase = require "threads.common".childcase
 
 local stdlibs = {"_G", "coroutine", "table", "io", "os", "string", "math",
                  "utf8", "debug"}

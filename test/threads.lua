@@ -6,38 +6,9 @@ local system = require "coutil.system"
 local channel = require "coutil.channel"
 local threads = require "coutil.threads"
 
--- /bin/sh crashes with the ThreadSanitizer runtime preloaded, so child
--- processes (H.runlua) cannot run under COUTIL_SANITIZER=tsan.
-local notsan = not (os.getenv("LD_PRELOAD") or ""):find("tsan", 1, true)
-local function childcase (name, fn)
-  if notsan then H.case(name, fn)
-  else H.skip(name, "child processes cannot run under ThreadSanitizer") end
-end
-
-local serial = 0
-local function newname ()
-  serial = serial + 1
-  return "test/threads#" .. serial
-end
-
--- Runs fn under system.run with a guard timer bounding every wait.
-local function guarded (fn, secs)
-  local guard = coroutine.create(system.suspend)
-  coroutine.resume(guard, secs or 30)
-  local results = H.pack(pcall(H.run, fn, (secs or 30) + 1))
-  coroutine.resume(guard)  -- cancels the timer
-  assert(results[1], results[2])
-  return table.unpack(results, 2, results.n)
-end
-
--- Polls until cond() holds, sleeping (blocking) between tries; bounded.
-local function waitfor (cond, what)
-  for _ = 1, 2000 do
-    if cond() then return end
-    system.suspend(0.005, "~")
-  end
-  error("timed out waiting for " .. what, 2)
-end
+local C = require "threads.common"
+local childcase, guarded, waitfor = C.childcase, C.guarded, C.waitfor
+local function newname () return C.newname("test/threads") end
 
 -- Receives 'n' values from channel 'name' (endpoint "in"), in order.
 local function receive (name, n, secs)
