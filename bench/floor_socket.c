@@ -77,7 +77,12 @@ static void sendchunk (Conn *c) {
     return;
   }
   b->bulkleft -= (long long)b->size;
-  sendall(c, b->chunk, b->size, on_bulksent);
+  {  /* queued, not tried first: the write callback comes in the next loop
+        iteration, so the reader drains each chunk while it is still in
+        the cache (writing until the socket buffer is full is slower) */
+    uv_buf_t buf = uv_buf_init(b->chunk, (unsigned int)b->size);
+    uv_write(&c->write, (uv_stream_t *)&c->tcp, &buf, 1, on_bulksent);
+  }
 }
 
 static void on_bulksent (uv_write_t *req, int status) {

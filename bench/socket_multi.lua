@@ -7,26 +7,12 @@ S.loadfloor()
 
 local CLIENTS = 50
 
-local function contender (name, lib, needs)
-  return {name = name, floor = name == "floor", needs = needs,
-          run = function (n)
-            return S[lib].pingpong(CLIENTS, n // CLIENTS, 64)
-          end}
-end
-
 return {
   title = "TCP request/reply, 64 bytes, 50 concurrent clients",
   unit = "round trip",
   n = 50000,
-  contenders = {
-    contender("floor", "floor"),
-    contender("coutil", "coutil", {"coutil.system", "memory"}),
-    contender("luv", "luv", {"luv"}),
-    contender("cqueues", "cqueues", {"cqueues", "cqueues.socket"}),
-  },
-  targets = {
-    {slower = "coutil", than = "floor", atmost = 1.15},
-    {faster = "coutil", than = "luv", atleast = 1.0},
-    {faster = "coutil", than = "cqueues", atleast = 1.0},
-  },
+  contenders = S.contenders(function (impl, n)
+    return impl.pingpong(CLIENTS, n // CLIENTS, 64)
+  end),
+  targets = S.targets(1.15),
 }

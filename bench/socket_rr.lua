@@ -7,25 +7,13 @@
 local S = dofile("bench/socket/common.lua")
 S.loadfloor()
 
-local function contender (name, lib, needs)
-  return {name = name, floor = name == "floor", needs = needs,
-          run = function (n) return S[lib].pingpong(1, n, 64) end}
-end
-
 return {
   title = "TCP request/reply, 64 bytes, one client",
   unit = "round trip",
   n = 50000,
-  contenders = {
-    contender("floor", "floor"),
-    contender("coutil", "coutil", {"coutil.system", "memory"}),
-    contender("luv", "luv", {"luv"}),
-    contender("cqueues", "cqueues", {"cqueues", "cqueues.socket"}),
-  },
-  targets = {
-    {slower = "coutil", than = "floor", atmost = 1.1},
-    {faster = "coutil", than = "luv", atleast = 1.0},
-    {faster = "coutil", than = "cqueues", atleast = 1.0},
-  },
+  contenders = S.contenders(function (impl, n)
+    return impl.pingpong(1, n, 64)
+  end),
+  targets = S.targets(1.1),
   callgrind = {n = 5000, contenders = {"coutil", "luv", "floor"}},
 }

@@ -4,7 +4,8 @@
 ** libuv reading, reading stays on: libuv fills a large waiting reader's
 ** buffer directly; small reads and bytes that come while nobody reads go
 ** through a per-socket stash (reading stops only when it is full). Writes
-** try to send at once and queue a request only for what is left.
+** of less than DIRECTSIZE bytes try to send at once and queue a request
+** only for what is left; larger ones always queue (see cu_stream_write).
 */
 #include <stdlib.h>
 #include <string.h>
@@ -219,7 +220,15 @@ int cu_stream_write (lua_State *L) {
     passed = cu_checksocket(L, 5, CU_KIND(CU_STREAM));
   luaL_argcheck(L, len <= 0x7fffffffu, 2, "too long");
   cu_checkyield(L);
-  if (passed == NULL) {
+  if (passed) {  /* keep the data and the socket being passed */
+    lua_createtable(L, 2, 0);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, 1);
+    lua_pushvalue(L, 5);
+    lua_rawseti(L, -2, 2);
+    keep = lua_gettop(L);
+  }
+  else if (len < DIRECTSIZE) {  /* small: try to send it all now */
     int n = uv_try_write(&s->h.stream, &buf, 1);
     if (n == (int)len) return cu_pushresult(L, 0);
     if (n < 0 && n != UV_EAGAIN) return cu_pushfail(L, n);
@@ -228,14 +237,10 @@ int cu_stream_write (lua_State *L) {
       buf.len -= (unsigned int)n;
     }
   }
-  else {  /* keep the data and the socket being passed */
-    lua_createtable(L, 2, 0);
-    lua_pushvalue(L, 2);
-    lua_rawseti(L, -2, 1);
-    lua_pushvalue(L, 5);
-    lua_rawseti(L, -2, 2);
-    keep = lua_gettop(L);
-  }
+  /* Large writes always wait for their callback, which libuv runs in the
+     next loop iteration even when it wrote everything at once: the reader
+     at the other end gets the chunk while it is still in the cache, where
+     writing on until the system buffer is full costs far more. */
   op = cu_await_begin(L);
   op->data = cu_pinbytes(L, 2, buf.base, buf.len);  /* until on_written */
   if (passed) err = uv_write2(&op->u.write, &s->h.stream, &buf, 1,

@@ -306,4 +306,31 @@ function M.cqueues.bulk (total, chunk)
   return writes
 end
 
+-- --- benchmark files ---------------------------------------------------------
+
+-- The four contenders of a benchmark; run(n) calls work(impl, n) with the
+-- contender's table of functions above.
+function M.contenders (work)
+  local function contender (name, needs)
+    return {name = name, floor = name == "floor", needs = needs,
+            run = function (n) return work(M[name], n) end}
+  end
+  return {
+    contender("floor"),
+    contender("coutil", {"coutil.system", "memory"}),
+    contender("luv", {"luv"}),
+    contender("cqueues", {"cqueues", "cqueues.socket"}),
+  }
+end
+
+-- The issue's targets: coutil within 'ratio' of the floor's time, and at
+-- least as fast as luv and cqueues.
+function M.targets (ratio)
+  return {
+    {slower = "coutil", than = "floor", atmost = ratio},
+    {faster = "coutil", than = "luv", atleast = 1.0},
+    {faster = "coutil", than = "cqueues", atleast = 1.0},
+  }
+end
+
 return M
