@@ -471,4 +471,35 @@ function ()
   report:close()
 end)
 
+C.childcase("lua_close forgets pending awaitch calls", function ()
+  local ok, out = H.runlua[[
+    local system = require "coutil.system"
+    local channel = require "coutil.channel"
+    local kept = channel.create("test/channel/close")
+    for _ = 1, 3 do
+      coroutine.wrap(system.awaitch)(channel.create("test/channel/close"),
+                                     "in", "never")
+    end
+    local matched = channel.create("test/channel/close2")
+    coroutine.wrap(system.awaitch)(matched, "in")
+    assert(channel.create("test/channel/close2"):sync("out", "late"))
+    print("done")
+  ]]
+  assert(ok, out)
+  assert(out:find("done", 1, true), out)
+end)
+
+C.childcase("a channel created before coutil.system outlives its loop",
+function ()
+  local ok, out = H.runlua[[
+    local channel = require "coutil.channel"
+    local early = channel.create("test/channel/early")
+    local system = require "coutil.system"
+    coroutine.wrap(system.awaitch)(early, "in")
+    print("done")
+  ]]
+  assert(ok, out)
+  assert(out:find("done", 1, true), out)
+end)
+
 H.done()

@@ -6,6 +6,7 @@ local system = require "coutil.system"
 local scoro = require "coutil.coroutine"
 
 local spawn, drain = H.spawn, H.drain
+local childcase = require "threads.common".childcase
 
 -- Resumes state coroutine co under system.run (bounded) and returns what
 -- system.resume returned.
@@ -295,6 +296,24 @@ function ()
   H.same({true, 10, false}, resume(co))
   package.preload["test.cfunc"] = nil
   package.preload["test.lfunc"] = nil
+end)
+
+childcase("lua_close waits for a state coroutine still running", function ()
+  local ok, out = H.runlua[[
+    local system = require "coutil.system"
+    local scoro = require "coutil.coroutine"
+    local co = assert(scoro.load[=[
+      require "coutil.system".suspend(0.05, "~")
+      require "io".write("chunk done\n")
+    ]=])
+    local caller = coroutine.create(system.resume)
+    coroutine.resume(caller, co)
+    coroutine.resume(caller)  -- early: nobody waits for the results
+    print("main done")
+  ]]
+  assert(ok, out)
+  local m = out:find("main done", 1, true)
+  assert(m and out:find("chunk done", m, true), out)
 end)
 
 H.done()
