@@ -108,7 +108,7 @@ H.case("socket: to-be-closed variable", function ()
   H.raises("closed object", keep.getdomain, keep)
 end)
 
--- --- connecting and transferring ---------------------------------------------
+-- --- connecting and transferring -------------------------------------------
 
 H.case("socket: echo with strings and memories", function ()
   run(function ()
@@ -256,7 +256,7 @@ H.case("socket: getaddress", function ()
   end)
 end)
 
--- --- failures ------------------------------------------------------------------
+-- --- failures --------------------------------------------------------------
 
 H.case("socket: connection refused", function ()
   run(function ()
@@ -305,7 +305,9 @@ H.case("socket: await functions need a coroutine", function ()
     local cli, conn, srv = pair()
     -- string.gsub is a C boundary: the callback cannot yield
     H.raises("unable to yield", function ()
-      local _ = string.gsub("x", "x", function () conn:read(memory.create(1)) end)
+      local _ = string.gsub("x", "x", function ()
+        conn:read(memory.create(1))
+      end)
     end)
     H.raises("unable to yield", function ()
       local _ = string.gsub("x", "x", function () conn:write("x") end)
@@ -351,7 +353,7 @@ H.case("socket: already in use", function ()
   end)
 end)
 
--- --- options ---------------------------------------------------------------------
+-- --- options ---------------------------------------------------------------
 
 H.case("socket: options", function ()
   local s = H.track(assert(system.socket("stream", "ipv4")))
@@ -374,7 +376,7 @@ H.case("socket: options", function ()
   closeall(s, p)
 end)
 
--- --- early resume, close and GC while awaiting -----------------------------------
+-- --- early resume, close and GC while awaiting -----------------------------
 
 H.case("socket: early resume of read keeps later bytes", function ()
   run(function ()
@@ -577,7 +579,40 @@ H.case("socket: many clients at once", function ()
   end)
 end)
 
--- --- IPv6 --------------------------------------------------------------------------
+H.case("socket: lua_close with operations pending", function ()
+  local ok, out = H.runlua([[
+    local system = require "coutil.system"
+    local path = package.path
+    package.path = ""
+    local memory = require "memory"
+    package.path = path
+    local srv = assert(system.socket("passive", "ipv4"))
+    assert(srv:bind(system.address("ipv4", "127.0.0.1", 0)))
+    assert(srv:listen(4))
+    local addr = srv:getaddress()
+    local conn
+    coroutine.wrap(function () conn = srv:accept() end)()
+    local cli = assert(system.socket("stream", "ipv4"))
+    coroutine.wrap(function () assert(cli:connect(addr)) end)()
+    system.run()
+    coroutine.wrap(function () srv:accept() end)()         -- waits
+    coroutine.wrap(function () conn:read(memory.create(8)) end)()
+    coroutine.wrap(function ()                             -- queued
+      cli:write(string.rep("x", 1 << 23))
+    end)()
+    local m = memory.create()
+    memory.resize(m, 16)
+    coroutine.wrap(function () cli:read(m) end)()          -- pinned
+    local udp = assert(system.socket("datagram", "ipv4"))
+    coroutine.wrap(function () udp:read(memory.create(4)) end)()
+    system.run("step")
+    io.write("exiting\n")
+    -- lua_close: every socket, record and pin is released
+  ]])
+  assert(ok and out:find("exiting", 1, true), out)
+end)
+
+-- --- IPv6 ------------------------------------------------------------------
 
 local function hasipv6 ()
   local s = assert(system.socket("passive", "ipv6"))

@@ -112,7 +112,8 @@ if hasscript() then
     local out = child([[
       local stdin, stdout = system.stdin, system.stdout
       report("kinds", tostring(stdin):match("^%a+"),
-             tostring(stdout):match("^%a+"), tostring(system.stderr):match("^%a+"))
+             tostring(stdout):match("^%a+"),
+             tostring(system.stderr):match("^%a+"))
       assert(stdin.getdomain == nil and stdin.accept == nil)
       local w, h = stdout:winsize()
       report("winsize", math.type(w), math.type(h))

@@ -10,7 +10,7 @@
 
 local M = {}
 
--- --- C floor: compiled once into bench/out, loaded as a Lua module -------
+-- --- C floor: compiled once into bench/out, loaded as a Lua module ---------
 
 local function loadfloor ()
   local src, lib = "bench/floor_socket.c", "bench/out/floor_socket.so"
@@ -128,7 +128,7 @@ function M.coutil.bulk (total, chunk)
   return writes
 end
 
--- --- luv (callback style) ----------------------------------------------------
+-- --- luv (callback style) --------------------------------------------------
 
 M.luv = {}
 
@@ -226,7 +226,7 @@ function M.luv.bulk (total, chunk)
   return writes
 end
 
--- --- cqueues -------------------------------------------------------------------
+-- --- cqueues ---------------------------------------------------------------
 
 M.cqueues = {}
 
@@ -306,7 +306,7 @@ function M.cqueues.bulk (total, chunk)
   return writes
 end
 
--- --- benchmark files ---------------------------------------------------------
+-- --- benchmark files -------------------------------------------------------
 
 -- The four contenders of a benchmark; run(n) calls work(impl, n) with the
 -- contender's table of functions above.
