@@ -569,8 +569,7 @@ static int addtask (lua_State *L, Pool *pool, lua_State *NL, int status,
     cu_values_free(args);
     return 2;
   }
-  if (!lua_checkstack(NL, args->n + 8) ||
-      (t = (Task *)malloc(sizeof(Task))) == NULL) {
+  if ((t = (Task *)malloc(sizeof(Task))) == NULL) {
     lua_close(NL);
     cu_values_free(args);
     return luaL_error(L, "not enough memory");
@@ -586,6 +585,12 @@ static int addtask (lua_State *L, Pool *pool, lua_State *NL, int status,
   lua_rawsetp(NL, LUA_REGISTRYINDEX, &TASKKEY);
   lua_pushvalue(NL, -2);
   lua_xmove(NL, t->co, 1);  /* the chunk */
+  if (!lua_checkstack(t->co, args->n + 1)) {
+    lua_close(NL);
+    free(t);
+    cu_values_free(args);
+    return luaL_error(L, "too many arguments");
+  }
   t->nargs = cu_values_push(args, t->co);
   cu_values_free(args);
   uv_mutex_lock(&pool->mutex);

@@ -114,6 +114,22 @@ H.case("dostring runs a chunk with transferable arguments", function ()
   pool:close()
 end)
 
+H.case("dostring passes many arguments", function ()
+  local name = newname()
+  local pool = threads.create(1)
+  local many = {}
+  for i = 1, 300 do many[i] = i end
+  assert(pool:dostring(prologue .. [[
+    local name = ...
+    local sum = 0
+    for i = 2, select("#", ...) do sum = sum + select(i, ...) end
+    coroutine.yield(name, "out", select("#", ...), sum)
+  ]], "many", "t", name, table.unpack(many)))
+  local got = receive(name, 1)[1]
+  H.same({301, 300 * 301 // 2}, got[1], got[2])
+  pool:close()
+end)
+
 H.case("dostring reports chunks that do not load", function ()
   local pool = threads.create(1)
   local ok, err = pool:dostring("return +", "=bad")
