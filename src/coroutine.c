@@ -72,8 +72,14 @@ static void work (uv_work_t *req) {
   if (p->outcome == LUA_OK || p->outcome == LUA_YIELD)
     p->bad = saveresults(p, nres);
   else {  /* the error value stays on 'co' for coroutine.close */
-    lua_pushvalue(p->co, -1);
-    p->bad = saveresults(p, 1);
+    if (lua_checkstack(p->co, 1)) {
+      lua_pushvalue(p->co, -1);
+      p->bad = saveresults(p, 1);
+    }
+    else {
+      p->bad = -1;
+      p->badtype = NULL;
+    }
   }
 }
 
