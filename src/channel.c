@@ -380,7 +380,7 @@ static void detach (ChanObj *obj) {
   cu_chan_unlock();
 }
 
-/* --- hooks of system.run and loop teardown -------------------------------- */
+/* --- hooks of system.run and loop teardown ------------------------------- */
 
 void cu_chan_beforerun (lua_State *L, cu_Loop *loop, int loopmode) {
   LoopSync *s = (LoopSync *)loop->threads;
@@ -611,7 +611,7 @@ static int channel_sync (lua_State *L) {
   return n;
 }
 
-/* --- system.awaitch -------------------------------------------------------- */
+/* --- system.awaitch ------------------------------------------------------ */
 
 /* system.awaitch(ch, endpoint, ...) */
 static int system_awaitch (lua_State *L) {

@@ -45,9 +45,9 @@ void cu_chan_unqueue_locked (cu_Waiter *w);
 
 /* Loops and tasks. A task whose system.run("loop") has only awaitch calls
    left yields CU_PARKMARK and the loop's sync record (2 values); the pool
-   then calls cu_chan_parktask_locked, which returns 0 when a match already came
-   (resume the task again now) or 1 when the task is parked: a later match
-   calls cu_threads_wake_locked(task). */
+   then calls cu_chan_parktask_locked (channel lock held), which returns 0
+   when a match already came (resume the task again now) or 1 when the
+   task is parked: a later match calls cu_threads_wake_locked(task). */
 extern const char cu_parkmark;
 #define CU_PARKMARK ((void *)&cu_parkmark)
 int cu_chan_parktask_locked (void *sync, void *task);

@@ -323,7 +323,7 @@ static void workermain (void *arg) {
   uv_mutex_unlock(&pool->mutex);
 }
 
-/* --- pool lifetime -------------------------------------------------------- */
+/* --- pool lifetime ------------------------------------------------------- */
 
 /* Joins the threads that left the pool. */
 static void reap (Pool *pool) {
@@ -419,7 +419,7 @@ static void forget (lua_State *L, Pool *pool) {
   *p = pool->nextunclosed;
 }
 
-/* --- coutil.threads --------------------------------------------------------- */
+/* --- coutil.threads ------------------------------------------------------ */
 
 static Task *taskof (lua_State *L) {
   Task *t;

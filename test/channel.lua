@@ -156,7 +156,9 @@ function ()
   local name = newname()
   local a, b = channel.create(name), channel.create(name)
   local r1, r2
-  local c1 = spawn(function () r1 = H.pack(system.awaitch(a, "in", 1, "x")) end)
+  local c1 = spawn(function ()
+    r1 = H.pack(system.awaitch(a, "in", 1, "x"))
+  end)
   local c2 = H.track(coroutine.create(function ()
     r2 = H.pack(system.awaitch(b, "out", 2, nil, false))
   end))
@@ -285,7 +287,7 @@ H.case("many values cross at once", function ()
   a:close() b:close()
 end)
 
--- --- early wake-ups, close, GC -------------------------------------------------
+-- --- early wake-ups, close, GC ---------------------------------------------
 
 H.case("coroutine.resume stops the wait and leaves the channel consistent",
 function ()
@@ -376,7 +378,7 @@ H.case("system.run keeps running only while awaitch waits", function ()
   ch:close()
 end)
 
--- --- across threads -------------------------------------------------------------
+-- --- across threads --------------------------------------------------------
 
 H.case("a state coroutine is the matching side", function ()
   local name = newname()
@@ -449,7 +451,8 @@ function ()
         assert(ok)
         coroutine.yield(report, "out", v)
       end
-    ]], "consumer", "t", name, name .. "/report", producers * per // consumers))
+    ]], "consumer", "t", name, name .. "/report",
+        producers * per // consumers))
   end
   local report = channel.create(name .. "/report")
   local seen, count = {}, 0

@@ -14,7 +14,7 @@ local function resume (co, ...)
   return H.run(system.resume, 20, co, ...)
 end
 
--- --- load, loadfile ------------------------------------------------------------
+-- --- load, loadfile --------------------------------------------------------
 
 H.case("load returns a suspended state coroutine", function ()
   local co = H.track(scoro.load("return 1"))
@@ -76,7 +76,7 @@ H.case("loadfile loads a file and reports failures", function ()
   H.badarg(1, "string expected, got table", scoro.loadfile, {})
 end)
 
--- --- system.resume ----------------------------------------------------------------
+-- --- system.resume ---------------------------------------------------------
 
 H.case("resume passes values in and out, yields keep it suspended",
 function ()
@@ -255,7 +255,7 @@ H.case("GC inside the resumed caller", function ()
   end)
 end)
 
--- --- status, close ---------------------------------------------------------------
+-- --- status, close ---------------------------------------------------------
 
 H.case("close runs to-be-closed variables of a suspended chunk", function ()
   local path = os.tmpname()

@@ -31,7 +31,7 @@ local prologue = [[
   local coroutine = require "coroutine"
 ]]
 
--- --- create, count, resize, close -----------------------------------------------
+-- --- create, count, resize, close ------------------------------------------
 
 H.case("create returns a pool with its threads", function ()
   local pool = threads.create(2)
@@ -98,7 +98,7 @@ H.case("a closed pool cannot be used; close is idempotent", function ()
   H.raises("closed object", pool.dofile, pool, "x.lua")
 end)
 
--- --- dostring, dofile -----------------------------------------------------------
+-- --- dostring, dofile ------------------------------------------------------
 
 H.case("dostring runs a chunk with transferable arguments", function ()
   local name = newname()
@@ -158,7 +158,8 @@ H.case("dofile runs a file with arguments", function ()
   local name = newname()
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
-  f:write(prologue, "local name, a, b = ... coroutine.yield(name, 'out', a + b)")
+  f:write(prologue, "local name, a, b = ...\n",
+          "coroutine.yield(name, 'out', a + b)")
   f:close()
   local pool = threads.create(1)
   H.same({true}, pool:dofile(path, "t", name, 20, 22))
@@ -173,7 +174,7 @@ H.case("dofile runs a file with arguments", function ()
   pool:close()
 end)
 
--- --- tasks -----------------------------------------------------------------------
+-- --- tasks -----------------------------------------------------------------
 
 H.case("tasks that yield are rescheduled; many tasks on few threads",
 function ()
