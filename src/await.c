@@ -9,11 +9,70 @@
 #include <stdlib.h>
 #include "await.h"
 
+/* --- anchors -------------------------------------------------------------
+** The anchor table (user value 1 of the loop userdata) keeps alive what
+** libuv points at but the collector cannot see: the waiting coroutine and
+** a kept value (a buffer being filled); it also holds each record's guard
+** (see below) for good. Slots are small dense integers, so the table
+** stays an array and never rehashes.
+*/
+#define COANCHOR(op)    (3 * (op)->slot - 2)
+#define KEEPANCHOR(op)  (3 * (op)->slot - 1)
+#define GUARDANCHOR(op) (3 * (op)->slot)
+
+static void clearanchor (lua_State *L, int t, int index) {
+  lua_pushnil(L);
+  lua_rawseti(L, t, index);
+}
+
+/* --- guards: coroutine.close of a waiting coroutine ----------------------
+** coroutine.close runs none of our code but the __close metamethods of the
+** to-be-closed values on the coroutine's stack. So a waiting frame carries
+** its record's guard as to-be-closed value, armed while it waits: closing
+** the coroutine stops the operation at once, as an early wake-up does,
+** instead of keeping the loop busy until libuv is done. await_k disarms
+** and removes the guard before anything else, so neither continuations
+** nor callers ever see it.
+*/
+typedef struct Guard {
+  cu_Await *op;
+  int armed;  /* the frame still waits on op */
+} Guard;
+
+static void stopwaiting (lua_State *L, int t, cu_Await *op);
+
+static int guard_close (lua_State *L) {
+  Guard *g = (Guard *)lua_touserdata(L, 1);
+  /* at lua_close the loop may have freed the records already */
+  if (g->armed && !cu_loopof(L)->closing && g->op->co == L) {
+    g->armed = 0;
+    lua_getiuservalue(L, lua_upvalueindex(1), 1);
+    stopwaiting(L, lua_gettop(L), g->op);
+  }
+  return 0;
+}
+
+/* Pushes a new unarmed guard (its metatable is made once per state). */
+static Guard *newguard (lua_State *L) {
+  Guard *g = (Guard *)lua_newuserdatauv(L, sizeof(Guard), 0);
+  g->op = NULL;
+  g->armed = 0;
+  if (luaL_newmetatable(L, "coutil.await.guard")) {
+    lua_pushvalue(L, lua_upvalueindex(1));  /* the loop */
+    lua_pushcclosure(L, guard_close, 1);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_setmetatable(L, -2);
+  return g;
+}
+
 /* --- records ------------------------------------------------------------ */
 
 static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
+  Guard *g = newguard(L);  /* first: an error here leaves nothing behind */
   cu_Await *op = malloc(sizeof(cu_Await));
   if (op == NULL) luaL_error(L, "not enough memory");
+  g->op = op;
   op->loop = loop;
   op->kind = (unsigned char)kind;
   op->slot = ++loop->nslots;  /* the slot stays with the record for good */
@@ -23,6 +82,10 @@ static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
     op->allnext = loop->timers;
     loop->timers = op;
   }
+  lua_getiuservalue(L, lua_upvalueindex(1), 1);
+  lua_insert(L, -2);
+  lua_rawseti(L, -2, GUARDANCHOR(op));
+  lua_pop(L, 1);
   return op;
 }
 
@@ -69,35 +132,33 @@ int cu_await_fail (lua_State *L, cu_Await *op, int err) {
   return cu_pushfail(L, err);
 }
 
-/* --- anchors -------------------------------------------------------------
-** The anchor table (user value 1 of the loop userdata) keeps alive what
-** libuv points at but the collector cannot see: the waiting coroutine at
-** 2*slot-1 and a kept value (a buffer being filled) at 2*slot. Slots are
-** small dense integers, so the table stays an array and never rehashes.
-*/
-
-static void clearanchor (lua_State *L, int t, int index) {
-  lua_pushnil(L);
-  lua_rawseti(L, t, index);
-}
-
 /* --- suspending and waking ---------------------------------------------- */
+
+/* The coroutine no longer waits (an early wake-up, or a close): drops its
+   anchor and stops libuv if it can; the record goes back to its free list
+   unless libuv still holds it (then cu_await_finish releases it). */
+static void stopwaiting (lua_State *L, int t, cu_Await *op) {
+  clearanchor(L, t, COANCHOR(op));
+  op->co = NULL;
+  if (op->busy && op->cancel && op->cancel(op)) op->busy = 0;
+  if (!op->busy) {  /* libuv let go as well: the record is ours */
+    clearanchor(L, t, KEEPANCHOR(op));
+    release(op);
+  }
+}
 
 static int await_k (lua_State *L, int status, lua_KContext ctx) {
   cu_Await *op = (cu_Await *)ctx;
-  int base = op->base;
+  int base = op->base - 1;  /* the frame's top before the guard */
   (void)status;
+  ((Guard *)lua_touserdata(L, op->base))->armed = 0;
+  lua_closeslot(L, op->base);  /* disarmed: closing it does nothing */
+  lua_remove(L, op->base);
   if (op->co) {  /* woken by coroutine.resume: stop waiting */
     /* the resume values may fill the frame up to its top */
     cu_checkstack(L, 2);
     lua_getiuservalue(L, lua_upvalueindex(1), 1);
-    clearanchor(L, lua_gettop(L), 2 * op->slot - 1);
-    op->co = NULL;
-    if (op->busy && op->cancel && op->cancel(op)) op->busy = 0;
-    if (!op->busy) {  /* libuv let go as well: the record is ours */
-      clearanchor(L, lua_gettop(L), 2 * op->slot);
-      release(op);
-    }
+    stopwaiting(L, lua_gettop(L), op);
     lua_pop(L, 1);
     return lua_gettop(L) - base;  /* the values given to resume */
   }
@@ -112,18 +173,23 @@ static int await_k (lua_State *L, int status, lua_KContext ctx) {
 
 int cu_await_yieldk (lua_State *L, cu_Await *op, int keep,
                      lua_KFunction k, lua_KContext ctx) {
+  Guard *g;
   if (keep) keep = lua_absindex(L, keep);
   lua_getiuservalue(L, lua_upvalueindex(1), 1);
   lua_pushthread(L);
-  lua_rawseti(L, -2, 2 * op->slot - 1);
+  lua_rawseti(L, -2, COANCHOR(op));
   if (keep) {
     lua_pushvalue(L, keep);
-    lua_rawseti(L, -2, 2 * op->slot);
+    lua_rawseti(L, -2, KEEPANCHOR(op));
   }
-  lua_pop(L, 1);
+  lua_rawgeti(L, -1, GUARDANCHOR(op));
+  lua_replace(L, -2);  /* the guard takes the anchor table's place */
+  g = (Guard *)lua_touserdata(L, -1);
+  lua_toclose(L, -1);
+  g->armed = 1;
   op->k = k;
   op->kctx = ctx;
-  op->base = lua_gettop(L);
+  op->base = lua_gettop(L);  /* the guard's index */
   return lua_yieldk(L, 0, (lua_KContext)op, await_k);
 }
 
@@ -135,7 +201,8 @@ lua_State *cu_await_waiter (cu_Await *op) {
   lua_State *co = op->co;
   if (co == NULL || op->loop->closing) return NULL;
   /* A waiting coroutine leaves its yield only through await_k (which
-     clears op->co) or by coroutine.close, which makes it dead. */
+     clears op->co) or by coroutine.close, which makes it dead (and whose
+     guard normally stopped the operation already). */
   if (lua_status(co) != LUA_YIELD) return NULL;
   lua_checkstack(co, 8);
   return co;
@@ -173,16 +240,16 @@ void cu_await_finish (cu_Await *op, lua_State *co, int n) {
   }
   if (co) {
     /* the runner's stack holds 'co' while it runs: it has no anchor now */
-    lua_rawgeti(R, loop->anchors, 2 * op->slot - 1);
-    clearanchor(R, loop->anchors, 2 * op->slot - 1);
-    clearanchor(R, loop->anchors, 2 * op->slot);
+    lua_rawgeti(R, loop->anchors, COANCHOR(op));
+    clearanchor(R, loop->anchors, COANCHOR(op));
+    clearanchor(R, loop->anchors, KEEPANCHOR(op));
     op->co = NULL;  /* tells await_k that the loop woke it */
     cu_loop_resume(loop, co, n);  /* await_k releases 'op' */
     lua_pop(R, 1);
   }
   else {  /* nobody waits, or the waiter was closed */
-    if (op->co) clearanchor(R, loop->anchors, 2 * op->slot - 1);
-    clearanchor(R, loop->anchors, 2 * op->slot);
+    if (op->co) clearanchor(R, loop->anchors, COANCHOR(op));
+    clearanchor(R, loop->anchors, KEEPANCHOR(op));
     release(op);
   }
 }

@@ -45,8 +45,8 @@ struct cu_Await {
   lua_KFunction k;      /* continuation after a loop wake-up, or NULL */
   lua_KContext kctx;    /* its context */
   int base;             /* stack top of 'co' when it yielded */
-  int slot;             /* anchor slot: coroutine at 2*slot-1, kept
-                           value at 2*slot in the loop's anchor table */
+  int slot;             /* its entries in the loop's anchor table (the
+                           coroutine, a kept value, a guard: await.c) */
   unsigned gen;         /* ready-list batch (time.c) */
   unsigned char kind;   /* CU_AWAIT_REQ or CU_AWAIT_TIMER */
   unsigned char busy;   /* libuv still references the record */

@@ -534,9 +534,12 @@ H.case("finalizers after the loop's own get 'closed'", function ()
       print("blocking", system.suspend(0.001, "~"))
       print("isrunning", system.isrunning())
       print("halt", pcall(system.halt))
+      print("close", coroutine.close(waiter))
     end})
     local system = require "coutil.system"
     coroutine.resume(coroutine.create(system.suspend), 100)
+    waiter = coroutine.create(system.suspend)
+    coroutine.resume(waiter, 100)
     print("done")
   ]=])
   assert(ok, out)
@@ -554,6 +557,7 @@ epoch	true
 blocking	true
 isrunning	false
 halt	false	not running
+close	true
 ]]
   assert(out == expected, out)
 end)
