@@ -16,9 +16,9 @@
 ** (see below) for good. Slots are small dense integers, so the table
 ** stays an array and never rehashes.
 */
-#define COANCHOR(op)    (3 * (op)->slot - 2)
-#define KEEPANCHOR(op)  (3 * (op)->slot - 1)
-#define GUARDANCHOR(op) (3 * (op)->slot)
+#define COANCHOR(slot)    (3 * (slot) - 2)
+#define KEEPANCHOR(slot)  (3 * (slot) - 1)
+#define GUARDANCHOR(slot) (3 * (slot))
 
 static void clearanchor (lua_State *L, int t, int index) {
   lua_pushnil(L);
@@ -69,23 +69,26 @@ static Guard *newguard (lua_State *L) {
 /* --- records ------------------------------------------------------------ */
 
 static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
-  Guard *g = newguard(L);  /* first: an error here leaves nothing behind */
-  cu_Await *op = malloc(sizeof(cu_Await));
+  int slot = ++loop->nslots;  /* the slot stays with the record for good */
+  Guard *g;
+  cu_Await *op;
+  /* the Lua side first: a memory error there leaves no C memory behind */
+  lua_getiuservalue(L, lua_upvalueindex(1), 1);
+  g = newguard(L);
+  lua_rawseti(L, -2, GUARDANCHOR(slot));
+  lua_pop(L, 1);
+  op = malloc(sizeof(cu_Await));
   if (op == NULL) luaL_error(L, "not enough memory");
   g->op = op;
   op->loop = loop;
   op->kind = (unsigned char)kind;
-  op->slot = ++loop->nslots;  /* the slot stays with the record for good */
+  op->slot = slot;
   op->allnext = NULL;
   if (kind == CU_AWAIT_TIMER) {
     uv_timer_init(&loop->uv, &op->u.timer);
     op->allnext = loop->timers;
     loop->timers = op;
   }
-  lua_getiuservalue(L, lua_upvalueindex(1), 1);
-  lua_insert(L, -2);
-  lua_rawseti(L, -2, GUARDANCHOR(op));
-  lua_pop(L, 1);
   return op;
 }
 
@@ -138,11 +141,11 @@ int cu_await_fail (lua_State *L, cu_Await *op, int err) {
    anchor and stops libuv if it can; the record goes back to its free list
    unless libuv still holds it (then cu_await_finish releases it). */
 static void stopwaiting (lua_State *L, int t, cu_Await *op) {
-  clearanchor(L, t, COANCHOR(op));
+  clearanchor(L, t, COANCHOR(op->slot));
   op->co = NULL;
   if (op->busy && op->cancel && op->cancel(op)) op->busy = 0;
   if (!op->busy) {  /* libuv let go as well: the record is ours */
-    clearanchor(L, t, KEEPANCHOR(op));
+    clearanchor(L, t, KEEPANCHOR(op->slot));
     release(op);
   }
 }
@@ -177,12 +180,12 @@ int cu_await_yieldk (lua_State *L, cu_Await *op, int keep,
   if (keep) keep = lua_absindex(L, keep);
   lua_getiuservalue(L, lua_upvalueindex(1), 1);
   lua_pushthread(L);
-  lua_rawseti(L, -2, COANCHOR(op));
+  lua_rawseti(L, -2, COANCHOR(op->slot));
   if (keep) {
     lua_pushvalue(L, keep);
-    lua_rawseti(L, -2, KEEPANCHOR(op));
+    lua_rawseti(L, -2, KEEPANCHOR(op->slot));
   }
-  lua_rawgeti(L, -1, GUARDANCHOR(op));
+  lua_rawgeti(L, -1, GUARDANCHOR(op->slot));
   lua_replace(L, -2);  /* the guard takes the anchor table's place */
   g = (Guard *)lua_touserdata(L, -1);
   lua_toclose(L, -1);
@@ -240,16 +243,16 @@ void cu_await_finish (cu_Await *op, lua_State *co, int n) {
   }
   if (co) {
     /* the runner's stack holds 'co' while it runs: it has no anchor now */
-    lua_rawgeti(R, loop->anchors, COANCHOR(op));
-    clearanchor(R, loop->anchors, COANCHOR(op));
-    clearanchor(R, loop->anchors, KEEPANCHOR(op));
+    lua_rawgeti(R, loop->anchors, COANCHOR(op->slot));
+    clearanchor(R, loop->anchors, COANCHOR(op->slot));
+    clearanchor(R, loop->anchors, KEEPANCHOR(op->slot));
     op->co = NULL;  /* tells await_k that the loop woke it */
     cu_loop_resume(loop, co, n);  /* await_k releases 'op' */
     lua_pop(R, 1);
   }
   else {  /* nobody waits, or the waiter was closed */
-    if (op->co) clearanchor(R, loop->anchors, COANCHOR(op));
-    clearanchor(R, loop->anchors, KEEPANCHOR(op));
+    if (op->co) clearanchor(R, loop->anchors, COANCHOR(op->slot));
+    clearanchor(R, loop->anchors, KEEPANCHOR(op->slot));
     release(op);
   }
 }
