@@ -23,10 +23,12 @@
 **
 ** When the coroutine is woken by coroutine.resume before the callback,
 ** the core calls op->cancel (if set) and the await returns the resume
-** values. The cancel function returns nonzero when libuv no longer uses
-** the record (a stopped timer, a stream that stopped reading); zero when
-** a callback will still come (uv_cancel, an unstoppable write), which
-** must then call cu_await_finish(op, NULL-or-waiter, 0) as usual.
+** values. coroutine.close of the waiting coroutine calls op->cancel the
+** same way (from inside coroutine.close: touch C memory and libuv only).
+** The cancel function returns nonzero when libuv no longer uses the
+** record (a stopped timer, a stream that stopped reading); zero when a
+** callback will still come (uv_cancel, an unstoppable write), which must
+** then call cu_await_finish(op, NULL-or-waiter, 0) as usual.
 */
 #ifndef coutil_await_h
 #define coutil_await_h
