@@ -209,6 +209,34 @@ H.case("socket: bytes that come before the read are kept", function ()
   end)
 end)
 
+H.case("socket: a full stash stops reading until it drains", function ()
+  run(function ()
+    local cli, conn, srv = pair()
+    local size = 300 * 1024  -- more than the 64 KiB kept per socket
+    local parts = {}
+    for i = 1, size // 1024 do
+      parts[i] = string.format("%08d", i) .. string.rep(".", 1016)
+    end
+    local data = table.concat(parts)
+    -- a first read starts reading; then nobody reads for a while
+    assert(cli:write("go"))
+    H.same({2}, conn:read(memory.create(2)))
+    local w = spawn(function () return cli:write(data) end)
+    system.suspend(0.05)
+    local buf = memory.create(1000)
+    local got = {}
+    local total = 0
+    while total < size do
+      local n = assert(conn:read(buf))
+      got[#got + 1] = str(buf, 1, n)
+      total = total + n
+    end
+    H.same({true}, join(w))
+    assert(table.concat(got) == data)
+    closeall(cli, conn, srv)
+  end, 60)
+end)
+
 H.case("socket: large transfer queues writes", function ()
   run(function ()
     local cli, conn, srv = pair()
