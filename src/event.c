@@ -28,34 +28,33 @@ typedef struct Queue {
 #define QUEUE_MINCAP 4
 #define STORED 1       /* serial of a stored event: never a hole */
 
-/* Creates a weak-keyed table (an ephemeron when values refer back). */
-static void newephemeron (lua_State *L) {
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
+void cu_event_pushweak (lua_State *L, const void *key) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+  }
 }
 
-static const char events_key = 'e';  /* registry key of the shared pair */
+/* Registry keys of the per-state record and tables. */
+static const char events_key = 'e', waiters_key = 'w', stored_key = 's';
 
 void cu_events_push (lua_State *L) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &events_key) != LUA_TTABLE) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &events_key) != LUA_TUSERDATA) {
     cu_Events *st;
     lua_pop(L, 1);
-    lua_createtable(L, 2, 0);
     st = (cu_Events *)lua_newuserdatauv(L, sizeof(cu_Events), 0);
     memset(st, 0, sizeof(cu_Events));
     st->serial = STORED;  /* waiters' serials are all above it */
-    lua_rawseti(L, -2, 1);
-    newephemeron(L);  /* value -> Queue */
-    lua_rawseti(L, -2, 2);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &events_key);
   }
-  lua_rawgeti(L, -1, 1);
-  lua_rawgeti(L, -2, 2);
-  lua_remove(L, -3);
+  cu_event_pushweak(L, &waiters_key);  /* value -> Queue */
 }
 
 int cu_event_checkvalue (lua_State *L, int arg) {
@@ -600,7 +599,7 @@ void cu_open_queued (lua_State *L) {
     {NULL, NULL}
   };
   cu_events_push(L);
-  newephemeron(L);
+  cu_event_pushweak(L, &stored_key);
   luaL_setfuncs(L, funcs, 3);
   lua_getfield(L, -1, "isqueued");
   lua_setfield(L, -2, "queued");  /* the original library's name */

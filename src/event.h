@@ -36,6 +36,11 @@ typedef struct cu_Events {
    on first use; modules take them as their first two upvalues. */
 void cu_events_push (lua_State *L);
 
+/* Pushes the table with weak keys kept in the registry at 'key' (an
+   ephemeron when its values refer back to their keys), creating it on
+   first use. */
+void cu_event_pushweak (lua_State *L, const void *key);
+
 /* Raises "value expected" unless the value at 'arg' can be an event
    (not nil, not NaN); returns its type. */
 int cu_event_checkvalue (lua_State *L, int arg);

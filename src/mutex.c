@@ -120,15 +120,6 @@ void cu_open_mutex (lua_State *L) {
   };
   static const char locks_key = 'm';
   cu_events_push(L);
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &locks_key) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);  /* value -> owner, weak keys */
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &locks_key);
-  }
+  cu_event_pushweak(L, &locks_key);  /* value -> owner */
   luaL_setfuncs(L, funcs, 3);
 }

@@ -132,19 +132,11 @@ H.case("a dead locker is skipped", function ()
 end)
 
 H.case("the lock of a value dies with it", function ()
-  local weak = setmetatable({}, {__mode = "k"})
-  do
-    local e = {}
-    local co = coroutine.create(function () mutex.lock(e) end)
-    coroutine.resume(co)
-    assert(mutex.islocked(e))
-    local waiter = coroutine.create(function () mutex.lock(e) end)
-    coroutine.resume(waiter)
-    weak[e], weak[co], weak[waiter] = true, true, true
-    H.track(e, co, waiter)
-  end
-  collectgarbage(); collectgarbage()
-  assert(next(weak) == nil)
+  local e = H.track({})
+  local co = H.track(coroutine.create(mutex.lock))
+  coroutine.resume(co, e)
+  assert(mutex.islocked(e))
+  H.spawn(mutex.lock, e)
 end)
 
 H.case("bad arguments", function ()

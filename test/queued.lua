@@ -3,6 +3,8 @@ local H = require "helpers"
 local queued = require "coutil.queued"
 local event = require "coutil.event"
 
+local function unpacked (t) return table.unpack(t, 1, t.n) end
+
 H.case("names", function ()
   assert(queued.queued == queued.isqueued)
   assert(type(queued.pending) == "function")
@@ -17,7 +19,7 @@ H.case("an emit with a waiter resumes it and returns true", function ()
   H.spawn(function () got = H.pack(queued.await(e)) end)
   assert(queued.pending(e) == true)
   H.same({true}, queued.emitone(e, 1, 2))
-  H.same({e, 1, 2}, table.unpack(got, 1, got.n))
+  H.same({e, 1, 2}, unpacked(got))
   assert(queued.isqueued(e) == false)
 end)
 
@@ -34,8 +36,8 @@ H.case("an emit without waiters is stored and returns false", function ()
   end))
   local ok, r1, r2 = coroutine.resume(co)
   assert(ok and coroutine.status(co) == "dead")  -- no yield at all
-  H.same({e, "a", nil, n = 3}, table.unpack(r1, 1, r1.n))
-  H.same({e, "b"}, table.unpack(r2, 1, r2.n))
+  H.same({e, "a", nil, n = 3}, unpacked(r1))
+  H.same({e, "b"}, unpacked(r2))
   assert(queued.isqueued(e) == false)
 end)
 
@@ -93,7 +95,7 @@ H.case("awaitany waits when nothing is stored", function ()
   local got
   H.spawn(function () got = H.pack(queued.awaitany(a, b)) end)
   assert(queued.emitone(b, 1) == true)
-  H.same({b, 1}, table.unpack(got, 1, got.n))
+  H.same({b, 1}, unpacked(got))
   assert(queued.pending(a) == false)
   assert(queued.emitone(a) == false)  -- stored, nobody waits any more
   assert(queued.isqueued(a) == true)
@@ -111,7 +113,7 @@ function ()
   assert(queued.isqueued(c) == false)
   assert(queued.pending(a) == false and queued.pending(b) == true)
   assert(queued.emitone(b) == true)
-  H.same({true}, table.unpack(got, 1, got.n))
+  H.same({true}, unpacked(got))
   assert(coroutine.status(co) == "dead")
 end)
 
@@ -139,7 +141,7 @@ H.case("early resume returns the resume values", function ()
     queued.await(e)
   end)
   coroutine.resume(co, "x")
-  H.same({"x"}, table.unpack(got, 1, got.n))
+  H.same({"x"}, unpacked(got))
   assert(queued.emitone(e, 1) == true)
   assert(coroutine.status(co) == "dead")
 end)
