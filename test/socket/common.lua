@@ -60,4 +60,16 @@ function T.closeall (...)
   for i = 1, select("#", ...) do select(i, ...):close() end
 end
 
+-- Closes 'conn' and 'srv' while coroutines read from and accept on them:
+-- both get false, "closed". Closes 'cli' too.
+function T.closewhilewaiting (cli, conn, srv)
+  local r = T.spawn(function () return conn:read(T.memory.create(4)) end)
+  local a = T.spawn(function () return srv:accept() end)
+  conn:close()
+  srv:close()
+  H.same({false, "closed"}, T.join(r))
+  H.same({false, "closed"}, T.join(a))
+  cli:close()
+end
+
 return T
