@@ -173,6 +173,7 @@ static Queue *makeroom (lua_State *L, int t, int v, Queue *q) {
   for (i = j; i < to->tail; i++) {
     lua_pushnil(L);
     setslot(L, to, lua_gettop(L) - 1, i);
+    to->serial[i] = 0;
   }
   to->head = 0;
   to->tail = j;
@@ -218,6 +219,19 @@ void cu_event_resume (lua_State *L, lua_State *co, int n) {
     nres = 1;
   }
   if (nres > 0) lua_pop(co, nres);
+}
+
+void cu_event_unregister (lua_State *L, int first, int last, int serial) {
+  uintptr_t s = (uintptr_t)lua_touserdata(L, serial);
+  int i, j;
+  for (i = first; i <= last; i++) {
+    Queue *q;
+    if (lua_isnil(L, i) || (q = getqueue(L, CU_WAITERS_UP, i)) == NULL)
+      continue;
+    for (j = q->tail - 1; j >= q->head; j--)  /* ours are recent ones */
+      if (q->serial[j] == s) removeentry(L, q, lua_gettop(L), j);
+    lua_pop(L, 1);
+  }
 }
 
 /* Resumes 'co' with values first..first+n-1 (see cu_event_resume). */
@@ -313,6 +327,14 @@ static int haswaiter (lua_State *L, int v) {
    emitter passes the value and its arguments). */
 static int awaitany_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
+  cu_event_unregister(L, 1, (int)ctx - 1, (int)ctx);
+  return lua_gettop(L) - (int)ctx;
+}
+
+/* The same for a single value (at 1): an emit already took our entry. */
+static int awaitone_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  if (!cu_event_byemit(L)) cu_event_unregister(L, 1, 1, (int)ctx);
   return lua_gettop(L) - (int)ctx;
 }
 
@@ -367,7 +389,7 @@ static int waitone (lua_State *L, int type) {
     serial = ++st->serial;
     q->serial[q->tail++] = serial;
     lua_pushlightuserdata(L, (void *)serial);
-    return lua_yieldk(L, 0, (lua_KContext)(top + 1), awaitany_k);
+    return lua_yieldk(L, 0, (lua_KContext)(top + 1), awaitone_k);
   }
   q = tailqueue(L, CU_WAITERS_UP, 1);
   serial = ++st->serial;
@@ -375,7 +397,7 @@ static int waitone (lua_State *L, int type) {
   setslot(L, q, top + 1, q->tail);
   q->serial[q->tail++] = serial;
   lua_pushlightuserdata(L, (void *)serial);
-  return lua_yieldk(L, 0, (lua_KContext)(top + 2), awaitany_k);
+  return lua_yieldk(L, 0, (lua_KContext)(top + 2), awaitone_k);
 }
 
 /* e, ... = event.await(e) */
@@ -396,7 +418,10 @@ static int event_awaitany (lua_State *L) {
 static int awaitall_k (lua_State *L, int status, lua_KContext ctx) {
   int i, nframe = (int)ctx, left = 0;
   (void)status;
-  if (!cu_event_byemit(L)) return lua_gettop(L) - nframe;
+  if (!cu_event_byemit(L)) {
+    cu_event_unregister(L, 1, nframe - 1, nframe);
+    return lua_gettop(L) - nframe;
+  }
   for (i = 1; i < nframe; i++) {
     if (!lua_isnil(L, i) && lua_rawequal(L, i, nframe + 1)) {
       lua_pushnil(L);

@@ -54,6 +54,12 @@ void cu_event_checkyield (lua_State *L);
    continuation finds its own slots below gettop - (resume values). */
 void cu_event_register (lua_State *L, int first, int last);
 
+/* For continuations that return: drops the entries that the frame's
+   serial (at 'serial') still has in the queues of the values at
+   first..last, so that the coroutine is no longer registered anywhere
+   (nor kept alive by those values). */
+void cu_event_unregister (lua_State *L, int first, int last, int serial);
+
 /* For continuations: 1 when an emitter resumed the coroutine (its queue
    entry is gone), 0 for a plain coroutine.resume. Valid only before the
    continuation runs any Lua code. */

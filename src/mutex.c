@@ -41,6 +41,7 @@ static int lock_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lua_settop(L, 3);  /* drop what the resumer passed */
   if (pushowner(L) == LUA_TNIL || isrunning(L)) {  /* free, or handed to us */
+    if (!byemit) cu_event_unregister(L, 1, 1, 3);
     lua_pushthread(L);
     setowner(L);
     lua_pushboolean(L, 1);

@@ -39,8 +39,9 @@ static Promise *checkpromise (lua_State *L, int i) {
    promise first, then its arguments: the claim returns the arguments. */
 static int promise_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
-  if (cu_event_byemit(L)) ctx++;
-  return lua_gettop(L) - (int)ctx;
+  if (cu_event_byemit(L)) return lua_gettop(L) - 3;
+  cu_event_unregister(L, 1, 1, 2);
+  return lua_gettop(L) - 2;
 }
 
 /* ... = p([probe]) */
@@ -133,11 +134,13 @@ static int firstready (lua_State *L, int top) {
 
 /* Continuation of awaitall; frame: the promises (nil when fulfilled),
    serial. A spurious emit on one of them wakes us with our entry for it
-   gone, so we register again on all pending ones with a new serial. */
+   gone, so we drop the others and register again on all pending ones
+   with a new serial. */
 static int awaitall_k (lua_State *L, int status, lua_KContext ctx) {
-  int top = (int)ctx - 1;
+  int top = (int)ctx - 1, byemit = cu_event_byemit(L);
   (void)status;
-  if (!cu_event_byemit(L)) return lua_gettop(L) - (int)ctx;
+  cu_event_unregister(L, 1, top, (int)ctx);
+  if (!byemit) return lua_gettop(L) - (int)ctx;
   lua_settop(L, top);
   if (pending(L, top) == 0) {
     lua_pushboolean(L, 1);
@@ -161,9 +164,10 @@ static int promise_awaitall (lua_State *L) {
 
 /* Continuation of awaitany; frame: the promises, serial. */
 static int awaitany_k (lua_State *L, int status, lua_KContext ctx) {
-  int i, top = (int)ctx - 1;
+  int i, top = (int)ctx - 1, byemit = cu_event_byemit(L);
   (void)status;
-  if (!cu_event_byemit(L)) return lua_gettop(L) - (int)ctx;
+  cu_event_unregister(L, 1, top, (int)ctx);
+  if (!byemit) return lua_gettop(L) - (int)ctx;
   lua_settop(L, top);
   if ((i = firstready(L, top)) > 0) {
     lua_pushvalue(L, i);

@@ -339,6 +339,25 @@ function ()
   H.spawn(event.awaitall, H.track({}, {}))
 end)
 
+H.case("a coroutine no longer waiting is not kept by the values",
+function ()
+  local a, b = {}, {}
+  local weak = setmetatable({}, {__mode = "k"})
+  weak[H.spawn(event.awaitany, a, b)] = "awaitany"
+  weak[H.spawn(event.awaitall, b, a)] = "awaitall waiting"
+  weak[H.spawn(event.await, a)] = "await resumed early"
+  weak[H.spawn(event.awaitany, b, a)] = "awaitany resumed early"
+  weak[H.spawn(event.awaitall, a, b)] = "awaitall resumed early"
+  for co, what in pairs(weak) do
+    if what:find("early") then coroutine.resume(co) end
+  end
+  assert(event.emitall(b) == true)
+  collectgarbage(); collectgarbage()
+  local co, what = next(weak)
+  assert(what == "awaitall waiting" and next(weak, co) == nil, what)
+  assert(event.pending(a) == true and event.pending(b) == false)
+end)
+
 H.case("stale entries do not pile up", function ()
   local a, b = {}, {}
   local co = H.spawn(function ()

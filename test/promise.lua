@@ -152,6 +152,25 @@ H.case("awaitany resumed early", function ()
   H.same({1}, unpacked(got))
 end)
 
+H.case("claimers woken another way are not kept by the promises",
+function ()
+  local p1, f1 = promise.create()
+  local p2 = promise.create()
+  local weak = setmetatable({}, {__mode = "k"})
+  weak[H.spawn(promise.awaitany, p1, p2)] = "awaitany"
+  weak[H.spawn(promise.awaitall, p2, p1)] = "awaitall waiting"
+  weak[H.spawn(p2)] = "claim resumed early"
+  for co, what in pairs(weak) do
+    if what:find("early") then coroutine.resume(co) end
+  end
+  f1()
+  -- the fulfillment woke the awaitall one too: it waits again, on p2
+  collectgarbage(); collectgarbage()
+  local co, what = next(weak)
+  assert(what == "awaitall waiting" and next(weak, co) == nil, what)
+  assert(event.pending(p2) == true and event.pending(p1) == false)
+end)
+
 H.case("onlypending and pickready", function ()
   local p1 = promise.create()
   local p2, f2 = promise.create()
