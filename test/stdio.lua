@@ -160,6 +160,46 @@ else
          "script(1) from util-linux is not installed")
 end
 
+H.case("stdio: a TCP connection is a stream socket", function ()
+  -- bash redirects the child's stdout to a TCP connection to this process
+  local T = dofile("test/socket/common.lua")
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write([[
+    local system = require "coutil.system"
+    coroutine.wrap(function ()
+      local out = system.stdout
+      out:write(tostring(out):match("^%a+ %a+") .. " " .. out:getdomain())
+    end)()
+    system.run()
+  ]])
+  f:close()
+  local srv = H.track(assert(system.socket("passive", "ipv4")))
+  assert(srv:bind(system.address("ipv4", "127.0.0.1", 0)))
+  assert(srv:listen(1))
+  local p = assert(io.popen(string.format(
+    "%s bash -c 'timeout 20 lua5.4 %s >/dev/tcp/127.0.0.1/%d' 2>&1",
+    H.childenv(), script, srv:getaddress().port)))
+  local got
+  T.run(function ()
+    local conn = H.track(assert(srv:accept()))
+    local buf = T.memory.create(64)
+    local parts = {}
+    while true do
+      local n = conn:read(buf)
+      if not n then break end
+      parts[#parts + 1] = T.str(buf, 1, n)
+    end
+    got = table.concat(parts)
+    conn:close()
+  end, 30)
+  srv:close()
+  local out = p:read("a")
+  p:close()
+  os.remove(script)
+  assert(got == "stream socket ipv4", tostring(got) .. "\n" .. out)
+end)
+
 H.case("stdio: await functions need a coroutine", function ()
   local out = child([[
     local err  -- string.gsub is a C boundary: no yield from there
