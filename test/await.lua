@@ -151,10 +151,7 @@ function ()
     log[#log + 1] = "a"
     assert(coroutine.resume(c, "by a"))
   end)
-  spawn(function ()
-    system.suspend(0)
-    log[#log + 1] = "b"
-  end)
+  spawn(function () system.suspend(0) log[#log + 1] = "b" end)
   c = spawn(function ()
     local result = system.suspend(0)
     log[#log + 1] = result

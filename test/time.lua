@@ -6,6 +6,11 @@ local system = require "coutil.system"
 
 local spawn, drain = H.spawn, H.drain
 
+-- A coroutine that appends 'name' to 'log' once woken from suspend(0).
+local function wakelog (log, name)
+  return spawn(function () system.suspend(0) log[#log + 1] = name end)
+end
+
 -- Whole milliseconds from time t1 to time t2 (of system.time).
 local function millisecs (t1, t2)
   return math.floor((t2 - t1) * 1000 + 0.5)
@@ -227,10 +232,7 @@ H.case("suspend(0) joins after the ones already queued", function ()
     system.suspend(0)
     log[#log + 1] = "a again"
   end)
-  spawn(function ()
-    system.suspend(0)
-    log[#log + 1] = "b"
-  end)
+  wakelog(log, "b")
   drain()
   H.same({"a", "b", "a again"}, table.unpack(log))
 end)
@@ -242,10 +244,7 @@ H.case("suspend(0) does not wait for pending timers", function ()
     local woken = system.suspend(30)
     log[#log + 1] = woken and "timer" or "early"
   end)
-  spawn(function ()
-    system.suspend(0)
-    log[#log + 1] = "ready"
-  end)
+  wakelog(log, "ready")
   H.same({true}, system.run("step"))
   H.same({"ready"}, table.unpack(log))
   assert(coroutine.resume(timer, false))
@@ -305,10 +304,7 @@ H.case("suspend '~' inside a woken coroutine blocks the loop", function ()
     system.suspend(0.005, "~")
     log[#log + 1] = "a slept"
   end)
-  spawn(function ()
-    system.suspend(0)
-    log[#log + 1] = "b"
-  end)
+  wakelog(log, "b")
   drain()
   H.same({"a", "a slept", "b"}, table.unpack(log))
 end)
