@@ -600,7 +600,7 @@ H.case("socket: many clients at once", function ()
   end)
 end)
 
-H.case("socket: lua_close with operations pending", function ()
+T.childcase("socket: lua_close with operations pending", function ()
   local ok, out = H.runlua([[
     local system = require "coutil.system"
     local path = package.path

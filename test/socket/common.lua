@@ -14,6 +14,16 @@ do
   package.path = path
 end
 
+-- Child processes cannot run under the ThreadSanitizer preload (/bin/sh
+-- itself crashes with it): cases that need one are skipped there.
+T.subprocesses = not (os.getenv("LD_PRELOAD") or ""):find("tsan", 1, true)
+
+-- Cases that start child processes: run, or skipped with the reason.
+function T.childcase (name, f)
+  if T.subprocesses then H.case(name, f)
+  else H.skip(name, "child processes cannot run under ThreadSanitizer") end
+end
+
 -- H.run, but an error inside the coroutine is raised with its traceback,
 -- and a ticker wakes the loop so that H.run's time limit always applies
 function T.run (f, timeout)
