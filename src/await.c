@@ -105,6 +105,8 @@ static cu_Await *getrecord (lua_State *L, int kind) {
   else op = newrecord(L, loop, kind);
   op->co = L;
   op->busy = 1;
+  op->unguarded = 0;
+  op->kept = 0;
   op->cancel = NULL;
   op->k = NULL;
   op->data = NULL;
@@ -145,18 +147,21 @@ static void stopwaiting (lua_State *L, int t, cu_Await *op) {
   op->co = NULL;
   if (op->busy && op->cancel && op->cancel(op)) op->busy = 0;
   if (!op->busy) {  /* libuv let go as well: the record is ours */
-    clearanchor(L, t, KEEPANCHOR(op->slot));
+    if (op->kept) clearanchor(L, t, KEEPANCHOR(op->slot));
     release(op);
   }
 }
 
 static int await_k (lua_State *L, int status, lua_KContext ctx) {
   cu_Await *op = (cu_Await *)ctx;
-  int base = op->base - 1;  /* the frame's top before the guard */
+  int base = op->base;
   (void)status;
-  ((Guard *)lua_touserdata(L, op->base))->armed = 0;
-  lua_closeslot(L, op->base);  /* disarmed: closing it does nothing */
-  lua_remove(L, op->base);
+  if (!op->unguarded) {
+    base--;  /* the frame's top before the guard */
+    ((Guard *)lua_touserdata(L, op->base))->armed = 0;
+    lua_closeslot(L, op->base);  /* disarmed: closing it does nothing */
+    lua_remove(L, op->base);
+  }
   if (op->co) {  /* woken by coroutine.resume: stop waiting */
     /* the resume values may fill the frame up to its top */
     cu_checkstack(L, 2);
@@ -185,14 +190,18 @@ int cu_await_yieldk (lua_State *L, cu_Await *op, int keep,
     lua_pushvalue(L, keep);
     lua_rawseti(L, -2, KEEPANCHOR(op->slot));
   }
-  lua_rawgeti(L, -1, GUARDANCHOR(op->slot));
-  lua_replace(L, -2);  /* the guard takes the anchor table's place */
-  g = (Guard *)lua_touserdata(L, -1);
-  lua_toclose(L, -1);
-  g->armed = 1;
+  op->kept = keep != 0;
+  if (op->unguarded) lua_pop(L, 1);
+  else {
+    lua_rawgeti(L, -1, GUARDANCHOR(op->slot));
+    lua_replace(L, -2);  /* the guard takes the anchor table's place */
+    g = (Guard *)lua_touserdata(L, -1);
+    lua_toclose(L, -1);
+    g->armed = 1;
+  }
   op->k = k;
   op->kctx = ctx;
-  op->base = lua_gettop(L);  /* the guard's index */
+  op->base = lua_gettop(L);  /* the guard's index, or the frame's top */
   return lua_yieldk(L, 0, (lua_KContext)op, await_k);
 }
 
@@ -245,14 +254,14 @@ void cu_await_finish (cu_Await *op, lua_State *co, int n) {
     /* the runner's stack holds 'co' while it runs: it has no anchor now */
     lua_rawgeti(R, loop->anchors, COANCHOR(op->slot));
     clearanchor(R, loop->anchors, COANCHOR(op->slot));
-    clearanchor(R, loop->anchors, KEEPANCHOR(op->slot));
+    if (op->kept) clearanchor(R, loop->anchors, KEEPANCHOR(op->slot));
     op->co = NULL;  /* tells await_k that the loop woke it */
     cu_loop_resume(loop, co, n);  /* await_k releases 'op' */
     lua_pop(R, 1);
   }
   else {  /* nobody waits, or the waiter was closed */
     if (op->co) clearanchor(R, loop->anchors, COANCHOR(op->slot));
-    clearanchor(R, loop->anchors, KEEPANCHOR(op->slot));
+    if (op->kept) clearanchor(R, loop->anchors, KEEPANCHOR(op->slot));
     release(op);
   }
 }

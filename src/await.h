@@ -52,6 +52,10 @@ struct cu_Await {
   unsigned gen;         /* ready-list batch (time.c) */
   unsigned char kind;   /* CU_AWAIT_REQ or CU_AWAIT_TIMER */
   unsigned char busy;   /* libuv still references the record */
+  unsigned char kept;   /* a value is anchored at the keep slot */
+  unsigned char unguarded; /* set before yielding when the wait ends by
+                           itself soon (a suspend(0)), so a coroutine.close
+                           need not stop it: saves the guard's cost */
   union {
     uv_req_t req;
     uv_fs_t fs;

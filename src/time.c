@@ -68,6 +68,7 @@ static int suspendready (lua_State *L) {
   cu_Loop *loop = cu_loopof(L);
   cu_Await *op = cu_await_begin(L);
   op->cancel = cancelready;
+  op->unguarded = 1;  /* the next loop iteration ends the wait anyway */
   op->gen = loop->readygen;
   op->prev = loop->readytail;
   if (loop->readytail) loop->readytail->next = op;
