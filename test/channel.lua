@@ -408,6 +408,67 @@ H.case("a state coroutine is the matching side", function ()
   ch:close()
 end)
 
+H.case("a state coroutine waits with awaitch under its own system.run",
+function ()
+  local name = newname()
+  local scoro = require "coutil.coroutine"
+  local co = assert(scoro.load[[
+    local system = require "coutil.system"
+    local channel = require "coutil.channel"
+    local ch = channel.create(...)
+    local got
+    require "coroutine".wrap(function ()
+      got = {system.awaitch(ch, "in", "reply")}
+    end)()
+    local pending = system.run()
+    ch:close()
+    return pending, got[1], got[2]
+  ]])
+  local ch = channel.create(name)
+  guarded(function ()
+    local res
+    spawn(function () res = H.pack(system.resume(co, name)) end)
+    local ok, v
+    for _ = 1, 1000 do  -- until the state coroutine waits
+      ok, v = ch:sync("out", "hello")
+      if ok then break end
+      system.suspend(0.005)
+    end
+    H.same({true, "reply"}, ok, v)
+    while res == nil do system.suspend(0.005) end
+    H.same({true, false, true, "hello"}, table.unpack(res, 1, res.n))
+  end)
+  co:close()
+  ch:close()
+end)
+
+H.case("tasks of different pools match each other", function ()
+  local threads = require "coutil.threads"
+  local name, report = newname(), newname()
+  local p1, p2 = threads.create(1), threads.create(1)
+  assert(p1:dostring([[
+    local yield = require "coroutine".yield
+    local name, report = ...
+    local ok, v = yield(name, "any", "from p1")
+    yield(report, "out", "p1 got " .. v)
+  ]], "p1", "t", name, report))
+  assert(p2:dostring([[
+    local yield = require "coroutine".yield
+    local name, report = ...
+    local ok, v = yield(name, "any", "from p2")
+    yield(report, "out", "p2 got " .. v)
+  ]], "p2", "t", name, report))
+  local ch = channel.create(report)
+  local got = {}
+  guarded(function ()
+    for i = 1, 2 do got[i] = select(2, system.awaitch(ch, "in")) end
+  end)
+  table.sort(got)
+  H.same({"p1 got from p2", "p2 got from p1"}, table.unpack(got))
+  p1:close() p2:close()
+  ch:close()
+end)
+
 H.case("a task of a thread pool is the matching side", function ()
   local threads = require "coutil.threads"
   local name = newname()
