@@ -212,13 +212,19 @@ void cu_event_register (lua_State *L, int first, int last) {
   lua_pushlightuserdata(L, (void *)serial);
 }
 
-void cu_event_resume (lua_State *L, lua_State *co, int n) {
+int cu_event_resume (lua_State *L, lua_State *co, int n) {
   int nres, status = lua_resume(co, L, n, &nres);
   if (status != LUA_OK && status != LUA_YIELD) {
+    int cs = lua_status(co);
+    if (cs == LUA_OK || cs == LUA_YIELD) {  /* refused: it did not run */
+      lua_xmove(co, L, 1);
+      return 1;
+    }
     cu_warnerror(L, co);
     nres = 1;
   }
   if (nres > 0) lua_pop(co, nres);
+  return 0;
 }
 
 void cu_event_unregister (lua_State *L, int first, int last, int serial) {
@@ -234,9 +240,13 @@ void cu_event_unregister (lua_State *L, int first, int last, int serial) {
   }
 }
 
-/* Resumes 'co' with values first..first+n-1 (see cu_event_resume). */
+/* Resumes 'co', entry i of 'q', with values first..first+n-1 (see
+   cu_event_resume). When Lua refuses to resume it (too many nested
+   resumes), the entry is put back as it was and the error is raised in
+   the emitter: the waiter stays registered. */
 static void resumewaiter (lua_State *L, Queue *q, int i, lua_State *co,
-                          int first, int n) {
+                          int first, int n, uintptr_t serial,
+                          int head, int tail) {
   cu_Events *st = q->st, saved = *st;
   int k;
   /* a waiter's frame keeps most of the LUA_MINSTACK slots it was given */
@@ -249,9 +259,15 @@ static void resumewaiter (lua_State *L, Queue *q, int i, lua_State *co,
   st->emitq = q;
   st->emitslot = i;
   st->emitgen = q->gen;
-  cu_event_resume(L, co, n);
+  k = cu_event_resume(L, co, n);
   saved.serial = st->serial;
   *st = saved;  /* an emit may run inside another's resume */
+  if (k) {
+    q->serial[i] = serial;
+    q->head = head;
+    q->tail = tail;
+    lua_error(L);
+  }
 }
 
 /* Finds the first live waiter in the queue at 'ud' (the stack top) that
@@ -292,8 +308,12 @@ static int emit (lua_State *L, int base, int first, int n, int all,
     /* The user value of the entry is cleared only after the resume, and
        only if no new entry took its slot: in a hand-off the waiter awaits
        again at once, into the same slot, and nothing needs clearing. */
-    takeentry(q, i);
-    resumewaiter(L, q, i, co, first, n);
+    {
+      int head = q->head, tail = q->tail;
+      uintptr_t serial = q->serial[i];
+      takeentry(q, i);
+      resumewaiter(L, q, i, co, first, n, serial, head, tail);
+    }
     if (i < q->head || i >= q->tail || q->serial[i] == 0) {
       lua_pushnil(L);
       setslot(L, q, base + 1, i);

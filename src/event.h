@@ -67,8 +67,10 @@ int cu_event_byemit (lua_State *L);
 
 /* Resumes 'co' with the 'n' values on its stack, from L, with no one to
    hand results to: what it yields or returns is dropped, an error it
-   raises (left on its stack) is reported with cu_warnerror. */
-void cu_event_resume (lua_State *L, lua_State *co, int n);
+   raises is reported with cu_warnerror. Returns 0; or 1, with the error
+   message pushed on L, when Lua refused to resume it at all (C stack
+   overflow: too many nested resumes). */
+int cu_event_resume (lua_State *L, lua_State *co, int n);
 
 /* Decides whether a live waiter 'co' (at the top of L's stack) takes
    an emit that has a filter; may act on L's stack (net effect 0). */

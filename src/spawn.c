@@ -80,7 +80,7 @@ static int start (lua_State *L, lua_CFunction body) {
   if (!lua_checkstack(co, n + 1)) return luaL_error(L, "stack overflow");
   lua_pushcfunction(co, body);
   lua_xmove(L, co, n);
-  cu_event_resume(L, co, n);
+  if (cu_event_resume(L, co, n)) return lua_error(L);
   return 1;
 }
 

@@ -314,6 +314,23 @@ H.case("nested emits", function ()
 end)
 
 -- The harness checks that what H.track got is collected by the end.
+H.case("a waiter too deep to resume stays registered", function ()
+  local N, evs, reached = 300, {}, 0
+  for i = 1, N do
+    evs[i] = {}
+    H.spawn(function ()
+      event.await(evs[i])
+      reached = i
+      if i < N then event.emitone(evs[i + 1]) end
+    end)
+  end
+  event.emitone(evs[1])  -- the chain breaks at Lua's C-stack limit
+  assert(reached > 1 and reached < N, reached)
+  assert(event.pending(evs[reached + 1]) == true)
+  event.emitone(evs[reached + 1])  -- its waiter was not lost
+  assert(reached == N, reached)
+end)
+
 H.case("a waiter does not keep its value nor itself alive", function ()
   local e = H.track({})
   H.spawn(event.await, e)
