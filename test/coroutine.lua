@@ -233,6 +233,18 @@ function ()
   H.same({true, "second"}, resume(co))
 end)
 
+H.case("closing the caller lets the chunk finish as well", function ()
+  local co = assert(scoro.load[[
+    require "coutil.system".suspend(0.02, "~")
+    return "dropped"
+  ]])
+  local caller = spawn(system.resume, co)
+  assert(coroutine.close(caller))
+  H.same({"running"}, co:status())
+  drain()
+  H.same({"dead"}, co:status())
+end)
+
 H.case("a state coroutine collected while running is freed afterwards",
 function ()
   local co = assert(scoro.load[[
