@@ -80,6 +80,31 @@ H.case("resize checks its arguments", function ()
   pool:close()
 end)
 
+H.case("count tells running, pending and suspended tasks apart",
+function ()
+  local name = newname()
+  local pool = threads.create(1)
+  assert(pool:dostring(prologue .. [[
+    coroutine.yield(..., "in")  -- suspended until the end of the case
+  ]], "suspended", "t", name))
+  waitfor(function () return pool:count("s") == 1 end, "the suspension")
+  assert(pool:dostring(prologue .. [[
+    local name = ...
+    coroutine.yield(name .. "/started", "out")
+    require "coutil.system".suspend(0.5, "~")
+  ]], "running", "t", name))
+  assert(pool:dostring("return", "pending"))
+  local ch = channel.create(name .. "/started")
+  guarded(function () assert(system.awaitch(ch, "in")) end)
+  waitfor(function () return pool:count("r") == 1 end, "the runner")
+  H.same({3, 1, 1, 1, 1, 1}, pool:count("nrpsea"))
+  H.same({true}, channel.create(name):sync("out"))  -- frees the first
+  waitfor(function () return pool:count("n") == 0 end, "the end")
+  H.same({0, 0, 0, 0}, pool:count("nrps"))
+  ch:close()
+  pool:close()
+end)
+
 H.case("count checks its options", function ()
   local pool = threads.create(0)
   H.same({}, pool:count(""))
