@@ -362,11 +362,13 @@ static int awaitany_k (lua_State *L, int status, lua_KContext ctx) {
   return lua_gettop(L) - (int)ctx;
 }
 
-/* The same for a single value (at 1): an emit already took our entry. */
+/* The same for a single value; frame: the value, serial; 'ctx' is the
+   per-state record (saves an upvalue access). An emit already took our
+   entry. */
 static int awaitone_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
-  if (!cu_event_byemit(L)) cu_event_unregister(L, 1, 1, (int)ctx);
-  return lua_gettop(L) - (int)ctx;
+  if (((cu_Events *)ctx)->emitted != L) cu_event_unregister(L, 1, 1, 2);
+  return lua_gettop(L) - 2;
 }
 
 /* Waits on every value at 1..last; the frame is the arguments and then
@@ -410,25 +412,26 @@ static int distinct (lua_State *L) {
 /* Waits on the value at 1 alone: the hot path of a hand-off, so the
    queue stays in the frame instead of being popped. */
 static int waitone (lua_State *L, int type) {
-  int top = lua_gettop(L);
   cu_Events *st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
   Queue *q = st->emitq;
   uintptr_t serial;
+  lua_settop(L, 1);
   if (st->emitted == L && type == LUA_TTABLE && !q->moved &&
       q->gen == st->emitgen && q->tail == st->emitslot &&
       lua_topointer(L, 1) == st->emitkey) {  /* a hand-off: cu_Events */
     serial = ++st->serial;
     q->serial[q->tail++] = serial;
-    lua_pushlightuserdata(L, (void *)serial);
-    return lua_yieldk(L, 0, (lua_KContext)(top + 1), awaitone_k);
   }
-  q = tailqueue(L, CU_WAITERS_UP, 1);
-  serial = ++st->serial;
-  lua_pushthread(L);
-  setslot(L, q, top + 1, q->tail);
-  q->serial[q->tail++] = serial;
+  else {
+    q = tailqueue(L, CU_WAITERS_UP, 1);
+    serial = ++st->serial;
+    lua_pushthread(L);
+    setslot(L, q, 2, q->tail);
+    q->serial[q->tail++] = serial;
+    lua_settop(L, 1);
+  }
   lua_pushlightuserdata(L, (void *)serial);
-  return lua_yieldk(L, 0, (lua_KContext)(top + 2), awaitone_k);
+  return lua_yieldk(L, 0, (lua_KContext)st, awaitone_k);
 }
 
 /* e, ... = event.await(e) */
