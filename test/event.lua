@@ -205,6 +205,18 @@ function ()
   H.raises("unable to yield", event.await)  -- checked first
 end)
 
+H.case("'unable to yield' across a C call boundary", function ()
+  local co = H.track(coroutine.create(function ()
+    local ok, err = pcall(table.sort, {1, 2}, function ()
+      event.await({})
+    end)
+    return ok, err
+  end))
+  local ok, okcall, err = coroutine.resume(co)
+  assert(ok and okcall == false, err)
+  assert(err:find("unable to yield", 1, true), err)
+end)
+
 H.case("bad arguments", function ()
   H.spawn(function ()
     H.badarg(1, "value expected, got no value", event.await)
