@@ -91,12 +91,13 @@ function ()
   assert(pool:dostring(prologue .. [[
     local name = ...
     coroutine.yield(name .. "/started", "out")
-    require "coutil.system".suspend(0.5, "~")
+    require "coutil.system".suspend(2, "~")
   ]], "running", "t", name))
-  assert(pool:dostring("return", "pending"))
   local ch = channel.create(name .. "/started")
   guarded(function () assert(system.awaitch(ch, "in")) end)
   waitfor(function () return pool:count("r") == 1 end, "the runner")
+  -- queued only now: while the runner blocks the only thread, it waits
+  assert(pool:dostring("return", "pending"))
   H.same({3, 1, 1, 1, 1, 1}, pool:count("nrpsea"))
   H.same({true}, channel.create(name):sync("out"))  -- frees the first
   waitfor(function () return pool:count("n") == 0 end, "the end")
