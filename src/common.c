@@ -21,11 +21,14 @@ int cu_pushresult (lua_State *L, int err) {
 }
 
 const char *cu_checkmode (lua_State *L, int arg, const char *allowed) {
-  const char *mode = luaL_optstring(L, arg, "");
+  size_t len;
+  const char *mode = luaL_optlstring(L, arg, "", &len);
   const char *c;
-  for (c = mode; *c; c++) {
+  for (c = mode; c < mode + len; c++) {  /* an embedded '\0' is refused */
     if (*c == '~' && c != mode && strchr(allowed, '~'))
       luaL_argerror(L, arg, "'~' must be in the begin of 'mode'");
+    if (*c == '\0')
+      luaL_argerror(L, arg, "unknown mode char (got '\\0')");
     if (!strchr(allowed, *c)) {
       lua_pushfstring(L, "unknown mode char (got '%c')", *c);
       luaL_argerror(L, arg, lua_tostring(L, -1));

@@ -5,13 +5,6 @@
 ** Ownership: waiters are reachable only through an ephemeron table keyed
 ** by the value they wait on, so they live exactly as long as that value.
 */
-/* The hand-off path is a chain of Lua API calls: calling them through
-   the GOT rather than through PLT stubs saves a jump each (about 5% of
-   an emit/await pair). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize ("no-plt")
-#endif
-
 #include <string.h>
 #include "event.h"
 

@@ -84,6 +84,12 @@ cu_Loop *cu_pushloop (lua_State *L) {
   return loop;
 }
 
+uv_loop_t *cu_openloop (lua_State *L) {
+  cu_Loop *loop = cu_loopof(L);
+  if (loop->closing) luaL_error(L, "closed");
+  return &loop->uv;
+}
+
 void cu_setfuncs (lua_State *L, const luaL_Reg *l) {
   cu_pushloop(L);
   luaL_setfuncs(L, l, 1);

@@ -31,6 +31,11 @@ typedef struct cu_Loop {
 #define cu_loopof(L) ((cu_Loop *)lua_touserdata(L, lua_upvalueindex(1)))
 #define cu_loop(L) (&cu_loopof(L)->uv)
 
+/* The loop of the running function for a function about to create a
+   libuv handle: raises 'closed' once lua_close tore the loop down (a
+   finalizer of an object older than the loop may still call us). */
+uv_loop_t *cu_openloop (lua_State *L);
+
 /* Pushes the loop userdata of L's state, creating it on first use. */
 cu_Loop *cu_pushloop (lua_State *L);
 

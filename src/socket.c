@@ -169,7 +169,7 @@ static int system_socket (lua_State *L) {
   static const char *const kinds[] = {"datagram", "stream", "passive", NULL};
   int kind = luaL_checkoption(L, 1, NULL, kinds);
   int domain = luaL_checkoption(L, 2, NULL, domainnames);
-  uv_loop_t *uv = cu_loop(L);
+  uv_loop_t *uv = cu_openloop(L);
   cu_Socket **ref;
   cu_Socket *s;
   int err;

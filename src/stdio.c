@@ -35,7 +35,7 @@ static int terminal_winsize (lua_State *L) {
 /* Pushes the object for descriptor 'fd', or nil when its kind is not
    supported (regular files and character devices: see docs). */
 static void pushstdio (lua_State *L, int fd) {
-  uv_loop_t *uv = cu_loop(L);
+  uv_loop_t *uv = cu_openloop(L);
   cu_Socket **ref;
   cu_Socket *s;
   int err;

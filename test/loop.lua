@@ -524,14 +524,16 @@ H.case("finalizers after the loop's own get 'closed'", function ()
       local system = require "coutil.system"
       for _, call in ipairs{
         {"run"}, {"run", "ready"}, {"time"}, {"time", "updated"},
-        {"suspend", 0}, {"suspend", 1},
+        {"suspend", 0}, {"suspend", 1}, {"socket", "stream", "ipv4"},
       } do
-        local ok, err = pcall(system[call[1]], call[2])
+        local ok, err = pcall(system[call[1]], call[2], call[3])
         print(call[1], call[2], ok, err)
       end
       print("nanosecs", math.type(system.nanosecs()))
       print("epoch", system.time("epoch") > 0)
       print("blocking", system.suspend(0.001, "~"))
+      local ok, err = pcall(function () return system.stdout end)
+      print("stdout", ok, (string.match(err, "closed$")))
       print("isrunning", system.isrunning())
       print("halt", pcall(system.halt))
       print("close", coroutine.close(waiter))
@@ -552,9 +554,11 @@ time	nil	false	closed
 time	updated	false	closed
 suspend	0	false	closed
 suspend	1	false	closed
+socket	stream	false	closed
 nanosecs	integer
 epoch	true
 blocking	true
+stdout	false	closed
 isrunning	false
 halt	false	not running
 close	true

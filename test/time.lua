@@ -405,4 +405,9 @@ H.case("suspend checks arguments before it yields", function ()
   H.same({false}, system.run("ready"))
 end)
 
+H.case("a mode string with an embedded zero is refused", function ()
+  H.raises("unknown mode char (got '\\0')", system.suspend, 0, "~\0x")
+  H.raises("unknown mode char (got '\\0')", system.suspend, 0, "\0")
+end)
+
 H.done()
