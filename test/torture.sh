@@ -11,7 +11,7 @@
 #
 # HARDMEMTESTS makes allocation-heavy Lua code tens of times slower, but
 # the suite's heaps are small: measured, the whole suite takes about a
-# minute (docs/parts/build.md), so it all runs by default. Should it grow
+# minute (docs/building.md), so it all runs by default. Should it grow
 # past the budget, COUTIL_TORTURE=core runs only the core tests (CORE).
 set -eu
 cd "$(dirname "$0")/.."
