@@ -22,6 +22,15 @@ mkdir -p "$TOP"
 
 say () { echo "torture: $*"; }
 
+# A mirror that hiccups gets two more tries, 5 s apart.
+retry () {
+  for try in 1 2 3; do
+    "$@" && return 0
+    [ $try = 3 ] || sleep 5
+  done
+  return 1
+}
+
 # --- the lua5.4 source package -------------------------------------------
 
 # Adds deb-src twins of the apt entries for this Debian release, in a
@@ -58,7 +67,7 @@ add_deb_src () {
       exit 1; }
   fi
   say "added deb-src entries in $out.*; running apt-get update"
-  apt-get update -qq
+  retry apt-get update -qq
 }
 
 fetch_source () {
@@ -74,8 +83,8 @@ fetch_source () {
   fi
   command -v dpkg-source >/dev/null || sh .ci/deps.sh
   say "fetching Debian's lua5.4 source"
-  (cd "$TOP" && apt-get source -qq lua5.4 </dev/null >/dev/null 2>&1) || {
-    say "'apt-get source lua5.4' failed"; exit 1; }
+  (cd "$TOP" && retry apt-get source -qq lua5.4 </dev/null >apt.log 2>&1) || {
+    cat "$TOP/apt.log"; say "'apt-get source lua5.4' failed"; exit 1; }
 }
 
 fetch_source
