@@ -29,18 +29,11 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# A mirror that hiccups gets two more tries, 5 s apart.
-retry () {
-  for try in 1 2 3; do
-    "$@" && return 0
-    [ $try = 3 ] || sleep 5
-  done
-  return 1
-}
-
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
-retry apt-get update -qq
+retry="$(dirname "$0")/retry"   # two more tries if the mirror hiccups
+sh "$retry" apt-get update -qq
 # shellcheck disable=SC2086
-retry apt-get install -y -qq --no-install-recommends $missing </dev/null >/dev/null
+sh "$retry" apt-get install -y -qq --no-install-recommends $missing \
+  </dev/null >/dev/null
 echo "installed:$missing"

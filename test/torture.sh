@@ -22,15 +22,6 @@ mkdir -p "$TOP"
 
 say () { echo "torture: $*"; }
 
-# A mirror that hiccups gets two more tries, 5 s apart.
-retry () {
-  for try in 1 2 3; do
-    "$@" && return 0
-    [ $try = 3 ] || sleep 5
-  done
-  return 1
-}
-
 # --- the lua5.4 source package -------------------------------------------
 
 # Adds deb-src twins of the apt entries for this Debian release, in a
@@ -67,7 +58,7 @@ add_deb_src () {
       exit 1; }
   fi
   say "added deb-src entries in $out.*; running apt-get update"
-  retry apt-get update -qq
+  sh "$ROOT/.ci/retry" apt-get update -qq
 }
 
 fetch_source () {
@@ -83,7 +74,7 @@ fetch_source () {
   fi
   command -v dpkg-source >/dev/null || sh .ci/deps.sh
   say "fetching Debian's lua5.4 source"
-  (cd "$TOP" && retry apt-get source -qq lua5.4 </dev/null >apt.log 2>&1) || {
+  (cd "$TOP" && sh "$ROOT/.ci/retry" apt-get source -qq lua5.4 </dev/null >apt.log 2>&1) || {
     cat "$TOP/apt.log"; say "'apt-get source lua5.4' failed"; exit 1; }
 }
 
