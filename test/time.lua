@@ -89,7 +89,9 @@ H.case("system.run refreshes the cached timestamp", function ()
   end)
   drain()
   assert(millisecs(t, seen) >= 5, "run did not update the cached time")
-  H.same({seen}, system.time())
+  -- drain may run one more iteration (which refreshes it again) after
+  -- the coroutine took 'seen': the cached time can only have grown
+  assert(system.time() >= seen)
 end)
 
 H.case("time epoch is close to os.time", function ()
