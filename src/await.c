@@ -154,13 +154,16 @@ static void stopwaiting (lua_State *L, int t, cu_Await *op) {
 
 static int await_k (lua_State *L, int status, lua_KContext ctx) {
   cu_Await *op = (cu_Await *)ctx;
-  int base = op->base;
+  int base = op->base;  /* the guard's index, or the frame's top */
   (void)status;
   if (!op->unguarded) {
-    base--;  /* the frame's top before the guard */
-    ((Guard *)lua_touserdata(L, op->base))->armed = 0;
-    lua_closeslot(L, op->base);  /* disarmed: closing it does nothing */
-    lua_remove(L, op->base);
+    ((Guard *)lua_touserdata(L, base))->armed = 0;
+    /* the guard stays below the results: returning closes it, disarmed;
+       only a continuation must see the frame as it was */
+    if (op->k && !op->co) {
+      lua_closeslot(L, base);
+      lua_remove(L, base--);
+    }
   }
   if (op->co) {  /* woken by coroutine.resume: stop waiting */
     /* the resume values may fill the frame up to its top */
