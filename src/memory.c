@@ -69,20 +69,24 @@ static MemKind tomemory (lua_State *L, int arg, Memory *m) {
   m->data = NULL;
   m->len = 0;
   m->rsz = NULL;
+  if (p == NULL || lua_islightuserdata(L, arg))
+    return MEM_NONE;  /* strings, the usual data to write, leave here */
   arg = lua_absindex(L, arg);
   luaL_checkstack(L, 3, NULL);  /* callers may have a full stack */
-  if (p == NULL || lua_islightuserdata(L, arg) || !lua_getmetatable(L, arg))
-    return MEM_NONE;
+  if (!lua_getmetatable(L, arg)) return MEM_NONE;
   if (isclass(L, MEMORY_CLASS)) {
-    int marked = lua_getiuservalue(L, arg, 1) > LUA_TNIL;
+    size_t size = lua_rawlen(L, arg);
+    /* only a block the size of a Resizable can be one: the common fixed
+       memory needs no look at its user value */
+    int marked = size == sizeof(Resizable) &&
+                 lua_getiuservalue(L, arg, 1) > LUA_TNIL;
     int layout = marked && lua_isinteger(L, -1) &&
-                 lua_tointeger(L, -1) == LAYOUT &&
-                 lua_rawlen(L, arg) == sizeof(Resizable);
-    lua_pop(L, 1);
+                 lua_tointeger(L, -1) == LAYOUT;
+    if (size == sizeof(Resizable)) lua_pop(L, 1);
     if (!marked) {
       m->kind = MEM_FIXED;
       m->data = (char *)p;
-      m->len = lua_rawlen(L, arg);
+      m->len = size;
     }
     else if (layout) {
       Resizable *r = (Resizable *)p;
