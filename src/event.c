@@ -13,8 +13,10 @@
    whose C part holds its serial (0 marks a hole). Indices restart at 0
    whenever the queue empties, so a steady hand-off reuses one slot and
    allocates nothing. A full queue first drops its stale entries, and
-   grows (into a new userdata) only when more than half are live. The
-   queues of coutil.queued use the same layout for stored events. */
+   grows (into a new userdata) only when more than half are live. User
+   value cap+1 holds the value itself: a live queue keeps its key alive
+   (an ephemeron value may), which makes the emit cache (emitqueue) safe.
+   The queues of coutil.queued use the same layout for stored events. */
 typedef struct Queue {
   unsigned gen;        /* counts writes to the user values */
   int moved;           /* replaced by a larger queue: do not use */
@@ -90,13 +92,15 @@ static Queue *getqueue (lua_State *L, int t, int v) {
 /* Pushes a new empty queue and makes it the one of the value at 'v'. */
 static Queue *newqueue (lua_State *L, int t, int v, int cap) {
   Queue *q = (Queue *)lua_newuserdatauv(L,
-      sizeof(Queue) + (size_t)cap * sizeof(uintptr_t), cap);
+      sizeof(Queue) + (size_t)cap * sizeof(uintptr_t), cap + 1);
   q->st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
   q->gen = 0;
   q->moved = 0;
   q->key = lua_type(L, v) == LUA_TTABLE ? lua_topointer(L, v) : NULL;
   q->head = q->tail = 0;
   q->cap = cap;
+  lua_pushvalue(L, v);
+  lua_setiuservalue(L, -2, cap + 1);
   lua_pushvalue(L, v);
   lua_pushvalue(L, -2);
   lua_rawset(L, t);
@@ -291,16 +295,40 @@ static int nextwaiter (lua_State *L, Queue *q, int ud, uintptr_t newest,
   return -1;
 }
 
-/* The emit of cu_event_emit; 'base' is the stack top. After resuming a
-   waiter with 'all' == 0, two more values are left above 'base'. */
+/* Pushes the waiter queue of the value at 'v' and returns it, or NULL
+   (nothing pushed). 'cache' (0: none) is a table with weak values whose
+   [1] is the queue last found for a table: a hit saves the look-up in the
+   ephemeron (a hash of the key). The check is sound: a queue still in the
+   cache is alive, so its key (user value cap+1) is alive too, and no
+   other table can have that address. */
+static Queue *emitqueue (lua_State *L, int cache, int v) {
+  Queue *q;
+  if (cache == 0) return getqueue(L, CU_WAITERS_UP, v);
+  if (lua_rawgeti(L, cache, 1) == LUA_TUSERDATA) {
+    q = (Queue *)lua_touserdata(L, -1);
+    if (!q->moved && q->key == lua_topointer(L, v) && q->key != NULL)
+      return q;
+  }
+  lua_pop(L, 1);
+  q = getqueue(L, CU_WAITERS_UP, v);
+  if (q != NULL && q->key != NULL) {
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, cache, 1);
+  }
+  return q;
+}
+
+/* The emit of cu_event_emit; 'base' is the stack top and 'cache' the
+   index of an emitqueue cache or 0. After resuming a waiter with 'all' ==
+   0, two more values are left above 'base'. */
 static int emit (lua_State *L, int base, int first, int n, int all,
-                 cu_Accept accept, void *ud) {
+                 cu_Accept accept, void *ud, int cache) {
   uintptr_t newest = 0;
   int count = 0;
   Queue *q;
   if (n > LUA_MINSTACK / 2) cu_checkstack(L, n + 4);
   /* each round fetches the queue again: a waiter may have replaced it */
-  while ((q = getqueue(L, CU_WAITERS_UP, first)) != NULL) {
+  while ((q = emitqueue(L, cache, first)) != NULL) {
     lua_State *co;
     int i;
     if (newest == 0) newest = q->st->serial;  /* later ones came after us */
@@ -330,7 +358,7 @@ static int emit (lua_State *L, int base, int first, int n, int all,
 int cu_event_emit (lua_State *L, int first, int n, int all,
                    cu_Accept accept, void *ud) {
   int base = lua_gettop(L);
-  int count = emit(L, base, first, n, all, accept, ud);
+  int count = emit(L, base, first, n, all, accept, ud, 0);
   lua_settop(L, base);
   return count;
 }
@@ -346,6 +374,19 @@ static int haswaiter (lua_State *L, int v) {
 }
 
 /* --- coutil.event --- */
+
+/* Upvalue of the emitqueue cache (a table with weak values) in the
+   functions of coutil.event and coutil.queued. */
+#define EVENT_CACHE 3
+#define QUEUED_CACHE 4
+
+static void pushcache (lua_State *L) {
+  lua_createtable(L, 1, 0);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+}
 
 /* Continuation of await/awaitany: returns what the resumer passed (the
    emitter passes the value and its arguments). */
@@ -408,7 +449,7 @@ static int waitone (lua_State *L, int type) {
   cu_Events *st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
   Queue *q = st->emitq;
   uintptr_t serial;
-  lua_settop(L, 1);
+  if (lua_gettop(L) != 1) lua_settop(L, 1);
   if (st->emitted == L && type == LUA_TTABLE && !q->moved &&
       q->gen == st->emitgen && q->tail == st->emitslot &&
       lua_topointer(L, 1) == st->emitkey) {  /* a hand-off: cu_Events */
@@ -480,23 +521,25 @@ static int event_awaitall (lua_State *L) {
   return waitall(L);
 }
 
-/* Emits with the arguments 1..top; returns how many were resumed. */
-static int emitargs (lua_State *L, int all) {  /* may leave 2 values more */
+/* Emits with the arguments 1..top, with the emitqueue cache at upvalue
+   'cache'; returns how many were resumed. */
+static int emitargs (lua_State *L, int all, int cache) {  /* may leave 2
+                                                               values more */
   int top = lua_gettop(L);
-  int count = emit(L, top, 1, top, all, NULL, NULL);
+  int count = emit(L, top, 1, top, all, NULL, NULL, lua_upvalueindex(cache));
   if (count == 0) cu_event_checkvalue(L, 1);  /* off the hot path */
   return count;
 }
 
 /* b = event.emitall(e, ...) */
 static int event_emitall (lua_State *L) {
-  lua_pushboolean(L, emitargs(L, 1) > 0);
+  lua_pushboolean(L, emitargs(L, 1, EVENT_CACHE) > 0);
   return 1;
 }
 
 /* b = event.emitone(e, ...) */
 static int event_emitone (lua_State *L) {
-  lua_pushboolean(L, emitargs(L, 0) > 0);
+  lua_pushboolean(L, emitargs(L, 0, EVENT_CACHE) > 0);
   return 1;
 }
 
@@ -518,7 +561,8 @@ void cu_open_event (lua_State *L) {
     {NULL, NULL}
   };
   cu_events_push(L);
-  luaL_setfuncs(L, funcs, 2);
+  pushcache(L);
+  luaL_setfuncs(L, funcs, 3);
 }
 
 /* --- coutil.queued --- */
@@ -618,7 +662,7 @@ static int queued_awaitall (lua_State *L) {
 
 /* b = queued.emitall(e, ...) */
 static int queued_emitall (lua_State *L) {
-  int resumed = emitargs(L, 1);
+  int resumed = emitargs(L, 1, QUEUED_CACHE);
   if (!resumed) store(L);
   lua_pushboolean(L, resumed > 0);
   return 1;
@@ -626,7 +670,7 @@ static int queued_emitall (lua_State *L) {
 
 /* b = queued.emitone(e, ...) */
 static int queued_emitone (lua_State *L) {
-  int resumed = emitargs(L, 0);
+  int resumed = emitargs(L, 0, QUEUED_CACHE);
   if (!resumed) store(L);
   lua_pushboolean(L, resumed > 0);
   return 1;
@@ -652,7 +696,8 @@ void cu_open_queued (lua_State *L) {
   };
   cu_events_push(L);
   cu_event_pushweak(L, &stored_key);
-  luaL_setfuncs(L, funcs, 3);
+  pushcache(L);
+  luaL_setfuncs(L, funcs, 4);
   lua_getfield(L, -1, "isqueued");
   lua_setfield(L, -2, "queued");  /* the original library's name */
 }
