@@ -470,8 +470,10 @@ static int waitone (lua_State *L, int type) {
 
 /* e, ... = event.await(e) */
 static int event_await (lua_State *L) {
+  int type = lua_type(L, 1);
   cu_event_checkyield(L);
-  return waitone(L, cu_event_checkvalue(L, 1));
+  if (type != LUA_TTABLE) type = cu_event_checkvalue(L, 1);  /* the rest */
+  return waitone(L, type);
 }
 
 /* e, ... = event.awaitany(e1, ...) */
