@@ -30,14 +30,19 @@ typedef struct Queue {
 #define QUEUE_MINCAP 4
 #define STORED 1       /* serial of a stored event: never a hole */
 
+/* Pushes a new table whose metatable has __mode 'mode'. */
+static void newweak (lua_State *L, const char *mode) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushstring(L, mode);
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+}
+
 void cu_event_pushweak (lua_State *L, const void *key) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) != LUA_TTABLE) {
     lua_pop(L, 1);
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
+    newweak(L, "k");
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, key);
   }
@@ -386,13 +391,6 @@ static int haswaiter (lua_State *L, int v) {
 #define EVENT_CACHE 3
 #define QUEUED_CACHE 4
 
-static void pushcache (lua_State *L) {
-  lua_createtable(L, 1, 0);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "v");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-}
 
 /* Continuation of await/awaitany: returns what the resumer passed (the
    emitter passes the value and its arguments). */
@@ -569,7 +567,7 @@ void cu_open_event (lua_State *L) {
     {NULL, NULL}
   };
   cu_events_push(L);
-  pushcache(L);
+  newweak(L, "v");  /* the emitqueue cache */
   luaL_setfuncs(L, funcs, 3);
 }
 
@@ -704,7 +702,7 @@ void cu_open_queued (lua_State *L) {
   };
   cu_events_push(L);
   cu_event_pushweak(L, &stored_key);
-  pushcache(L);
+  newweak(L, "v");  /* the emitqueue cache */
   luaL_setfuncs(L, funcs, 4);
   lua_getfield(L, -1, "isqueued");
   lua_setfield(L, -2, "queued");  /* the original library's name */
