@@ -311,13 +311,15 @@ static int nextwaiter (lua_State *L, Queue *q, int ud, uintptr_t newest,
    [1] is the queue last found for a table: a hit saves the look-up in the
    ephemeron (a hash of the key). The check is sound: a queue still in the
    cache is alive, so its key (user value cap+1) is alive too, and no
-   other table can have that address. */
+   other table can have that address (a light userdata can: hence the
+   type check). */
 static Queue *emitqueue (lua_State *L, int cache, int v) {
   Queue *q;
   if (cache == 0) return getqueue(L, CU_WAITERS_UP, v);
   if (lua_rawgeti(L, cache, 1) == LUA_TUSERDATA) {
     q = (Queue *)lua_touserdata(L, -1);
-    if (!q->moved && q->key == lua_topointer(L, v) && q->key != NULL)
+    if (!q->moved && q->key == lua_topointer(L, v) &&
+        lua_type(L, v) == LUA_TTABLE)  /* not a light userdata */
       return q;
   }
   lua_pop(L, 1);
