@@ -241,6 +241,7 @@ static int socket_bind (lua_State *L) {
 }
 
 static void on_connected (uv_connect_t *req, int status) {
+  ((cu_Socket *)req->handle)->connecting = 0;
   cu_endrequest(cu_await_from(req), (uv_handle_t *)req->handle, status);
 }
 
@@ -258,6 +259,7 @@ static int socket_connect (lua_State *L) {
     const char *path = checkpath(L, 2);
     op = cu_await_begin(L);
     uv_pipe_connect(&op->u.connect, &s->h.pipe, path, on_connected);
+    s->connecting = 1;
   }
   else {
     const struct sockaddr *sa = checkipaddr(L, 2, s);
@@ -265,6 +267,7 @@ static int socket_connect (lua_State *L) {
     op = cu_await_begin(L);
     err = uv_tcp_connect(&op->u.connect, &s->h.tcp, sa, on_connected);
     if (err < 0) return cu_await_fail(L, op, err);
+    s->connecting = 1;
   }
   return cu_await_yield(L, op, 0);
 }

@@ -44,6 +44,7 @@ typedef struct cu_Socket {
   unsigned char toreader;   /* the last allocation was the reader's */
   unsigned char listening;
   unsigned char pending;    /* a connection waits for accept */
+  unsigned char connecting; /* a stream connect has not completed yet */
   unsigned char ttymode;    /* terminal: mode set by setmode */
   char scratch;             /* datagram read into an empty range */
 } cu_Socket;

@@ -259,8 +259,13 @@ static void on_shutdown (uv_shutdown_t *req, int status) {
 int cu_stream_shutdown (lua_State *L) {
   cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_STREAM) |
                                       CU_KIND(CU_TERMINAL));
-  cu_Await *op = cu_await_begin(L);
-  int err = uv_shutdown(&op->u.shutdown, &s->h.stream, on_shutdown);
+  cu_Await *op;
+  int err;
+  /* libuv accepts a shutdown while connecting, but never completes it if
+     the connect fails: the loop would stay busy until the socket closes */
+  if (s->connecting) return cu_pushfail(L, UV_ENOTCONN);
+  op = cu_await_begin(L);
+  err = uv_shutdown(&op->u.shutdown, &s->h.stream, on_shutdown);
   if (err < 0) return cu_await_fail(L, op, err);
   return cu_await_yield(L, op, 0);
 }
