@@ -257,6 +257,9 @@ static int socket_connect (lua_State *L) {
   }
   if (cu_islocal(s)) {
     const char *path = checkpath(L, 2);
+    /* a second pipe connect would overwrite the first request in libuv,
+       which then never ends (libuv refuses a second TCP one itself) */
+    if (s->connecting) return cu_pushfail(L, UV_EALREADY);
     op = cu_await_begin(L);
     uv_pipe_connect(&op->u.connect, &s->h.pipe, path, on_connected);
     s->connecting = 1;

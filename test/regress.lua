@@ -41,4 +41,24 @@ childcase("shutdown awaited during a pending connect ends", false, [[
   os.exit(0)
 ]])
 
+-- socket.c: a second connect on a local socket while the first was pending
+-- made libuv overwrite the first request, which then never ended: the loop
+-- stayed busy forever (found by test/fuzz.lua at COUTIL_FUZZ_SCALE=20).
+childcase("a second local connect during a pending one fails", false, [[
+  local system = require "coutil.system"
+  local path = os.tmpname()
+  os.remove(path)
+  local s = assert(system.socket("stream", "local"))
+  local c1 = coroutine.create(function () return s:connect(path) end)
+  assert(coroutine.resume(c1))
+  local res, msg = s:connect(path)
+  assert(res == false and msg == "connection already in progress", msg)
+  s:close()
+  for _ = 1, 100000 do
+    if not system.run("ready") then break end
+  end
+  assert(system.run("ready") == false, "the loop is still busy")
+  os.exit(0)
+]])
+
 H.done()
