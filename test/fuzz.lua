@@ -33,7 +33,7 @@ local threads = require "coutil.threads"
 local cocoutil = require "coutil.coroutine"
 
 local slow = os.getenv("COUTIL_SANITIZER") or os.getenv("COUTIL_LUA")
-local scale = (tonumber(os.getenv("COUTIL_FUZZ_SCALE")) or 1) *
+local scale = (tonumber(os.getenv("COUTIL_FUZZ_SCALE")) or 10) *
               (slow and 0.25 or 1)
 local function rounds (n) return math.max(1, math.floor(n * scale)) end
 
