@@ -62,19 +62,28 @@ static int isclass (lua_State *L, const char *name) {
 }
 
 /* Fills 'm' from the value at 'arg'; returns its kind (MEM_NONE for a
-   value that is not a memory). */
-static MemKind tomemory (lua_State *L, int arg, Memory *m) {
-  void *p = lua_touserdata(L, arg);
+   value that is not a memory). 'mt' is the stack index of the "char[]"
+   metatable (cu_pushmemoryclass) when the caller has it at hand, or 0:
+   comparing with it saves a registry lookup by name on the hot path of
+   every socket read and write. */
+static MemKind tomemory (lua_State *L, int arg, Memory *m, int mt) {
+  void *p;
+  int ours;
+  if (mt) mt = lua_absindex(L, mt);
   m->kind = MEM_NONE;
   m->data = NULL;
   m->len = 0;
   m->rsz = NULL;
-  if (p == NULL || lua_islightuserdata(L, arg))
+  if (lua_type(L, arg) != LUA_TUSERDATA)
     return MEM_NONE;  /* strings, the usual data to write, leave here */
+  p = lua_touserdata(L, arg);
   arg = lua_absindex(L, arg);
   luaL_checkstack(L, 3, NULL);  /* callers may have a full stack */
   if (!lua_getmetatable(L, arg)) return MEM_NONE;
-  if (isclass(L, MEMORY_CLASS)) {
+  ours = (mt != 0 && lua_topointer(L, -1) == lua_topointer(L, mt)) ||
+         isclass(L, MEMORY_CLASS);  /* addresses of live tables: see
+                                       cu_tosocketref */
+  if (ours) {
     size_t size = lua_rawlen(L, arg);
     /* only a block the size of a Resizable can be one: the common fixed
        memory needs no look at its user value */
@@ -110,16 +119,21 @@ static MemKind tomemory (lua_State *L, int arg, Memory *m) {
   return m->kind;
 }
 
-static Memory checkmemory (lua_State *L, int arg) {
+/* The memory module's own functions and metamethods have the "char[]"
+   metatable as upvalue 1 (see setupclass). */
+#define OWNCLASS lua_upvalueindex(1)
+
+static Memory checkmemory (lua_State *L, int arg, int mt) {
   Memory m;
-  if (tomemory(L, arg, &m) == MEM_NONE) luaL_typeerror(L, arg, "memory");
+  if (tomemory(L, arg, &m, mt) == MEM_NONE) luaL_typeerror(L, arg, "memory");
   return m;
 }
 
 /* Bytes of a string, number or memory at 'arg' (patterns, data). */
-static const char *checkbytes (lua_State *L, int arg, size_t *len) {
+static const char *checkbytes (lua_State *L, int arg, size_t *len,
+                               int mt) {
   Memory m;
-  if (tomemory(L, arg, &m) != MEM_NONE) {
+  if (tomemory(L, arg, &m, mt) != MEM_NONE) {
     *len = m.len;
     return m.data;
   }
@@ -146,40 +160,53 @@ static size_t endpos (lua_Integer pos, size_t len) {
   return len + (size_t)pos + 1;
 }
 
+/* luaL_optinteger, with its common cases (absent, an integer) first */
+static lua_Integer optinteger (lua_State *L, int arg, lua_Integer def) {
+  int isint;
+  lua_Integer n;
+  if (lua_type(L, arg) <= LUA_TNIL) return def;
+  n = lua_tointegerx(L, arg, &isint);
+  return isint ? n : luaL_checkinteger(L, arg);
+}
+
 /* Range from the optional i (at 'arg', default 1) and j (at arg+1,
    default -1): sets *start (0-based) and returns the byte count. */
 static size_t checkrange (lua_State *L, int arg, size_t len, size_t *start) {
-  size_t i = startpos(luaL_optinteger(L, arg, 1), len);
-  size_t j = endpos(luaL_optinteger(L, arg + 1, -1), len);
+  size_t i = startpos(optinteger(L, arg, 1), len);
+  size_t j = endpos(optinteger(L, arg + 1, -1), len);
   *start = i - 1;
   return i > j ? 0 : j - i + 1;
 }
 
 /* --- accessors of memory.h --------------------------------------------- */
 
-char *cu_tomemory (lua_State *L, int arg, size_t *len) {
+static char *tobytes (lua_State *L, int arg, size_t *len, int mt) {
   Memory m;
-  if (tomemory(L, arg, &m) == MEM_NONE) return NULL;
+  if (tomemory(L, arg, &m, mt) == MEM_NONE) return NULL;
   if (len) *len = m.len;
   return m.data;
+}
+
+char *cu_tomemory (lua_State *L, int arg, size_t *len) {
+  return tobytes(L, arg, len, 0);
 }
 
 char *cu_checkmemory (lua_State *L, int arg, size_t *len) {
-  Memory m = checkmemory(L, arg);
+  Memory m = checkmemory(L, arg, 0);
   if (len) *len = m.len;
   return m.data;
 }
 
-char *cu_checkbuffer (lua_State *L, int arg, size_t *len) {
-  Memory m = checkmemory(L, arg);
+char *cu_checkbuffer (lua_State *L, int arg, size_t *len, int mt) {
+  Memory m = checkmemory(L, arg, mt);
   size_t start;
   *len = checkrange(L, arg + 1, m.len, &start);
   return *len > 0 ? m.data + start : m.data;
 }
 
-const char *cu_checkdata (lua_State *L, int arg, size_t *len) {
+const char *cu_checkdata (lua_State *L, int arg, size_t *len, int mt) {
   size_t size, start;
-  const char *data = checkbytes(L, arg, &size);
+  const char *data = checkbytes(L, arg, &size, mt);
   *len = checkrange(L, arg + 1, size, &start);
   return *len > 0 ? data + start : data;
 }
@@ -218,9 +245,9 @@ static int memory_create (lua_State *L) {
   else {
     size_t len, start, count;
     const char *s;
-    if (lua_type(L, 1) != LUA_TSTRING && cu_tomemory(L, 1, NULL) == NULL)
+    if (lua_type(L, 1) != LUA_TSTRING && tobytes(L, 1, NULL, OWNCLASS) == NULL)
       return luaL_typeerror(L, 1, "number, string or memory");
-    s = checkbytes(L, 1, &len);
+    s = checkbytes(L, 1, &len, OWNCLASS);
     count = checkrange(L, 2, len, &start);
     /* 's' stays valid: a new userdata never moves existing bytes */
     if (count > 0) memcpy(newfixed(L, count), s + start, count);
@@ -233,14 +260,14 @@ static int memory_create (lua_State *L) {
 static int memory_type (lua_State *L) {
   Memory m;
   luaL_checkany(L, 1);
-  if (tomemory(L, 1, &m) == MEM_NONE) lua_pushnil(L);
+  if (tomemory(L, 1, &m, OWNCLASS) == MEM_NONE) lua_pushnil(L);
   else lua_pushstring(L, kindnames[m.kind]);
   return 1;
 }
 
 /* memory.len(m), also #m */
 static int memory_len (lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)checkmemory(L, 1).len);
+  lua_pushinteger(L, (lua_Integer)checkmemory(L, 1, OWNCLASS).len);
   return 1;
 }
 
@@ -271,7 +298,7 @@ static int memory_resize (lua_State *L) {
   lua_Integer l;
   size_t old, plen = 0;
   const char *pat;
-  if (tomemory(L, 1, &m) != MEM_RESIZABLE) {
+  if (tomemory(L, 1, &m, OWNCLASS) != MEM_RESIZABLE) {
     const char *got = m.kind == MEM_NONE ? luaL_typename(L, 1)
                                          : kindnames[m.kind];
     return luaL_argerror(L, 1, lua_pushfstring(L,
@@ -279,7 +306,7 @@ static int memory_resize (lua_State *L) {
   }
   l = luaL_checkinteger(L, 2);
   luaL_argcheck(L, l >= 0, 2, "invalid size");
-  if (!lua_isnoneornil(L, 3)) checkbytes(L, 3, &plen);  /* check first */
+  if (!lua_isnoneornil(L, 3)) checkbytes(L, 3, &plen, OWNCLASS);  /* check first */
   old = m.rsz->size;
   if ((size_t)l == old) return 0;
   if (m.rsz->pins > 0) return luaL_error(L, "in use");
@@ -298,7 +325,7 @@ static int memory_resize (lua_State *L) {
   m.rsz->size = (size_t)l;
   if ((size_t)l > old) {
     /* looked up after the move: 's' may be 'm' itself (its old bytes) */
-    pat = lua_isnoneornil(L, 3) ? NULL : checkbytes(L, 3, &plen);
+    pat = lua_isnoneornil(L, 3) ? NULL : checkbytes(L, 3, &plen, OWNCLASS);
     if (lua_rawequal(L, 1, 3)) plen = old;
     if (plen == 0) memset(m.rsz->data + old, 0, (size_t)l - old);
     else repeatbytes(m.rsz->data + old, (size_t)l - old, pat, plen);
@@ -320,7 +347,7 @@ static void release (lua_State *L, Resizable *r) {
 
 void *cu_pinmemory (lua_State *L, int arg) {
   Memory m;
-  if (tomemory(L, arg, &m) != MEM_RESIZABLE) return NULL;
+  if (tomemory(L, arg, &m, 0) != MEM_RESIZABLE) return NULL;
   m.rsz->pins++;
   return m.rsz;
 }
@@ -336,14 +363,14 @@ void cu_unpinmemory (lua_State *L, void *token) {
 
 static int memory_gc (lua_State *L) {
   Memory m;
-  if (tomemory(L, 1, &m) != MEM_NONE && m.rsz) release(L, m.rsz);
+  if (tomemory(L, 1, &m, OWNCLASS) != MEM_NONE && m.rsz) release(L, m.rsz);
   return 0;
 }
 
 /* Closing a fixed memory has no effect: its bytes are part of it. */
 static int memory_close (lua_State *L) {
   Memory m;
-  if (tomemory(L, 1, &m) != MEM_NONE && m.rsz) {
+  if (tomemory(L, 1, &m, OWNCLASS) != MEM_NONE && m.rsz) {
     release(L, m.rsz);
     m.rsz->closed = 1;
   }
@@ -355,8 +382,8 @@ static int memory_close (lua_State *L) {
 /* memory.diff(m1, m2) */
 static int memory_diff (lua_State *L) {
   size_t l1, l2, n, k;
-  const unsigned char *a = (const unsigned char *)checkbytes(L, 1, &l1);
-  const unsigned char *b = (const unsigned char *)checkbytes(L, 2, &l2);
+  const unsigned char *a = (const unsigned char *)checkbytes(L, 1, &l1, OWNCLASS);
+  const unsigned char *b = (const unsigned char *)checkbytes(L, 2, &l2, OWNCLASS);
   n = l1 < l2 ? l1 : l2;
   for (k = 0; k < n && a[k] == b[k]; k++) continue;
   if (k < n) {
@@ -376,7 +403,7 @@ static int memory_diff (lua_State *L) {
 
 /* memory.tostring(m [, i [, j]]), also tostring(m) */
 static int memory_tostring (lua_State *L) {
-  Memory m = checkmemory(L, 1);
+  Memory m = checkmemory(L, 1, OWNCLASS);
   size_t start, count = checkrange(L, 2, m.len, &start);
   lua_pushlstring(L, m.data + (count > 0 ? start : 0), count);
   return 1;
@@ -384,7 +411,7 @@ static int memory_tostring (lua_State *L) {
 
 /* memory.get(m, i [, j]) */
 static int memory_get (lua_State *L) {
-  Memory m = checkmemory(L, 1);
+  Memory m = checkmemory(L, 1, OWNCLASS);
   size_t i = startpos(luaL_checkinteger(L, 2), m.len);
   size_t j = endpos(luaL_optinteger(L, 3, (lua_Integer)i), m.len);
   size_t k;
@@ -398,9 +425,9 @@ static int memory_get (lua_State *L) {
 
 /* memory.find(m, s [, i [, j [, o]]]) */
 static int memory_find (lua_State *L) {
-  Memory m = checkmemory(L, 1);
+  Memory m = checkmemory(L, 1, OWNCLASS);
   size_t slen, start, count, o;
-  const char *s = checkbytes(L, 2, &slen);
+  const char *s = checkbytes(L, 2, &slen, OWNCLASS);
   const char *found;
   count = checkrange(L, 3, m.len, &start);
   o = startpos(luaL_optinteger(L, 5, 1), slen);
@@ -429,7 +456,7 @@ static unsigned char checkbyte (lua_State *L, int arg) {
 
 /* memory.set(m, i, ...) */
 static int memory_set (lua_State *L) {
-  Memory m = checkmemory(L, 1);
+  Memory m = checkmemory(L, 1, OWNCLASS);
   size_t i = startpos(luaL_checkinteger(L, 2), m.len);
   int top = lua_gettop(L), arg;
   for (arg = 3; arg <= top; arg++) checkbyte(L, arg);  /* all or nothing */
@@ -440,7 +467,7 @@ static int memory_set (lua_State *L) {
 
 /* memory.fill(m, s [, i [, j [, o]]]) */
 static int memory_fill (lua_State *L) {
-  Memory m = checkmemory(L, 1);
+  Memory m = checkmemory(L, 1, OWNCLASS);
   size_t start, count;
   if (lua_type(L, 2) == LUA_TNUMBER) {
     unsigned char byte = checkbyte(L, 2);
@@ -449,7 +476,7 @@ static int memory_fill (lua_State *L) {
   }
   else {
     size_t plen, o;
-    const char *pat = checkbytes(L, 2, &plen);
+    const char *pat = checkbytes(L, 2, &plen, OWNCLASS);
     count = checkrange(L, 3, m.len, &start);
     o = startpos(luaL_optinteger(L, 5, 1), plen);
     if (count == 0 || o > plen) return 0;  /* nothing to fill or repeat */
@@ -735,7 +762,7 @@ static int takesvalue (OpKind kind) {
 
 /* memory.pack(m, fmt, i, v...) */
 static int memory_pack (lua_State *L) {
-  Memory m = checkmemory(L, 1);
+  Memory m = checkmemory(L, 1, OWNCLASS);
   Format f;
   size_t pos;
   int arg = 4, top = lua_gettop(L);
@@ -817,7 +844,7 @@ static size_t pushvalue (lua_State *L, const Item *it, int little,
 
 /* memory.unpack(m, fmt [, i]) */
 static int memory_unpack (lua_State *L) {
-  Memory m = checkmemory(L, 1);
+  Memory m = checkmemory(L, 1, OWNCLASS);
   Format f;
   size_t pos;
   int n = 0;
@@ -848,12 +875,12 @@ static int memory_concat (lua_State *L) {
   int arg;
   for (arg = 1; arg <= 2; arg++) {
     if (lua_type(L, arg) != LUA_TSTRING && lua_type(L, arg) != LUA_TNUMBER &&
-        cu_tomemory(L, arg, NULL) == NULL)
+        tobytes(L, arg, NULL, OWNCLASS) == NULL)
       return luaL_error(L, "attempt to concatenate a %s value",
                         luaL_typename(L, arg));
   }
-  s1 = checkbytes(L, 1, &l1);
-  s2 = checkbytes(L, 2, &l2);
+  s1 = checkbytes(L, 1, &l1, OWNCLASS);
+  s2 = checkbytes(L, 2, &l2, OWNCLASS);
   luaL_buffinit(L, &b);
   luaL_addlstring(&b, s1, l1);
   /* the buffer may have pushed a userdata: 's2' still points at bytes
@@ -888,16 +915,34 @@ static const luaL_Reg metamethods[] = {
   {NULL, NULL}
 };
 
+/* Pushes the functions table and above it the "char[]" metatable, with
+   our metamethods and the functions as __index; each of them gets the
+   metatable as upvalue 1 (OWNCLASS). */
+static void setupclass (lua_State *L) {
+  luaL_newmetatable(L, MEMORY_CLASS);
+  lua_newtable(L);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, functions, 1);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__index");
+  lua_insert(L, -2);  /* functions below the metatable */
+  lua_pushvalue(L, -1);
+  luaL_setfuncs(L, metamethods, 1);
+}
+
+void cu_pushmemoryclass (lua_State *L) {
+  if (luaL_getmetatable(L, MEMORY_CLASS) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  setupclass(L);  /* no memory module yet: memories made later use it */
+  lua_remove(L, -2);
+}
+
 /* The metatable fields are set even when "char[]" already exists (made
    by LuaMemory or by the other copy of this file): these functions
    handle every layout that name can carry. */
 __attribute__((visibility("default")))
 int luaopen_memory (lua_State *L) {
-  luaL_newlib(L, functions);
-  luaL_newmetatable(L, MEMORY_CLASS);
-  luaL_setfuncs(L, metamethods, 0);
-  lua_pushvalue(L, -2);
-  lua_setfield(L, -2, "__index");
+  setupclass(L);
   lua_pop(L, 1);
-  return 1;
+  return 1;  /* the functions */
 }

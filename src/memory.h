@@ -19,14 +19,20 @@ char *cu_tomemory (lua_State *L, int arg, size_t *len);
 /* Same, but raises "bad argument #arg to 'f' (memory expected, got X)". */
 char *cu_checkmemory (lua_State *L, int arg, size_t *len);
 
+/* Pushes the "char[]" metatable of memories, making it (with the memory
+   module's metamethods) when the memory module was not loaded yet. */
+void cu_pushmemoryclass (lua_State *L);
+
 /* Buffer at 'arg' and the range given by the optional integers at
    arg+1 (i, default 1) and arg+2 (j, default -1), corrected like
    string.sub. Returns the first byte of the range and its size in *len
-   (0 for an empty range). Raises on a non-memory or non-integer i/j. */
-char *cu_checkbuffer (lua_State *L, int arg, size_t *len);
+   (0 for an empty range). Raises on a non-memory or non-integer i/j.
+   'mt' is the index (an upvalue) of the metatable cu_pushmemoryclass
+   pushed, or 0: memories are then recognised by a registry lookup. */
+char *cu_checkbuffer (lua_State *L, int arg, size_t *len, int mt);
 
 /* Like cu_checkbuffer, but 'arg' may also be a string (data to write). */
-const char *cu_checkdata (lua_State *L, int arg, size_t *len);
+const char *cu_checkdata (lua_State *L, int arg, size_t *len, int mt);
 
 /* For a request that libuv fills or reads later: keeps the bytes of the
    memory at 'arg' where they are until cu_unpinmemory(L, token). Meanwhile

@@ -55,7 +55,9 @@ cu_Socket **cu_tosocketref (lua_State *L, int arg, int kinds) {
   /* fast path: a method gets its own class's metatable as upvalue 2 (see
      newclass), so the usual call needs no registry lookup */
   if (lua_getmetatable(L, arg)) {
-    int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+    /* two live tables: the same address is the same table, and
+       comparing addresses costs a third of lua_rawequal */
+    int same = lua_topointer(L, -1) == lua_topointer(L, lua_upvalueindex(2));
     lua_pop(L, 1);
     if (same) {
       cu_Socket **ref = (cu_Socket **)lua_touserdata(L, arg);
@@ -525,7 +527,7 @@ static int cancelreceive (cu_Await *op) {
 static int datagram_read (lua_State *L) {
   cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_DATAGRAM));
   size_t len;
-  char *p = cu_checkbuffer(L, 2, &len);
+  char *p = cu_checkbuffer(L, 2, &len, CU_MEMCLASS);
   cu_Address *a = NULL;
   cu_Await *op;
   int err;
@@ -544,7 +546,7 @@ static int datagram_read (lua_State *L) {
     cu_setreader(s, NULL);
     return cu_await_fail(L, op, err);
   }
-  return cu_await_yield(L, op, 2);
+  return cu_await_yield(L, op, 0);  /* no kept value: see cu_startread */
 }
 
 static void on_sent (uv_udp_send_t *req, int status) {
@@ -555,7 +557,7 @@ static void on_sent (uv_udp_send_t *req, int status) {
 static int datagram_write (lua_State *L) {
   cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_DATAGRAM));
   size_t len;
-  const char *p = cu_checkdata(L, 2, &len);
+  const char *p = cu_checkdata(L, 2, &len, CU_MEMCLASS);
   const struct sockaddr *sa = lua_isnoneornil(L, 5) ? NULL :
                               checkipaddr(L, 5, s);
   uv_buf_t buf = uv_buf_init((char *)p, (unsigned int)len);
@@ -580,7 +582,8 @@ void cu_newsocketclass (lua_State *L, int kind, const luaL_Reg *methods,
   luaL_newmetatable(L, classnames[kind]);
   cu_pushloop(L);  /* upvalue 1: the loop, as for every function */
   lua_pushvalue(L, -2);  /* upvalue 2: the class's own metatable */
-  cu_newclass(L, classnames[kind], methods, metamethods, 2);
+  cu_pushmemoryclass(L);  /* upvalue 3: CU_MEMCLASS */
+  cu_newclass(L, classnames[kind], methods, metamethods, 3);
   lua_pop(L, 2);
 }
 

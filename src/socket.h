@@ -49,8 +49,10 @@ typedef struct cu_Socket {
   char scratch;             /* datagram read into an empty range */
 } cu_Socket;
 
-/* Creates the class of 'kind': its functions get the loop as upvalue 1
-   and the class's metatable as upvalue 2 (a quick self check). */
+/* Creates the class of 'kind': its functions get the loop as upvalue 1,
+   the class's metatable as upvalue 2 (a quick self check) and the memory
+   metatable as upvalue 3 (CU_MEMCLASS, a quick buffer check). */
+#define CU_MEMCLASS lua_upvalueindex(3)
 void cu_newsocketclass (lua_State *L, int kind, const luaL_Reg *methods,
                         const luaL_Reg *metamethods);
 /* Pushes a closed socket userdata of 'kind' (its pointer is NULL). */

@@ -31,6 +31,10 @@ void cu_setreader (cu_Socket *s, cu_Await *op) {
   }
 }
 
+/* The buffer (argument 2) needs no anchor of its own: libuv fills it only
+   while the reader waits, and meanwhile the waiting coroutine, anchored,
+   keeps its frame's arguments alive; an early wake-up or a close ends the
+   read (cancelread, cancelreceive) before the anchor goes. */
 void cu_startread (lua_State *L, cu_Socket *s, cu_Await *op, char *p,
                    size_t len) {
   s->rbuf = p;
@@ -167,7 +171,7 @@ int cu_stream_read (lua_State *L) {
   cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_STREAM) |
                                       CU_KIND(CU_TERMINAL));
   size_t len;
-  char *p = cu_checkbuffer(L, 2, &len);
+  char *p = cu_checkbuffer(L, 2, &len, CU_MEMCLASS);
   cu_Await *op;
   cu_checkyield(L);
   if (s->reader) return luaL_error(L, "already in use");
@@ -193,9 +197,10 @@ int cu_stream_read (lua_State *L) {
   op->data = s;
   op->cancel = cancelread;
   cu_startread(L, s, op, p, len);
+  /* no kept value: see cu_startread */
   if (s->domain == CU_SHARE)
-    return cu_await_yieldk(L, op, 2, readshare_k, lua_gettop(L));
-  return cu_await_yield(L, op, 2);
+    return cu_await_yieldk(L, op, 0, readshare_k, lua_gettop(L));
+  return cu_await_yield(L, op, 0);
 }
 
 /* --- writing and shutdown ----------------------------------------------- */
@@ -211,7 +216,7 @@ int cu_stream_write (lua_State *L) {
   cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_STREAM) |
                                       CU_KIND(CU_TERMINAL));
   size_t len;
-  const char *p = cu_checkdata(L, 2, &len);
+  const char *p = cu_checkdata(L, 2, &len, CU_MEMCLASS);
   cu_Socket *passed = NULL;
   uv_buf_t buf = uv_buf_init((char *)p, (unsigned int)len);
   cu_Await *op;

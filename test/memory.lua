@@ -989,4 +989,34 @@ H.case("coutil accepts memories made by memory.so", function ()
   H.same({5, "..hello."}, table.unpack(results, 1, results.n))
 end)
 
+H.case("memories made after coutil.system made their class", function ()
+  -- coutil.system loaded first creates the "char[]" metatable itself;
+  -- the memory module loaded later must fill that same table
+  local ok, out = H.runlua([[
+    package.path = ""  -- "memory" is the module, not this test file
+    local system = require "coutil.system"
+    local mt = debug.getregistry()["char[]"]
+    assert(type(mt) == "table" and mt.__gc and mt.__close, "class not made")
+    local memory = require "memory"
+    assert(debug.getregistry()["char[]"] == mt, "class replaced")
+    local m = memory.create("hello")
+    assert(getmetatable(m) == mt and m:get(1) == 104 and #m == 5)
+    coroutine.wrap(function ()
+      local rx = assert(system.socket("datagram", "ipv4"))
+      local tx = assert(system.socket("datagram", "ipv4"))
+      local addr = system.address("ipv4", "127.0.0.1", 0)
+      assert(rx:bind(addr))
+      assert(rx:getaddress("self", addr))
+      assert(tx:write("HE", 1, -1, addr))
+      assert(rx:read(m, 1, 2) == 2)
+      rx:close()
+      tx:close()
+    end)()
+    system.run()
+    print(memory.tostring(m))
+  ]])
+  assert(ok, out)
+  assert(out:find("HEllo", 1, true), out)
+end)
+
 H.done()
