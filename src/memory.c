@@ -211,6 +211,78 @@ const char *cu_checkdata (lua_State *L, int arg, size_t *len, int mt) {
   return *len > 0 ? data + start : data;
 }
 
+/* --- remembered memories ------------------------------------------------
+** A socket reads into and writes from the same memory call after call.
+** Recognising it costs a metatable comparison and several API calls; a
+** cache that names the last memory seen (kept alive by its owner's user
+** value, so the address cannot be reused by another object meanwhile)
+** turns that into one comparison. A fixed memory's size never changes;
+** a resizable one is read through its struct every time.
+*/
+
+/* Fills 'm' from the cache when the value at 'arg' is the memory it names. */
+static int fromcache (lua_State *L, int arg, const cu_MemoryCache *c,
+                      Memory *m) {
+  const void *p;
+  if (c->ud == NULL || lua_type(L, arg) != LUA_TUSERDATA) return 0;
+  p = lua_touserdata(L, arg);
+  if (p != c->ud) return 0;
+  m->rsz = NULL;
+  if (!c->resizable) {
+    m->kind = MEM_FIXED;
+    m->data = (char *)p;
+    m->len = c->len;
+  }
+  else {
+    Resizable *r = (Resizable *)p;
+    m->rsz = r;
+    m->kind = r->closed ? MEM_OTHER : MEM_RESIZABLE;
+    m->data = r->data ? r->data : emptybytes;
+    m->len = r->data ? r->size : 0;
+  }
+  return 1;
+}
+
+/* Names the memory 'm' at 'arg' in the cache, anchored as user value 1 of
+   the userdata at 'owner'. Only our own layouts: an external memory's
+   size can change behind our back. */
+static void remember (lua_State *L, int arg, const Memory *m,
+                      cu_MemoryCache *c, int owner) {
+  if (m->kind != MEM_FIXED && m->rsz == NULL) return;
+  lua_pushvalue(L, arg);
+  lua_setiuservalue(L, owner, 1);
+  c->ud = lua_touserdata(L, arg);
+  c->len = m->len;
+  c->resizable = m->rsz != NULL;
+}
+
+char *cu_checkbufferc (lua_State *L, int arg, size_t *len, int mt,
+                       cu_MemoryCache *c, int owner) {
+  Memory m;
+  size_t start;
+  int hit = fromcache(L, arg, c, &m);
+  if (!hit) m = checkmemory(L, arg, mt);
+  *len = checkrange(L, arg + 1, m.len, &start);
+  if (!hit) remember(L, arg, &m, c, owner);  /* the arguments were valid */
+  return *len > 0 ? m.data + start : m.data;
+}
+
+const char *cu_checkdatac (lua_State *L, int arg, size_t *len, int mt,
+                           cu_MemoryCache *c, int owner) {
+  Memory m;
+  size_t start;
+  if (fromcache(L, arg, c, &m)) {
+    *len = checkrange(L, arg + 1, m.len, &start);
+    return *len > 0 ? m.data + start : m.data;
+  }
+  if (tomemory(L, arg, &m, mt) != MEM_NONE) {
+    *len = checkrange(L, arg + 1, m.len, &start);
+    remember(L, arg, &m, c, owner);
+    return *len > 0 ? m.data + start : m.data;
+  }
+  return cu_checkdata(L, arg, len, mt);  /* a string or number */
+}
+
 /* --- creation, type, size ---------------------------------------------- */
 
 static char *newfixed (lua_State *L, size_t size) {

@@ -34,6 +34,24 @@ char *cu_checkbuffer (lua_State *L, int arg, size_t *len, int mt);
 /* Like cu_checkbuffer, but 'arg' may also be a string (data to write). */
 const char *cu_checkdata (lua_State *L, int arg, size_t *len, int mt);
 
+/* What a function that gets the same memory call after call (a socket's
+   read and write) remembers of the last one it saw. Zero it to start. */
+typedef struct cu_MemoryCache {
+  const void *ud;  /* the memory's userdata, or NULL */
+  size_t len;      /* a fixed memory's size */
+  int resizable;
+} cu_MemoryCache;
+
+/* cu_checkbuffer and cu_checkdata with a cache: when the value at 'arg'
+   is the memory 'c' names, no type check is needed. A memory seen anew is
+   named in 'c' and anchored as user value 1 of the userdata at the
+   absolute index 'owner', so no other object can take its address while
+   'c' names it. Callers clear that user value when they drop 'c'. */
+char *cu_checkbufferc (lua_State *L, int arg, size_t *len, int mt,
+                       cu_MemoryCache *c, int owner);
+const char *cu_checkdatac (lua_State *L, int arg, size_t *len, int mt,
+                           cu_MemoryCache *c, int owner);
+
 /* For a request that libuv fills or reads later: keeps the bytes of the
    memory at 'arg' where they are until cu_unpinmemory(L, token). Meanwhile
    memory.resize raises "in use", and closing or collecting the memory

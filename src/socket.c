@@ -25,8 +25,9 @@ static const char *const domainnames[] = {
 /* --- objects ------------------------------------------------------------ */
 
 cu_Socket **cu_pushsocketref (lua_State *L, int kind) {
+  /* user value 1: the memory of the socket's cu_MemoryCache */
   cu_Socket **ref = (cu_Socket **)lua_newuserdatauv(L, sizeof(cu_Socket *),
-                                                    0);
+                                                    1);
   *ref = NULL;  /* closed until the handle is ready */
   luaL_setmetatable(L, classnames[kind]);
   return ref;
@@ -148,6 +149,8 @@ int cu_socket_close (lua_State *L) {
     cu_Socket *s = *ref;
     *ref = NULL;
     cu_closesocket(s);
+    lua_pushnil(L);  /* the cache went with 's': its memory may go */
+    lua_setiuservalue(L, 1, 1);
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -527,7 +530,7 @@ static int cancelreceive (cu_Await *op) {
 static int datagram_read (lua_State *L) {
   cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_DATAGRAM));
   size_t len;
-  char *p = cu_checkbuffer(L, 2, &len, CU_MEMCLASS);
+  char *p = cu_checkbufferc(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
   cu_Address *a = NULL;
   cu_Await *op;
   int err;
@@ -557,7 +560,8 @@ static void on_sent (uv_udp_send_t *req, int status) {
 static int datagram_write (lua_State *L) {
   cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_DATAGRAM));
   size_t len;
-  const char *p = cu_checkdata(L, 2, &len, CU_MEMCLASS);
+  const char *p = cu_checkdatac(L, 2, &len, CU_MEMCLASS, &s->mcache,
+                                1);
   const struct sockaddr *sa = lua_isnoneornil(L, 5) ? NULL :
                               checkipaddr(L, 5, s);
   uv_buf_t buf = uv_buf_init((char *)p, (unsigned int)len);

@@ -9,6 +9,7 @@
 
 #include "await.h"
 #include "address.h"
+#include "memory.h"
 
 /* kinds: each has its own class (and so its own methods) */
 enum { CU_DATAGRAM, CU_STREAM, CU_PASSIVE, CU_TERMINAL };
@@ -47,6 +48,8 @@ typedef struct cu_Socket {
   unsigned char connecting; /* a stream connect has not completed yet */
   unsigned char ttymode;    /* terminal: mode set by setmode */
   char scratch;             /* datagram read into an empty range */
+  cu_MemoryCache mcache;    /* the memory last read into or written from,
+                               anchored as the userdata's user value 1 */
 } cu_Socket;
 
 /* Creates the class of 'kind': its functions get the loop as upvalue 1,

@@ -171,7 +171,7 @@ int cu_stream_read (lua_State *L) {
   cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_STREAM) |
                                       CU_KIND(CU_TERMINAL));
   size_t len;
-  char *p = cu_checkbuffer(L, 2, &len, CU_MEMCLASS);
+  char *p = cu_checkbufferc(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
   cu_Await *op;
   cu_checkyield(L);
   if (s->reader) return luaL_error(L, "already in use");
@@ -216,7 +216,8 @@ int cu_stream_write (lua_State *L) {
   cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_STREAM) |
                                       CU_KIND(CU_TERMINAL));
   size_t len;
-  const char *p = cu_checkdata(L, 2, &len, CU_MEMCLASS);
+  const char *p = cu_checkdatac(L, 2, &len, CU_MEMCLASS, &s->mcache,
+                                1);
   cu_Socket *passed = NULL;
   uv_buf_t buf = uv_buf_init((char *)p, (unsigned int)len);
   cu_Await *op;

@@ -160,6 +160,48 @@ H.case("socket: partial reads into i/j ranges", function ()
   end)
 end)
 
+H.case("socket: the memory remembered between calls", function ()
+  -- a socket remembers the last memory it used (to skip its type check):
+  -- changes to that memory, other memories and strings must all show
+  run(function ()
+    local cli, conn, srv = pair()
+    local fixed = memory.create(4)
+    local rsz = memory.create()
+    memory.resize(rsz, 3, ".")
+    assert(cli:write("abcd"))
+    H.same({4}, conn:read(fixed))
+    assert(cli:write("efghij"))
+    H.same({3}, conn:read(rsz))  -- another memory, then it again, resized
+    assert(str(rsz) == "efg")
+    memory.resize(rsz, 2)
+    H.same({2}, conn:read(rsz))
+    assert(str(rsz) == "hi")
+    H.same({1}, conn:read(fixed, 4))  -- the first one again
+    assert(str(fixed) == "abcj")
+    assert(conn:write(rsz))  -- written from the remembered memory
+    assert(conn:write(fixed, 2, 3))
+    assert(conn:write("!"))
+    local got = memory.create(5)
+    local n = 0
+    repeat n = n + assert(cli:read(got, n + 1)) until n == 5
+    assert(str(got) == "hibc!")
+    do local _ <close> = rsz end  -- closed: it has no bytes to read into
+    H.same({0}, conn:read(rsz))
+    H.badarg(2, "memory expected, got string", conn.read, conn, "abcd")
+    -- only the open socket keeps the memory alive
+    local weak = setmetatable({}, {__mode = "v"})
+    weak[1] = memory.create(4)
+    assert(cli:write("wxyz"))
+    H.same({4}, conn:read(weak[1]))
+    collectgarbage()
+    assert(weak[1], "collected while remembered")
+    conn:close()
+    collectgarbage()
+    assert(weak[1] == nil, "kept after close")
+    closeall(cli, srv)
+  end)
+end)
+
 H.case("socket: resizable memories stay put while in use", function ()
   run(function ()
     local cli, conn, srv = pair()
