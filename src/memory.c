@@ -172,8 +172,9 @@ static lua_Integer optinteger (lua_State *L, int arg, lua_Integer def) {
 /* Range from the optional i (at 'arg', default 1) and j (at arg+1,
    default -1): sets *start (0-based) and returns the byte count. */
 static size_t checkrange (lua_State *L, int arg, size_t len, size_t *start) {
-  size_t i = startpos(optinteger(L, arg, 1), len);
-  size_t j = endpos(optinteger(L, arg + 1, -1), len);
+  int top = lua_gettop(L);  /* usually neither is given, or only i */
+  size_t i = startpos(top < arg ? 1 : optinteger(L, arg, 1), len);
+  size_t j = endpos(top <= arg ? -1 : optinteger(L, arg + 1, -1), len);
   *start = i - 1;
   return i > j ? 0 : j - i + 1;
 }
@@ -271,6 +272,11 @@ const char *cu_checkdatac (lua_State *L, int arg, size_t *len, int mt,
                            cu_MemoryCache *c, int owner) {
   Memory m;
   size_t start;
+  if (lua_type(L, arg) == LUA_TSTRING) {  /* the other usual data */
+    const char *data = lua_tolstring(L, arg, &m.len);
+    *len = checkrange(L, arg + 1, m.len, &start);
+    return *len > 0 ? data + start : data;
+  }
   if (fromcache(L, arg, c, &m)) {
     *len = checkrange(L, arg + 1, m.len, &start);
     return *len > 0 ? m.data + start : m.data;
