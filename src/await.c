@@ -10,19 +10,20 @@
 #include "await.h"
 
 /* --- anchors -------------------------------------------------------------
-** The anchor table (user value 1 of the loop userdata) keeps alive what
-** libuv points at but the collector cannot see: the waiting coroutine and
-** a kept value (a buffer being filled); it also holds each record's guard
-** (see below) for good. Slots are small dense integers, so the table
-** stays an array and never rehashes.
+** Registry slots keep alive what libuv points at but the collector cannot
+** see: the waiting coroutine and a kept value (a buffer being written);
+** a third holds the record's guard (see below) for good. Each record
+** takes its three slots (luaL_ref) when it is made and keeps them, so an
+** await stores into and clears slots of the registry's array part, with
+** no table to push first and never a rehash.
 */
-#define COANCHOR(slot)    (3 * (slot) - 2)
-#define KEEPANCHOR(slot)  (3 * (slot) - 1)
-#define GUARDANCHOR(slot) (3 * (slot))
+static void setanchor (lua_State *L, int ref) {  /* pops the value */
+  lua_rawseti(L, LUA_REGISTRYINDEX, ref);
+}
 
-static void clearanchor (lua_State *L, int t, int index) {
+static void clearanchor (lua_State *L, int ref) {
   lua_pushnil(L);
-  lua_rawseti(L, t, index);
+  lua_rawseti(L, LUA_REGISTRYINDEX, ref);
 }
 
 /* --- guards: coroutine.close of a waiting coroutine ----------------------
@@ -31,30 +32,29 @@ static void clearanchor (lua_State *L, int t, int index) {
 ** its record's guard as to-be-closed value, armed while it waits: closing
 ** the coroutine stops the operation at once, as an early wake-up does,
 ** instead of keeping the loop busy until libuv is done. await_k disarms
-** and removes the guard before anything else, so neither continuations
-** nor callers ever see it.
+** the guard before anything else, so neither continuations nor callers
+** ever see it armed.
 */
-typedef struct Guard {
+typedef struct cu_Guard {
   cu_Await *op;
   int armed;  /* the frame still waits on op */
-} Guard;
+} cu_Guard;
 
-static void stopwaiting (lua_State *L, int t, cu_Await *op);
+static void stopwaiting (lua_State *L, cu_Await *op);
 
 static int guard_close (lua_State *L) {
-  Guard *g = (Guard *)lua_touserdata(L, 1);
+  cu_Guard *g = (cu_Guard *)lua_touserdata(L, 1);
   /* at lua_close the loop may have freed the records already */
   if (g->armed && !cu_loopof(L)->closing && g->op->co == L) {
     g->armed = 0;
-    lua_getiuservalue(L, lua_upvalueindex(1), 1);
-    stopwaiting(L, lua_gettop(L), g->op);
+    stopwaiting(L, g->op);
   }
   return 0;
 }
 
 /* Pushes a new unarmed guard (its metatable is made once per state). */
-static Guard *newguard (lua_State *L) {
-  Guard *g = (Guard *)lua_newuserdatauv(L, sizeof(Guard), 0);
+static cu_Guard *newguard (lua_State *L) {
+  cu_Guard *g = (cu_Guard *)lua_newuserdatauv(L, sizeof(cu_Guard), 0);
   g->op = NULL;
   g->armed = 0;
   if (luaL_newmetatable(L, "coutil.await.guard")) {
@@ -69,20 +69,26 @@ static Guard *newguard (lua_State *L) {
 /* --- records ------------------------------------------------------------ */
 
 static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
-  int slot = ++loop->nslots;  /* the slot stays with the record for good */
-  Guard *g;
+  cu_Guard *g;
   cu_Await *op;
-  /* the Lua side first: a memory error there leaves no C memory behind */
-  lua_getiuservalue(L, lua_upvalueindex(1), 1);
+  int coref, keepref, guardref;
+  /* the Lua side first: a memory error there leaves no C memory behind
+     (only registry slots, reused by later luaL_ref calls of anyone) */
+  lua_pushboolean(L, 0);
+  coref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushboolean(L, 0);
+  keepref = luaL_ref(L, LUA_REGISTRYINDEX);
   g = newguard(L);
-  lua_rawseti(L, -2, GUARDANCHOR(slot));
-  lua_pop(L, 1);
+  guardref = luaL_ref(L, LUA_REGISTRYINDEX);
   op = malloc(sizeof(cu_Await));
   if (op == NULL) luaL_error(L, "not enough memory");
   g->op = op;
+  op->guard = g;
+  op->coref = coref;
+  op->keepref = keepref;
+  op->guardref = guardref;
   op->loop = loop;
   op->kind = (unsigned char)kind;
-  op->slot = slot;
   op->allnext = NULL;
   if (kind == CU_AWAIT_TIMER) {
     uv_timer_init(&loop->uv, &op->u.timer);
@@ -142,35 +148,31 @@ int cu_await_fail (lua_State *L, cu_Await *op, int err) {
 /* The coroutine no longer waits (an early wake-up, or a close): drops its
    anchor and stops libuv if it can; the record goes back to its free list
    unless libuv still holds it (then cu_await_finish releases it). */
-static void stopwaiting (lua_State *L, int t, cu_Await *op) {
-  clearanchor(L, t, COANCHOR(op->slot));
+static void stopwaiting (lua_State *L, cu_Await *op) {
+  clearanchor(L, op->coref);
   op->co = NULL;
   if (op->busy && op->cancel && op->cancel(op)) op->busy = 0;
   if (!op->busy) {  /* libuv let go as well: the record is ours */
-    if (op->kept) clearanchor(L, t, KEEPANCHOR(op->slot));
+    if (op->kept) clearanchor(L, op->keepref);
     release(op);
   }
 }
 
 static int await_k (lua_State *L, int status, lua_KContext ctx) {
   cu_Await *op = (cu_Await *)ctx;
-  int base = op->base;  /* the guard's index, or the frame's top */
+  int base = op->base;  /* the guard's or the mark's index */
   (void)status;
-  if (!op->unguarded) {
-    ((Guard *)lua_touserdata(L, base))->armed = 0;
-    /* the guard stays below the results: returning closes it, disarmed;
-       only a continuation must see the frame as it was */
-    if (op->k && !op->co) {
-      lua_closeslot(L, base);
-      lua_remove(L, base--);
-    }
+  if (!op->unguarded) op->guard->armed = 0;
+  /* the guard or mark stays below the results (returning closes the
+     guard, disarmed); only a continuation must see the frame as it was */
+  if (op->k && !op->co) {
+    if (!op->unguarded) lua_closeslot(L, base);
+    lua_remove(L, base--);
   }
   if (op->co) {  /* woken by coroutine.resume: stop waiting */
     /* the resume values may fill the frame up to its top */
-    cu_checkstack(L, 2);
-    lua_getiuservalue(L, lua_upvalueindex(1), 1);
-    stopwaiting(L, lua_gettop(L), op);
-    lua_pop(L, 1);
+    cu_checkstack(L, 1);
+    stopwaiting(L, op);
     return lua_gettop(L) - base;  /* the values given to resume */
   }
   else {  /* woken by cu_await_finish, which already dropped the anchors */
@@ -184,27 +186,30 @@ static int await_k (lua_State *L, int status, lua_KContext ctx) {
 
 int cu_await_yieldk (lua_State *L, cu_Await *op, int keep,
                      lua_KFunction k, lua_KContext ctx) {
-  Guard *g;
   if (keep) keep = lua_absindex(L, keep);
-  lua_getiuservalue(L, lua_upvalueindex(1), 1);
   lua_pushthread(L);
-  lua_rawseti(L, -2, COANCHOR(op->slot));
+  setanchor(L, op->coref);
+  op->kept = keep != 0;
   if (keep) {
     lua_pushvalue(L, keep);
-    lua_rawseti(L, -2, KEEPANCHOR(op->slot));
+    setanchor(L, op->keepref);
   }
-  op->kept = keep != 0;
-  if (op->unguarded) lua_pop(L, 1);
+  /* A guard stops what can be stopped. A wait that cannot be stopped (a
+     write, a connect) ends by itself, as does one marked unguarded (a
+     suspend(0)): a coroutine.close meanwhile is noticed by
+     cu_await_waiter, and the record released then. The mark tells this
+     wait from a later one of the same thread, should C code reuse it
+     after closing it. */
+  if (op->cancel == NULL) op->unguarded = 1;
+  if (op->unguarded) lua_pushlightuserdata(L, op);
   else {
-    lua_rawgeti(L, -1, GUARDANCHOR(op->slot));
-    lua_replace(L, -2);  /* the guard takes the anchor table's place */
-    g = (Guard *)lua_touserdata(L, -1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->guardref);
     lua_toclose(L, -1);
-    g->armed = 1;
+    op->guard->armed = 1;
   }
   op->k = k;
   op->kctx = ctx;
-  op->base = lua_gettop(L);  /* the guard's index, or the frame's top */
+  op->base = lua_gettop(L);  /* the guard's or the mark's index */
   return lua_yieldk(L, 0, (lua_KContext)op, await_k);
 }
 
@@ -219,6 +224,9 @@ lua_State *cu_await_waiter (cu_Await *op) {
      clears op->co) or by coroutine.close, which makes it dead (and whose
      guard normally stopped the operation already). */
   if (lua_status(co) != LUA_YIELD) return NULL;
+  if (op->unguarded && (lua_gettop(co) < op->base ||
+                        lua_touserdata(co, op->base) != (void *)op))
+    return NULL;  /* closed, then reused by C code for another wait */
   lua_checkstack(co, 8);
   return co;
 }
@@ -255,16 +263,16 @@ void cu_await_finish (cu_Await *op, lua_State *co, int n) {
   }
   if (co) {
     /* the runner's stack holds 'co' while it runs: it has no anchor now */
-    lua_rawgeti(R, loop->anchors, COANCHOR(op->slot));
-    clearanchor(R, loop->anchors, COANCHOR(op->slot));
-    if (op->kept) clearanchor(R, loop->anchors, KEEPANCHOR(op->slot));
+    lua_rawgeti(R, LUA_REGISTRYINDEX, op->coref);
+    clearanchor(R, op->coref);
+    if (op->kept) clearanchor(R, op->keepref);
     op->co = NULL;  /* tells await_k that the loop woke it */
     cu_loop_resume(loop, co, n);  /* await_k releases 'op' */
     lua_pop(R, 1);
   }
   else {  /* nobody waits, or the waiter was closed */
-    if (op->co) clearanchor(R, loop->anchors, COANCHOR(op->slot));
-    if (op->kept) clearanchor(R, loop->anchors, KEEPANCHOR(op->slot));
+    if (op->co) clearanchor(R, op->coref);
+    if (op->kept) clearanchor(R, op->keepref);
     release(op);
   }
 }

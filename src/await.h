@@ -47,8 +47,9 @@ struct cu_Await {
   lua_KFunction k;      /* continuation after a loop wake-up, or NULL */
   lua_KContext kctx;    /* its context */
   int base;             /* stack top of 'co' when it yielded */
-  int slot;             /* its entries in the loop's anchor table (the
-                           coroutine, a kept value, a guard: await.c) */
+  int coref, keepref, guardref; /* its registry slots: the coroutine, a
+                           kept value, the guard (await.c) */
+  struct cu_Guard *guard;
   unsigned gen;         /* ready-list batch (time.c) */
   unsigned char kind;   /* CU_AWAIT_REQ or CU_AWAIT_TIMER */
   unsigned char busy;   /* libuv still references the record */

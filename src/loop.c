@@ -67,11 +67,9 @@ cu_Loop *cu_pushloop (lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LOOPKEY) == LUA_TUSERDATA)
     return (cu_Loop *)lua_touserdata(L, -1);
   lua_pop(L, 1);
-  loop = (cu_Loop *)lua_newuserdatauv(L, sizeof(cu_Loop), 1);
+  loop = (cu_Loop *)lua_newuserdatauv(L, sizeof(cu_Loop), 0);
   memset(loop, 0, sizeof(cu_Loop));
   loop->closing = 1;  /* harmless until fully built */
-  lua_newtable(L);  /* anchor table */
-  lua_setiuservalue(L, -2, 1);
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, loop_gc);
   lua_setfield(L, -2, "__gc");
@@ -115,8 +113,6 @@ static int system_run (lua_State *L) {
   if (loop->closing) return luaL_error(L, "closed");  /* see loop_gc */
   if (loop->runner) return luaL_error(L, "already running");
   lua_settop(L, 1);
-  lua_getiuservalue(L, lua_upvalueindex(1), 1);
-  loop->anchors = 2;
   loop->runner = L;
   loop->halted = 0;
   if (loop->threads) cu_chan_beforerun(L, loop, mode == 0);

@@ -14,10 +14,8 @@ typedef struct cu_Await cu_Await;
 typedef struct cu_Loop {
   uv_loop_t uv;
   lua_State *runner;   /* thread inside system.run, NULL otherwise */
-  int anchors;         /* stack index of the anchor table on 'runner' */
   int closing;         /* lua_close began: callbacks must not run Lua */
   int halted;          /* system.halt was called */
-  int nslots;          /* anchor slots handed out so far */
   cu_Await *freereqs;  /* released request records */
   cu_Await *freetimers;/* released records whose timer stays initialised */
   cu_Await *timers;    /* every timer record, for teardown */

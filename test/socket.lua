@@ -544,6 +544,51 @@ H.case("socket: coroutine.close of a reader, then GC", function ()
   end)
 end)
 
+H.case("socket: coroutine.close stops a read at once", function ()
+  run(function ()
+    local cli, conn, srv = pair()
+    local _, co = spawn(function () return conn:read(memory.create(4)) end)
+    assert(coroutine.close(co))
+    -- the socket is free for another reader, which gets the bytes
+    local r = spawn(function ()
+      local buf = memory.create(4)
+      local n = conn:read(buf)
+      return n, str(buf)
+    end)
+    assert(cli:write("abcd"))
+    H.same({4, "abcd"}, join(r))
+    closeall(cli, conn, srv)
+  end)
+end)
+
+H.case("socket: coroutine.close of a writer lets the write finish", function ()
+  run(function ()
+    local cli, conn, srv = pair()
+    local size = 1 << 23  -- more than the socket buffers take at once
+    local weak = setmetatable({}, {__mode = "k"})
+    local _, co = spawn(function ()
+      return cli:write(memory.create(string.rep("q", size)))
+    end)
+    weak[co] = true
+    assert(coroutine.status(co) == "suspended", "the write did not wait")
+    assert(coroutine.close(co))
+    co = nil
+    collectgarbage()  -- the bytes are anchored until the system has them
+    local buf = memory.create(1 << 16)
+    local total = 0
+    while total < size do
+      local n = assert(conn:read(buf))
+      for i = 1, n, 4096 do assert(str(buf, i, i) == "q") end
+      total = total + n
+    end
+    assert(total == size)
+    system.suspend(0.01)  -- the write's callback comes: nobody to resume
+    collectgarbage()
+    assert(next(weak) == nil, "the closed writer is kept")
+    closeall(cli, conn, srv)
+  end, 60)
+end)
+
 H.case("socket: GC of sockets with pending operations", function ()
   run(function ()
     local cli, conn, srv = pair()
