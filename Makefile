@@ -7,7 +7,9 @@ CC       ?= cc
 BUILD    ?= build
 PREFIX   ?= /usr/local
 SANFLAGS ?=
-OPT      ?= -O2 -g
+# -O3 and link-time optimisation: the socket hot path is a chain of small
+# functions across files (checks, await core); ~3% fewer instructions.
+OPT      ?= -O3 -g -flto=auto
 # -fno-plt: hot paths are chains of Lua API calls; calling them through
 # the GOT instead of PLT stubs saves a jump each (~5% of an event hand-off).
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -fno-plt \
@@ -32,10 +34,10 @@ $(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
 
 # coutil.so also carries the memory accessors that socket/file reads use.
 $(BUILD)/lib/coutil.so: $(CORE_OBJ) $(MEMORY_OBJ) | $(BUILD)/lib
-	$(CC) -shared $(SANFLAGS) -o $@ $^ $(LIBS)
+	$(CC) -shared $(OPT) $(SANFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/lib/memory.so: $(MEMORY_OBJ) | $(BUILD)/lib
-	$(CC) -shared $(SANFLAGS) -o $@ $^
+	$(CC) -shared $(OPT) $(SANFLAGS) -o $@ $^
 
 $(BUILD)/obj $(BUILD)/lib:
 	mkdir -p $@

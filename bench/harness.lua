@@ -13,6 +13,8 @@
 --               (time(b)/time(a) >= x) or {slower = a, than = b,
 --               atmost = x} (time(a)/time(b) <= x); reported, not enforced
 --   callgrind   optional {n =, contenders = {names}} for callgrind.sh
+--   reps        optional least number of runs of each contender, for
+--               short runs whose times vary much (the socket benchmarks)
 -- Exactly one contender is the floor: the same work done the cheapest way,
 -- against which every ratio is given.
 --
@@ -73,6 +75,7 @@ end
 -- Parent: every contender 'reps' times, alternating; then the table.
 local function runall (libdir, path, reps)
   local bench = loadbench(path)
+  reps = math.max(reps, bench.reps or 0)
   local lua = os.getenv("BENCH_LUA") or "lua5.4"
   local env = "env LUA_CPATH=" .. q(libdir .. "/?.so;;")
   local times, status = {}, {}
