@@ -20,8 +20,8 @@
 --
 -- Every run happens in a fresh child process ("--one"), so contenders do
 -- not share heaps, loops or warm caches; the contenders take turns (run 1
--- of each, then run 2 of each, ...) so that drifts of the machine hit all
--- of them alike. The time of a run is the child's CPU time (os.clock:
+-- of each, then run 2 of each, ..., in a new random order every round) so
+-- that drifts of the machine hit all of them alike. The time of a run is the child's CPU time (os.clock:
 -- user + system) spent in run(n), which excludes interpreter start-up and
 -- module loading. A contender whose modules do not load is reported as
 -- missing; one that fails or does less than n operations, as failed.
@@ -72,7 +72,21 @@ local function median (list)
   return (t[m] + t[m + 1]) / 2
 end
 
--- Parent: every contender 'reps' times, alternating; then the table.
+-- A new list of the contenders in random order. The contenders take
+-- turns in a new order every round: in a fixed order each one would
+-- always run right after the same other one, and runs of a few tenths of
+-- a second are measurably faster or slower after some contenders than
+-- after others (the system's socket and page caches; see RESULTS.md).
+local function shuffled (list)
+  local t = table.move(list, 1, #list, 1, {})
+  for i = #t, 2, -1 do
+    local j = math.random(i)
+    t[i], t[j] = t[j], t[i]
+  end
+  return t
+end
+
+-- Parent: every contender 'reps' times, taking turns; then the table.
 local function runall (libdir, path, reps)
   local bench = loadbench(path)
   reps = math.max(reps, bench.reps or 0)
@@ -80,8 +94,9 @@ local function runall (libdir, path, reps)
   local env = "env LUA_CPATH=" .. q(libdir .. "/?.so;;")
   local times, status = {}, {}
   for _, c in ipairs(bench.contenders) do times[c.name] = {} end
+  math.randomseed(1)  -- the same orders in every run of the harness
   for _ = 1, reps do
-    for _, c in ipairs(bench.contenders) do
+    for _, c in ipairs(shuffled(bench.contenders)) do
       if not status[c.name] then
         local cmd = string.format("%s %s bench/harness.lua --one %s %s %d 2>&1",
           env, lua, q(path), q(c.name), bench.n)

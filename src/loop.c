@@ -32,6 +32,18 @@ static void closestray (uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, on_strayclosed);
 }
 
+static void on_roundend (uv_check_t *check) {
+  cu_Loop *loop = cu_container_of(check, cu_Loop, roundend);
+  loop->round++;
+  uv_check_stop(check);
+}
+
+unsigned cu_loopround (cu_Loop *loop) {
+  if (!uv_is_active((uv_handle_t *)&loop->roundend))
+    uv_check_start(&loop->roundend, on_roundend);
+  return loop->round;
+}
+
 /* __gc of the loop userdata: runs at lua_close (nothing else refers to it
    before that: every system function keeps it as an upvalue). */
 static int loop_gc (lua_State *L) {
@@ -44,6 +56,7 @@ static int loop_gc (lua_State *L) {
   loop->closing = 1;
   cu_chan_teardown(loop);  /* pending awaitch calls (issue 3) */
   uv_close((uv_handle_t *)&loop->idle, NULL);
+  uv_close((uv_handle_t *)&loop->roundend, NULL);
   freelist(loop->readyhead);  /* suspend(0) callers never woken */
   loop->readyhead = loop->readytail = NULL;
   for (op = loop->timers; op; op = op->allnext)
@@ -76,6 +89,8 @@ cu_Loop *cu_pushloop (lua_State *L) {
   lua_setmetatable(L, -2);
   if (uv_loop_init(&loop->uv) < 0) luaL_error(L, "unable to create loop");
   uv_idle_init(&loop->uv, &loop->idle);
+  uv_check_init(&loop->uv, &loop->roundend);
+  uv_unref((uv_handle_t *)&loop->roundend);  /* never keeps the loop */
   loop->closing = 0;
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &LOOPKEY);

@@ -22,6 +22,8 @@ typedef struct cu_Loop {
   uv_idle_t idle;      /* drains the ready list while it is not empty */
   cu_Await *readyhead, *readytail;  /* suspend(0) callers, FIFO */
   unsigned readygen;   /* batch number: ops queued while draining wait */
+  uv_check_t roundend; /* ends a round that cu_loopround was asked for */
+  unsigned round;      /* see cu_loopround */
   void *threads;       /* owned by threads.c (issue 3), NULL otherwise */
 } cu_Loop;
 
@@ -33,6 +35,11 @@ typedef struct cu_Loop {
    libuv handle: raises 'closed' once lua_close tore the loop down (a
    finalizer of an object older than the loop may still call us). */
 uv_loop_t *cu_openloop (lua_State *L);
+
+/* A number that changes from one loop iteration to the next, for
+   callers that bound the work they do in one iteration (stream.c). It
+   costs a check handle callback, only in iterations where it is asked. */
+unsigned cu_loopround (cu_Loop *loop);
 
 /* Pushes the loop userdata of L's state, creating it on first use. */
 cu_Loop *cu_pushloop (lua_State *L);

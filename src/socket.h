@@ -47,6 +47,10 @@ typedef struct cu_Socket {
   unsigned char pending;    /* a connection waits for accept */
   unsigned char connecting; /* a stream connect has not completed yet */
   unsigned char ttymode;    /* terminal: mode set by setmode */
+  unsigned char more;       /* the last system read filled the reader's
+                               buffer: more bytes are likely there */
+  unsigned char direct;     /* reads done at once in this loop round */
+  unsigned round;           /* that round (cu_loopround) */
   char scratch;             /* datagram read into an empty range */
   cu_MemoryCache mcache;    /* the memory last read into or written from,
                                anchored as the userdata's user value 1 */

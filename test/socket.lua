@@ -305,6 +305,58 @@ H.case("socket: large transfer queues writes", function ()
   end, 60)
 end)
 
+H.case("socket: large reads after full ones read at once", function ()
+  -- a large read right after a system read that filled its buffer reads
+  -- at once (no wait); the bytes, their order and the end of file must
+  -- be the same as with waits
+  run(function ()
+    local cli, conn, srv = pair()
+    local size = 16384  -- the smallest read that goes straight to libuv
+    assert(cli:write(string.rep("a", size) .. string.rep("b", size) ..
+                     string.rep("c", size)))
+    assert(cli:shutdown())
+    system.suspend(0.02)  -- everything is in the receiver's buffers
+    local buf = memory.create(size)
+    for _, c in ipairs{"a", "b", "c"} do
+      H.same({size}, conn:read(buf))
+      assert(str(buf) == string.rep(c, size), c)
+    end
+    H.same({false, "end of file", 4095}, conn:read(buf))
+    H.same({false, "end of file", 4095}, conn:read(buf))
+    closeall(cli, conn, srv)
+  end)
+end)
+
+H.case("socket: a reader of a busy socket lets others run", function ()
+  -- reads that need no wait are bounded per burst: a coroutine that
+  -- suspends meanwhile still runs every few dozen reads
+  run(function ()
+    local cli, conn, srv = pair()
+    local size = 1 << 23
+    local w = spawn(function () return cli:write(string.rep("x", size)) end)
+    local ticks, done = 0, false
+    spawn(function ()
+      while not done do
+        ticks = ticks + 1
+        system.suspend(0)
+      end
+    end)
+    local buf = memory.create(16384)
+    local total, last, run = 0, ticks, 0
+    local longest = 0
+    while total < size do
+      total = total + assert(conn:read(buf))
+      if ticks == last then run = run + 1 else run, last = 1, ticks end
+      if run > longest then longest = run end
+    end
+    done = true
+    H.same({true}, join(w))
+    assert(longest <= 70, "reads in a row without a loop iteration: " ..
+                          longest)
+    closeall(cli, conn, srv)
+  end, 60)
+end)
+
 H.case("socket: getaddress", function ()
   run(function ()
     local cli, conn, srv = pair()
