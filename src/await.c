@@ -21,8 +21,11 @@ static void setanchor (lua_State *L, int ref) {  /* pops the value */
   lua_rawseti(L, LUA_REGISTRYINDEX, ref);
 }
 
+/* Clears with false, never nil: luaL_ref hands out the slot after the
+   registry's border, and a nil in our slots could put the border below
+   them, so that another luaL_ref (ours too) would get a slot in use. */
 static void clearanchor (lua_State *L, int ref) {
-  lua_pushnil(L);
+  lua_pushboolean(L, 0);
   lua_rawseti(L, LUA_REGISTRYINDEX, ref);
 }
 

@@ -61,4 +61,57 @@ childcase("a second local connect during a pending one fails", false, [[
   os.exit(0)
 ]])
 
+-- await.c: anchors live in registry slots taken with luaL_ref, which
+-- hands out the slot after the registry's border. Clearing a slot with
+-- nil could put that border below slots still in use, so that another
+-- luaL_ref got one of them again: two records shared a slot, and a
+-- waiting coroutine lost its anchor and was collected (found by the
+-- torture interpreter). Fixed: slots are cleared with false, so the
+-- registry's integer keys never have holes.
+childcase("await anchors leave no holes in the registry", false, [[
+  package.path = ""  -- "memory" is the module, not test/memory.lua
+  local system = require "coutil.system"
+  local memory = require "memory"
+  local function holes ()
+    local max = 0
+    for k in pairs(debug.getregistry()) do
+      if math.type(k) == "integer" and k > max then max = k end
+    end
+    for i = 1, max do
+      if debug.getregistry()[i] == nil then return i end
+    end
+  end
+  coroutine.wrap(function ()
+    -- waits of every kind: a timer, suspend(0), a write that keeps its
+    -- data, one resumed early and one whose coroutine is closed
+    local srv = assert(system.socket("passive", "ipv4"))
+    assert(srv:bind(system.address("ipv4", "127.0.0.1", 0)))
+    assert(srv:listen(1))
+    local cli = assert(system.socket("stream", "ipv4"))
+    local acc = coroutine.wrap(function () return srv:accept() end)
+    acc()
+    assert(cli:connect(srv:getaddress()))
+    local conn = acc()
+    local big = memory.create(1 << 22)
+    local w = coroutine.create(function () return cli:write(big) end)
+    assert(coroutine.resume(w))
+    local c = coroutine.create(function () return system.suspend(5) end)
+    assert(coroutine.resume(c))
+    assert(coroutine.close(c))
+    local e = coroutine.create(function () return system.suspend(5) end)
+    assert(coroutine.resume(e))
+    assert(coroutine.resume(e, "early"))
+    system.suspend(0.001)
+    system.suspend(0)
+    local buf = memory.create(1 << 16)
+    local got = 0
+    while got < #big do got = got + assert(conn:read(buf)) end
+    cli:close(); conn:close(); srv:close()
+  end)()
+  system.run()
+  collectgarbage()
+  local at = holes()
+  assert(at == nil, "registry slot " .. tostring(at) .. " is nil")
+]])
+
 H.done()

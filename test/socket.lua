@@ -190,9 +190,11 @@ H.case("socket: the memory remembered between calls", function ()
     H.badarg(2, "memory expected, got string", conn.read, conn, "abcd")
     -- only the open socket keeps the memory alive
     local weak = setmetatable({}, {__mode = "v"})
-    weak[1] = memory.create(4)
+    local m = memory.create(4)
+    weak[1] = m
     assert(cli:write("wxyz"))
-    H.same({4}, conn:read(weak[1]))
+    H.same({4}, conn:read(m))
+    m = nil
     collectgarbage()
     assert(weak[1], "collected while remembered")
     conn:close()
