@@ -1,7 +1,7 @@
 /*
 ** await.c: the await core. An await function starts a libuv operation
-** with a record (cu_Await), anchors its coroutine in the loop's anchor
-** table and yields; the operation's callback resumes the coroutine via
+** with a record (cu_Await), anchors its coroutine in the record's
+** registry slot and yields; the operation's callback resumes the coroutine via
 ** cu_await_finish. Ownership of the record is shared between libuv
 ** ('busy') and the waiting coroutine ('co'); the last one releases it.
 ** docs/design.md tells the whole story.
