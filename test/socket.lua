@@ -330,8 +330,8 @@ H.case("socket: large reads after full ones read at once", function ()
 end)
 
 H.case("socket: a reader of a busy socket lets others run", function ()
-  -- reads that need no wait are bounded per burst: a coroutine that
-  -- suspends meanwhile still runs every few dozen reads
+  -- reads that need no wait are bounded per loop iteration: a coroutine
+  -- that suspends meanwhile still runs every few dozen reads
   run(function ()
     local cli, conn, srv = pair()
     local size = 1 << 23
