@@ -7,7 +7,8 @@
 -- A call may return anything or raise a Lua error; it must never crash,
 -- hang or leak (the sanitizer builds catch the last ones). Each group is
 -- one H.case, so the harness also checks that the loop ends idle and that
--- the tracked objects are collected.
+-- the tracked objects are collected. One group instead checks a property
+-- under random disruption: a stream's bytes all arrive, once, in order.
 --
 -- The seeds are fixed and printed; COUTIL_FUZZ_SEED=<n> replaces them and
 -- COUTIL_FUZZ_SCALE=<x> multiplies the number of rounds. Under a sanitizer
@@ -609,6 +610,116 @@ H.case("sockets: constructors and methods with bad arguments", function ()
     extras = {}
   end
   os.execute("rm -rf '" .. tmpdir .. "'")
+end)
+
+-- A random byte stream sent in random pieces (strings, memories, ranges
+-- of memories) and read with random buffers (fixed and resizable, reused
+-- or new, small ones filled from the socket's stash and large ones filled
+-- directly or read at once), while the reader is resumed early, closed
+-- and replaced by a new one, its memories resized and the collector
+-- runs: every byte must arrive exactly once, in order, then the end of
+-- file.
+local stream = {}  -- byte k is k % 251: a shifted piece never matches
+for k = 0, 250 do stream[k + 1] = string.char(k) end
+stream = string.rep(table.concat(stream), 1200):sub(1, 300000)
+
+H.case("streams: every byte once and in order under disruption", function ()
+  seed(8)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p '" .. dir .. "'"))
+  for round = 1, rounds(4) do
+    local domain = pick{"ipv4", "local"}
+    local where = domain == "ipv4" and system.address("ipv4", "127.0.0.1", 0)
+                  or dir .. "/s" .. round
+    local srv = H.track(assert(system.socket("passive", domain)))
+    assert(srv:bind(where))
+    assert(srv:listen(1))
+    if domain == "ipv4" then assert(srv:getaddress("self", where)) end
+    local total = random(0, #stream)
+    local got, eof, sent = 0, false, false
+    local cli, conn
+    H.run(function ()
+      local acc = coroutine.wrap(function () conn = H.track(srv:accept()) end)
+      acc()
+      cli = H.track(assert(system.socket("stream", domain)))
+      assert(cli:connect(where))
+      while not conn do system.suspend(0) end
+      local writer = H.track(coroutine.create(function ()
+        local at = 0
+        while at < total do
+          local n = math.min(total - at, pick{1, 7, 64, 1000, 16384, 20000,
+                                              65536, 100000})
+          local piece, r, ok, err = stream:sub(at + 1, at + n), random(3)
+          if r == 1 then ok, err = cli:write(piece)
+          elseif r == 2 then ok, err = cli:write(memory.create(piece))
+          else
+            local pad = random(0, 5)
+            local m = memory.create(string.rep("#", pad) .. piece .. "##")
+            ok, err = cli:write(m, pad + 1, pad + n)
+          end
+          assert(ok == true, err)
+          at = at + n
+          if random(8) == 1 then collectgarbage() end
+        end
+        assert(cli:shutdown())
+        sent = true
+      end))
+      local bufs = {}
+      local function newbuffer ()
+        local size = pick{1, 5, 64, 4096, 16384, 16385, 65536, 80000}
+        if random(2) == 1 then return memory.create(size + 2) end
+        local m = memory.create()
+        memory.resize(m, size + 2)
+        return m
+      end
+      local function reader ()
+        while true do
+          local buf = bufs[random(#bufs + 1)] or newbuffer()
+          bufs[random(3)] = buf
+          local len = #buf - 2
+          local n, err = conn:read(buf, 2, len + 1)
+          if n == false then
+            assert(err == "end of file", err)
+            eof = true
+            return
+          elseif math.type(n) == "integer" then
+            assert(n >= 1 and n <= len, n)
+            assert(memory.tostring(buf, 2, n + 1) ==
+                   stream:sub(got + 1, got + n), "bytes out of order")
+            got = got + n
+          end  -- else resumed early: read on
+        end
+      end
+      local rd = H.track(coroutine.create(reader))
+      coroutine.resume(writer)
+      coroutine.resume(rd)
+      for _ = 1, 100000 do
+        if eof then break end
+        system.suspend(0)
+        local r = random(5)
+        if coroutine.status(rd) == "suspended" then
+          if r == 1 then
+            coroutine.resume(rd, "early")
+          elseif r == 2 then
+            coroutine.close(rd)
+            rd = H.track(coroutine.create(reader))
+            coroutine.resume(rd)
+          end
+        end
+        if r == 3 then collectgarbage()
+        elseif r == 4 and #bufs > 0 then  -- "in use" while read into
+          pcall(memory.resize, bufs[random(#bufs)], pick{3, 100, 70000})
+        end
+      end
+      assert(eof and sent, "the stream did not end")
+      assert(got == total, got .. " of " .. total .. " bytes")
+      cli:close()
+      conn:close()
+      srv:close()
+    end, 60)
+  end
+  os.execute("rm -rf '" .. dir .. "'")
 end)
 
 H.case("threads and coroutine loading with bad arguments", function ()
