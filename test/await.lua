@@ -287,6 +287,43 @@ H.case("closing a coroutine waiting in suspend(0)", function ()
   assert(after)
 end)
 
+-- test/c/reuse.c, built into a temporary directory: runs a new function on
+-- a closed coroutine, as only C code can.
+local function loadreuse ()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p '" .. dir .. "'"))
+  local lib = dir .. "/reuse.so"
+  -- the compiler must not inherit a sanitizer runtime preloaded for us
+  assert(os.execute("env -u LD_PRELOAD cc -shared -fPIC " ..
+                    "$(pkg-config --cflags lua5.4) test/c/reuse.c -o '" ..
+                    lib .. "'"), "cannot build test/c/reuse.c")
+  local reuse = assert(package.loadlib(lib, "luaopen_reuse"))()
+  os.execute("rm -rf '" .. dir .. "'")  -- loaded: the file may go
+  return reuse
+end
+
+H.case("a closed coroutine reused by C code is not woken by its old wait",
+function ()
+  local event = require "coutil.event"
+  local reuse = loadreuse()
+  -- suspend(0) and writes carry no guard: their record learns that its
+  -- coroutine was closed only when the wait ends
+  local co = spawn(system.suspend, 0)
+  assert(coroutine.close(co))
+  local got = "nothing"
+  H.same({1}, reuse(co, function (...)  -- now waits on an event
+    got = table.pack(event.await("reused"))
+  end))
+  system.run("ready")  -- the old wait ends here: it must not resume 'co'
+  assert(got == "nothing", "woken by the old wait")
+  assert(coroutine.status(co) == "suspended")
+  event.emitall("reused", 42)
+  assert(coroutine.status(co) == "dead")
+  H.same({"reused", 42}, table.unpack(got, 1, got.n))
+  H.same({false}, system.run("ready"))
+end)
+
 H.case("closing a waiter from a woken coroutine", function ()
   local victims = {}
   local log = {}
