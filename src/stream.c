@@ -22,7 +22,7 @@
    fills the whole buffer, and that extra system call (which fails with
    EAGAIN) costs far more than copying a few bytes. */
 #define DIRECTSIZE 16384
-/* Reads readnow may do in a row before the reader waits for the loop. */
+/* Reads readnow may do in one loop iteration (see readnow). */
 #define MAXDIRECT 32
 
 void cu_setreader (cu_Socket *s, cu_Await *op) {
