@@ -129,16 +129,18 @@ static Memory checkmemory (lua_State *L, int arg, int mt) {
   return m;
 }
 
-/* Bytes of a string, number or memory at 'arg' (patterns, data). */
+/* Bytes of a string, number or memory at 'arg' (patterns, data). Strings
+   first: they are the usual data to write, and never memories. */
 static const char *checkbytes (lua_State *L, int arg, size_t *len,
                                int mt) {
   Memory m;
+  int t = lua_type(L, arg);
+  if (t == LUA_TSTRING) return lua_tolstring(L, arg, len);
   if (tomemory(L, arg, &m, mt) != MEM_NONE) {
     *len = m.len;
     return m.data;
   }
-  if (lua_type(L, arg) == LUA_TSTRING || lua_type(L, arg) == LUA_TNUMBER)
-    return lua_tolstring(L, arg, len);
+  if (t == LUA_TNUMBER) return lua_tolstring(L, arg, len);
   luaL_typeerror(L, arg, "string or memory");
   return NULL;
 }
@@ -179,6 +181,15 @@ static size_t checkrange (lua_State *L, int arg, size_t len, size_t *start) {
   return i > j ? 0 : j - i + 1;
 }
 
+/* The range of the 'size' bytes at 'data' that i and j (at 'arg' and
+   arg+1) select: its first byte, and its size in *len. */
+static char *inrange (lua_State *L, int arg, const char *data, size_t size,
+                      size_t *len) {
+  size_t start;
+  *len = checkrange(L, arg, size, &start);
+  return (char *)(*len > 0 ? data + start : data);
+}
+
 /* --- accessors of memory.h --------------------------------------------- */
 
 static char *tobytes (lua_State *L, int arg, size_t *len, int mt) {
@@ -200,16 +211,13 @@ char *cu_checkmemory (lua_State *L, int arg, size_t *len) {
 
 char *cu_checkbuffer (lua_State *L, int arg, size_t *len, int mt) {
   Memory m = checkmemory(L, arg, mt);
-  size_t start;
-  *len = checkrange(L, arg + 1, m.len, &start);
-  return *len > 0 ? m.data + start : m.data;
+  return inrange(L, arg + 1, m.data, m.len, len);
 }
 
 const char *cu_checkdata (lua_State *L, int arg, size_t *len, int mt) {
-  size_t size, start;
+  size_t size;
   const char *data = checkbytes(L, arg, &size, mt);
-  *len = checkrange(L, arg + 1, size, &start);
-  return *len > 0 ? data + start : data;
+  return inrange(L, arg + 1, data, size, len);
 }
 
 /* --- remembered memories ------------------------------------------------
@@ -257,36 +265,32 @@ static void remember (lua_State *L, int arg, const Memory *m,
   c->resizable = m->rsz != NULL;
 }
 
+/* The range of the memory at 'arg' through the cache; NULL when 'arg' is
+   not a memory and 'strict' is 0 (with 'strict' set, that raises). */
+static char *cachedrange (lua_State *L, int arg, size_t *len, int mt,
+                          cu_MemoryCache *c, int owner, int strict) {
+  Memory m;
+  char *p;
+  int hit = fromcache(L, arg, c, &m);
+  if (!hit) {
+    if (strict) m = checkmemory(L, arg, mt);
+    else if (tomemory(L, arg, &m, mt) == MEM_NONE) return NULL;
+  }
+  p = inrange(L, arg + 1, m.data, m.len, len);
+  if (!hit) remember(L, arg, &m, c, owner);  /* the arguments were valid */
+  return p;
+}
+
 char *cu_checkbufferc (lua_State *L, int arg, size_t *len, int mt,
                        cu_MemoryCache *c, int owner) {
-  Memory m;
-  size_t start;
-  int hit = fromcache(L, arg, c, &m);
-  if (!hit) m = checkmemory(L, arg, mt);
-  *len = checkrange(L, arg + 1, m.len, &start);
-  if (!hit) remember(L, arg, &m, c, owner);  /* the arguments were valid */
-  return *len > 0 ? m.data + start : m.data;
+  return cachedrange(L, arg, len, mt, c, owner, 1);
 }
 
 const char *cu_checkdatac (lua_State *L, int arg, size_t *len, int mt,
                            cu_MemoryCache *c, int owner) {
-  Memory m;
-  size_t start;
-  if (lua_type(L, arg) == LUA_TSTRING) {  /* the other usual data */
-    const char *data = lua_tolstring(L, arg, &m.len);
-    *len = checkrange(L, arg + 1, m.len, &start);
-    return *len > 0 ? data + start : data;
-  }
-  if (fromcache(L, arg, c, &m)) {
-    *len = checkrange(L, arg + 1, m.len, &start);
-    return *len > 0 ? m.data + start : m.data;
-  }
-  if (tomemory(L, arg, &m, mt) != MEM_NONE) {
-    *len = checkrange(L, arg + 1, m.len, &start);
-    remember(L, arg, &m, c, owner);
-    return *len > 0 ? m.data + start : m.data;
-  }
-  return cu_checkdata(L, arg, len, mt);  /* a string or number */
+  const char *p = lua_type(L, arg) == LUA_TSTRING ? NULL :
+                  cachedrange(L, arg, len, mt, c, owner, 0);
+  return p ? p : cu_checkdata(L, arg, len, mt);  /* a string or number */
 }
 
 /* --- creation, type, size ---------------------------------------------- */
