@@ -54,5 +54,7 @@ void cu_checkstack (lua_State *L, int n);
 void cu_open_time (lua_State *L);     /* time.c */
 void cu_open_loop (lua_State *L);     /* loop.c: run, isrunning, halt */
 void cu_open_address (lua_State *L);  /* address.c: address, find/nameaddr */
+void cu_open_info (lua_State *L);     /* info.c: procinfo, cpuinfo, netinfo,
+                                         random */
 
 #endif

@@ -91,6 +91,9 @@ cu_Loop *cu_pushloop (lua_State *L) {
   uv_idle_init(&loop->uv, &loop->idle);
   uv_check_init(&loop->uv, &loop->roundend);
   uv_unref((uv_handle_t *)&loop->roundend);  /* never keeps the loop */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  loop->L0 = lua_tothread(L, -1);
+  lua_pop(L, 1);
   loop->closing = 0;
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &LOOPKEY);

@@ -14,6 +14,8 @@ typedef struct cu_Await cu_Await;
 typedef struct cu_Loop {
   uv_loop_t uv;
   lua_State *runner;   /* thread inside system.run, NULL otherwise */
+  lua_State *L0;       /* the state's main thread: for callbacks that need
+                          a lua_State when no coroutine waits (unpins) */
   int closing;         /* lua_close began: callbacks must not run Lua */
   int halted;          /* system.halt was called */
   cu_Await *freereqs;  /* released request records */

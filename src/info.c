@@ -1,0 +1,440 @@
+/*
+** info.c: system.procinfo, system.cpuinfo, system.netinfo and
+** system.random (manual, "System Information").
+**
+** procinfo asks the system only for the groups its 'which' names (one
+** uname, one passwd entry, one getrusage...), however many characters
+** use each. cpuinfo and netinfo("all") take one snapshot, held by an
+** iterator object: a userdata with __call (the iterator), __len and
+** __close, so the iterator is its own closing value.
+*/
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include "await.h"
+#include "memory.h"
+
+/* Raises libuv's message: procinfo, cpuinfo and netinfo never fail. */
+static void checkuv (lua_State *L, int err) {
+  if (err < 0) luaL_error(L, "%s", uv_strerror(err));
+}
+
+/* --- procinfo --------------------------------------------------------- */
+
+#define PROCCHARS "enThkvV$HUug=dmR<>ioPpSwxXcs1lLt#^bfMr"
+
+/* What procinfo fetched so far: each group at most once per call. */
+typedef struct ProcInfo {
+  int got;  /* bits of the groups below */
+  uv_utsname_t uname;
+  uv_passwd_t user;
+  uv_rusage_t usage;
+  double load[3];
+} ProcInfo;
+
+enum { GOT_UNAME = 1, GOT_USER = 2, GOT_USAGE = 4, GOT_LOAD = 8 };
+
+static void needgroup (lua_State *L, ProcInfo *pi, int group) {
+  if (pi->got & group) return;
+  switch (group) {
+    case GOT_UNAME: checkuv(L, uv_os_uname(&pi->uname)); break;
+    case GOT_USER: checkuv(L, uv_os_get_passwd(&pi->user)); break;
+    case GOT_USAGE: checkuv(L, uv_getrusage(&pi->usage)); break;
+    case GOT_LOAD: uv_loadavg(pi->load); break;
+  }
+  pi->got |= group;
+}
+
+/* A string that libuv writes into a caller's buffer (exepath, hostname,
+   tmpdir): grows the buffer when libuv says it is too small. */
+static void pushsized (lua_State *L, int (*get) (char *, size_t *)) {
+  char small[256];
+  size_t len = sizeof(small);
+  int err = get(small, &len);
+  if (err == UV_ENOBUFS) {
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, ++len);  /* len excluded the NUL */
+    checkuv(L, get(p, &len));
+    luaL_pushresultsize(&b, len);
+    return;
+  }
+  checkuv(L, err);
+  lua_pushlstring(L, small, len);
+}
+
+static int getexepath (char *buf, size_t *len) {
+  return uv_exepath(buf, len);
+}
+
+/* ru_ixrss, ru_idrss, ru_isrss and ru_maxrss come in kilobytes */
+#define KB(v) ((lua_Integer)(v) * 1024)
+
+/* Pushes the value of procinfo character 'c' (checked already). */
+static void pushprocinfo (lua_State *L, ProcInfo *pi, char c) {
+  uv_rusage_t *u = &pi->usage;
+  if (strchr("hkvV", c)) needgroup(L, pi, GOT_UNAME);
+  else if (strchr("$HUug", c)) needgroup(L, pi, GOT_USER);
+  else if (strchr("=dmR<>ioPpSwxXcs", c)) needgroup(L, pi, GOT_USAGE);
+  else if (strchr("1lL", c)) needgroup(L, pi, GOT_LOAD);
+  switch (c) {
+    case 'e': pushsized(L, getexepath); break;
+    case 'n': pushsized(L, uv_os_gethostname); break;
+    case 'T': pushsized(L, uv_os_tmpdir); break;
+    case 'h': lua_pushstring(L, pi->uname.machine); break;
+    case 'k': lua_pushstring(L, pi->uname.sysname); break;
+    case 'v': lua_pushstring(L, pi->uname.release); break;
+    case 'V': lua_pushstring(L, pi->uname.version); break;
+    case '$': lua_pushstring(L, pi->user.shell); break;
+    case 'H': lua_pushstring(L, pi->user.homedir); break;
+    case 'U': lua_pushstring(L, pi->user.username); break;
+    case 'u': lua_pushinteger(L, (lua_Integer)pi->user.uid); break;
+    case 'g': lua_pushinteger(L, (lua_Integer)pi->user.gid); break;
+    case '=': lua_pushinteger(L, KB(u->ru_isrss)); break;
+    case 'd': lua_pushinteger(L, KB(u->ru_idrss)); break;
+    case 'm': lua_pushinteger(L, KB(u->ru_ixrss)); break;
+    case 'R': lua_pushinteger(L, KB(u->ru_maxrss)); break;
+    case '<': lua_pushinteger(L, (lua_Integer)u->ru_msgrcv); break;
+    case '>': lua_pushinteger(L, (lua_Integer)u->ru_msgsnd); break;
+    case 'i': lua_pushinteger(L, (lua_Integer)u->ru_inblock); break;
+    case 'o': lua_pushinteger(L, (lua_Integer)u->ru_oublock); break;
+    case 'p': lua_pushinteger(L, (lua_Integer)u->ru_minflt); break;
+    case 'P': lua_pushinteger(L, (lua_Integer)u->ru_majflt); break;
+    case 'S': lua_pushinteger(L, (lua_Integer)u->ru_nsignals); break;
+    case 'w': lua_pushinteger(L, (lua_Integer)u->ru_nswap); break;
+    case 'x': lua_pushinteger(L, (lua_Integer)u->ru_nvcsw); break;
+    case 'X': lua_pushinteger(L, (lua_Integer)u->ru_nivcsw); break;
+    case 'c':
+      lua_pushnumber(L, u->ru_utime.tv_sec + u->ru_utime.tv_usec / 1e6);
+      break;
+    case 's':
+      lua_pushnumber(L, u->ru_stime.tv_sec + u->ru_stime.tv_usec / 1e6);
+      break;
+    case '1': lua_pushnumber(L, pi->load[0]); break;
+    case 'l': lua_pushnumber(L, pi->load[1]); break;
+    case 'L': lua_pushnumber(L, pi->load[2]); break;
+    case 't': {
+      double t;
+      checkuv(L, uv_uptime(&t));
+      lua_pushnumber(L, t);
+      break;
+    }
+    case '#': lua_pushinteger(L, (lua_Integer)uv_os_getpid()); break;
+    case '^': lua_pushinteger(L, (lua_Integer)uv_os_getppid()); break;
+    case 'b': lua_pushinteger(L, (lua_Integer)uv_get_total_memory()); break;
+    case 'f': lua_pushinteger(L, (lua_Integer)uv_get_free_memory()); break;
+    case 'M':
+      lua_pushinteger(L, (lua_Integer)uv_get_constrained_memory());
+      break;
+    case 'r': {
+      size_t rss;
+      checkuv(L, uv_resident_set_memory(&rss));
+      lua_pushinteger(L, (lua_Integer)rss);
+      break;
+    }
+  }
+}
+
+/* system.procinfo(which) */
+static int system_procinfo (lua_State *L) {
+  size_t len, i;
+  const char *which;
+  ProcInfo pi;
+  luaL_checkstring(L, 1);
+  which = cu_checkmode(L, 1, PROCCHARS);
+  len = lua_rawlen(L, 1);
+  pi.got = 0;
+  cu_checkstack(L, (int)(len < 1000000 ? len : 1000000));
+  for (i = 0; i < len; i++) pushprocinfo(L, &pi, which[i]);
+  if (pi.got & GOT_USER) uv_os_free_passwd(&pi.user);
+  return (int)len;
+}
+
+/* --- iterator objects (cpuinfo, netinfo "all") ------------------------- */
+
+/* One snapshot of libuv's list; 'items' is NULL once closed. */
+typedef struct Snapshot {
+  void *items;
+  int count;
+} Snapshot;
+
+#define CPUINFO "coutil.cpuinfo"
+#define NETINFO "coutil.netinfo"
+
+static Snapshot *checkopen (lua_State *L, const char *cls) {
+  Snapshot *s = (Snapshot *)luaL_checkudata(L, 1, cls);
+  if (s->items == NULL) luaL_error(L, "closed");
+  return s;
+}
+
+static Snapshot *newsnapshot (lua_State *L, const char *cls) {
+  Snapshot *s = (Snapshot *)lua_newuserdatauv(L, sizeof(Snapshot), 0);
+  s->items = NULL;
+  s->count = 0;
+  luaL_setmetatable(L, cls);
+  return s;
+}
+
+/* The iterator call: iter(which, i) gives i+1 and the values of the item
+   of index i, or nothing past the end (the for loop stops at nil). Lua
+   passes the state (which) and the control variable (the last index). */
+static int iterate (lua_State *L, const char *cls, const char *chars,
+                    void (*push) (lua_State *, void *, int, char)) {
+  Snapshot *s = checkopen(L, cls);
+  const char *which = cu_checkmode(L, 2, chars);
+  size_t len = lua_isnoneornil(L, 2) ? 0 : lua_rawlen(L, 2), i;
+  lua_Integer idx = luaL_checkinteger(L, 3);
+  if (idx < 0 || idx >= s->count) {
+    lua_pushnil(L);
+    return 1;
+  }
+  cu_checkstack(L, (int)(len < 1000000 ? len : 1000000) + 1);
+  lua_pushinteger(L, idx + 1);
+  for (i = 0; i < len; i++) push(L, s->items, (int)idx, which[i]);
+  return (int)len + 1;
+}
+
+/* With the stack holding the iterator and 'which', returns those, 0 (the
+   first control value) and the iterator again (its closing value). */
+static int returniterator (lua_State *L) {
+  lua_pushinteger(L, 0);
+  lua_pushvalue(L, 1);
+  return 4;
+}
+
+static int snapshot_len (lua_State *L, const char *cls) {
+  lua_pushinteger(L, checkopen(L, cls)->count);
+  return 1;
+}
+
+/* --- cpuinfo ---------------------------------------------------------- */
+
+#define CPUCHARS "mcunsid"
+
+static void pushcpu (lua_State *L, void *items, int idx, char c) {
+  uv_cpu_info_t *cpu = (uv_cpu_info_t *)items + idx;
+  switch (c) {
+    case 'm': lua_pushstring(L, cpu->model); break;
+    case 'c': lua_pushinteger(L, cpu->speed); break;
+    case 'u': lua_pushinteger(L, (lua_Integer)cpu->cpu_times.user); break;
+    case 'n': lua_pushinteger(L, (lua_Integer)cpu->cpu_times.nice); break;
+    case 's': lua_pushinteger(L, (lua_Integer)cpu->cpu_times.sys); break;
+    case 'd': lua_pushinteger(L, (lua_Integer)cpu->cpu_times.irq); break;
+    case 'i': lua_pushinteger(L, (lua_Integer)cpu->cpu_times.idle); break;
+  }
+}
+
+static int cpuinfo_call (lua_State *L) {
+  return iterate(L, CPUINFO, CPUCHARS, pushcpu);
+}
+
+static int cpuinfo_len (lua_State *L) {
+  return snapshot_len(L, CPUINFO);
+}
+
+static int cpuinfo_close (lua_State *L) {
+  Snapshot *s = (Snapshot *)luaL_checkudata(L, 1, CPUINFO);
+  if (s->items) uv_free_cpu_info((uv_cpu_info_t *)s->items, s->count);
+  s->items = NULL;
+  return 0;
+}
+
+/* system.cpuinfo([which]) */
+static int system_cpuinfo (lua_State *L) {
+  Snapshot *s;
+  uv_cpu_info_t *cpus;
+  int count, err;
+  cu_checkmode(L, 1, CPUCHARS);
+  lua_settop(L, 1);
+  s = newsnapshot(L, CPUINFO);  /* first: no leak if this raises */
+  err = uv_cpu_info(&cpus, &count);
+  checkuv(L, err);
+  s->items = cpus;
+  s->count = count;
+  lua_insert(L, 1);
+  return returniterator(L);
+}
+
+/* --- netinfo ---------------------------------------------------------- */
+
+#define NETCHARS "nidlmtbTB"
+
+static const char *addrbytes (uv_interface_address_t *a, int mask,
+                              size_t *len) {
+  const struct sockaddr *sa = mask ? (const struct sockaddr *)&a->netmask
+                                   : (const struct sockaddr *)&a->address;
+  if (sa->sa_family == AF_INET6) {
+    *len = 16;
+    return (const char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+  }
+  *len = 4;
+  return (const char *)&((const struct sockaddr_in *)sa)->sin_addr;
+}
+
+static int masklength (uv_interface_address_t *a) {
+  size_t len, i;
+  const unsigned char *m = (const unsigned char *)addrbytes(a, 1, &len);
+  int bits = 0;
+  for (i = 0; i < len; i++) {
+    unsigned char b = m[i];
+    while (b) { bits += b & 1; b >>= 1; }
+  }
+  return bits;
+}
+
+static void pushnet (lua_State *L, void *items, int idx, char c) {
+  uv_interface_address_t *a = (uv_interface_address_t *)items + idx;
+  int ipv6 = a->address.address4.sin_family == AF_INET6;
+  size_t len;
+  const char *p;
+  switch (c) {
+    case 'n': lua_pushstring(L, a->name); break;
+    case 'i': lua_pushboolean(L, a->is_internal); break;
+    case 'd': lua_pushstring(L, ipv6 ? "ipv6" : "ipv4"); break;
+    case 'l': lua_pushinteger(L, masklength(a)); break;
+    case 'm': case 'b':
+      p = addrbytes(a, c == 'm', &len);
+      lua_pushlstring(L, p, len);
+      break;
+    case 't': {
+      char text[UV_IF_NAMESIZE + INET6_ADDRSTRLEN];
+      if (ipv6) uv_ip6_name(&a->address.address6, text, sizeof(text));
+      else uv_ip4_name(&a->address.address4, text, sizeof(text));
+      lua_pushstring(L, text);
+      break;
+    }
+    case 'T': {  /* lua_pushfstring has no field widths */
+      const unsigned char *m = (const unsigned char *)a->phys_addr;
+      char text[18];
+      snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x",
+               m[0], m[1], m[2], m[3], m[4], m[5]);
+      lua_pushstring(L, text);
+      break;
+    }
+    case 'B': lua_pushlstring(L, a->phys_addr, 6); break;
+  }
+}
+
+static int netinfo_call (lua_State *L) {
+  return iterate(L, NETINFO, NETCHARS, pushnet);
+}
+
+static int netinfo_len (lua_State *L) {
+  return snapshot_len(L, NETINFO);
+}
+
+static int netinfo_close (lua_State *L) {
+  Snapshot *s = (Snapshot *)luaL_checkudata(L, 1, NETINFO);
+  if (s->items)
+    uv_free_interface_addresses((uv_interface_address_t *)s->items,
+                                s->count);
+  s->items = NULL;
+  return 0;
+}
+
+/* An interface index: 1 up to the largest unsigned int. */
+static unsigned int checkifindex (lua_State *L, int arg) {
+  lua_Integer i = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, i > 0 && (lua_Unsigned)i <= UINT_MAX, arg,
+                "out of range");
+  return (unsigned int)i;
+}
+
+/* system.netinfo(option, which) */
+static int system_netinfo (lua_State *L) {
+  static const char *const options[] = {"name", "id", "all", NULL};
+  int option = luaL_checkoption(L, 1, NULL, options);
+  if (option < 2) {
+    char name[UV_IF_NAMESIZE];
+    size_t len = sizeof(name);
+    unsigned int index = checkifindex(L, 2);
+    int err = option == 0 ? uv_if_indextoname(index, name, &len)
+                          : uv_if_indextoiid(index, name, &len);
+    if (err < 0) return cu_pushfail(L, err);
+    lua_pushlstring(L, name, len);
+    return 1;
+  } else {
+    uv_interface_address_t *addrs;
+    int count;
+    Snapshot *s;
+    cu_checkmode(L, 2, NETCHARS);
+    lua_settop(L, 2);
+    s = newsnapshot(L, NETINFO);
+    checkuv(L, uv_interface_addresses(&addrs, &count));
+    s->items = addrs;
+    s->count = count;
+    lua_replace(L, 1);  /* the iterator, then which */
+    return returniterator(L);
+  }
+}
+
+/* --- random ----------------------------------------------------------- */
+
+static void on_random (uv_random_t *req, int status, void *buf,
+                       size_t len) {
+  cu_Await *op = cu_await_from(req);
+  lua_State *co = cu_await_waiter(op);
+  int n = 0;
+  (void)buf; (void)len;
+  cu_unpinmemory(op->loop->L0, op->data);
+  if (co) {
+    if (status < 0) n = cu_pushfail(co, status);
+    else {
+      lua_pushvalue(co, 1);  /* the buffer: argument 1 of the waiting call */
+      n = 1;
+    }
+  }
+  cu_await_finish(op, co, n);
+}
+
+static int cancelrandom (cu_Await *op) {
+  uv_cancel(&op->u.req);
+  return 0;  /* on_random still comes, with UV_ECANCELED if cancelled */
+}
+
+/* system.random(buffer [, i [, j [, mode]]]) */
+static int system_random (lua_State *L) {
+  size_t len;
+  char *p = cu_checkbuffer(L, 1, &len, 0);
+  const char *mode = cu_checkmode(L, 4, "~");
+  cu_Await *op;
+  int err;
+  if (cu_blocking(mode)) {
+    uv_random_t req;
+    err = uv_random(NULL, &req, p, len, 0, NULL);
+    if (err < 0) return cu_pushfail(L, err);
+    lua_settop(L, 1);
+    return 1;
+  }
+  lua_settop(L, 3);
+  op = cu_await_begin(L);
+  op->cancel = cancelrandom;
+  op->data = cu_pinmemory(L, 1);  /* a resize must not move the bytes */
+  err = uv_random(cu_loop(L), &op->u.random, p, len, 0, on_random);
+  if (err < 0) {
+    cu_unpinmemory(L, op->data);
+    return cu_await_fail(L, op, err);
+  }
+  return cu_await_yield(L, op, 1);
+}
+
+void cu_open_info (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"procinfo", system_procinfo},
+    {"cpuinfo", system_cpuinfo},
+    {"netinfo", system_netinfo},
+    {"random", system_random},
+    {NULL, NULL}
+  };
+  static const luaL_Reg cpumeta[] = {
+    {"__call", cpuinfo_call}, {"__len", cpuinfo_len},
+    {"__close", cpuinfo_close}, {"__gc", cpuinfo_close}, {NULL, NULL}
+  };
+  static const luaL_Reg netmeta[] = {
+    {"__call", netinfo_call}, {"__len", netinfo_len},
+    {"__close", netinfo_close}, {"__gc", netinfo_close}, {NULL, NULL}
+  };
+  cu_newclass(L, CPUINFO, NULL, cpumeta, 0);
+  cu_newclass(L, NETINFO, NULL, netmeta, 0);
+  lua_pop(L, 2);
+  cu_setfuncs(L, funcs);
+}
