@@ -25,8 +25,8 @@ HEADERS    := $(wildcard src/*.h)
 
 TSAN_TESTS ?= $(wildcard test/threads*.lua test/channel*.lua test/coroutine*.lua test/state*.lua)
 
-.PHONY: all asan tsan check check-asan check-tsan check-torture bench demo install \
-        clean deps
+.PHONY: all asan tsan check check-asan check-tsan check-torture \
+        check-conformance bench demo install clean deps
 all: $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so
 
 $(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
@@ -67,6 +67,11 @@ check-tsan: tsan
 
 check-torture:
 	sh test/torture.sh
+
+# The original coutil's test suite (../shared/conformance) on the files
+# test/conformance/files lists; SUITE_TTY=on runs them on a terminal.
+check-conformance: deps all
+	sh test/conformance/run.sh
 
 bench: deps all
 	sh bench/run.sh $(BUILD)/lib

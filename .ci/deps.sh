@@ -8,9 +8,12 @@ set -eu
 # build: compiler, make, pkg-config, Lua 5.4 and its headers, libuv
 # tests: luarocks (test/rockspec.lua), dpkg-dev (dpkg-source, for the
 #        torture interpreter built from Debian's lua5.4 source)
+# conformance: the suite's runner needs unshare (util-linux), script
+#        (bsdutils), ip (iproute2) and timeout (coreutils)
 # benchmarks: luv and cqueues for Lua 5.4, valgrind, strace
 PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev libuv1-dev
-luarocks dpkg-dev lua-luv lua-cqueues valgrind strace"
+luarocks dpkg-dev util-linux bsdutils iproute2 coreutils
+lua-luv lua-cqueues valgrind strace"
 
 missing=""
 for p in $PACKAGES; do

@@ -13,7 +13,7 @@
 
 local H = {}
 
-local passed, failed = 0, 0
+local passed, failed, skipped = 0, 0, 0
 local tracked
 
 local function fail (name, err)
@@ -50,8 +50,10 @@ function H.case (name, fn)
   tracked = nil
 end
 
--- Skips a case with a reason (counted as passed, reported).
+-- Skips a case with a reason: reported on a SKIP line and counted apart,
+-- never as passed.
 function H.skip (name, why)
+  skipped = skipped + 1
   io.stdout:write("SKIP ", name, ": ", why, "\n")
 end
 
@@ -171,7 +173,8 @@ function H.badarg (n, phrase, f, ...)
 end
 
 function H.done ()
-  io.stdout:write(string.format("%d passed, %d failed\n", passed, failed))
+  io.stdout:write(string.format("%d passed, %d failed, %d skipped\n",
+                                passed, failed, skipped))
   os.exit(failed == 0 and 0 or 1)
 end
 

@@ -6,7 +6,7 @@
 
 local H = require "helpers"
 
--- system functions of areas not delivered yet (files, processes, info)
+-- system functions of areas not delivered yet (files, processes)
 local pending = {
   emitsig = true, awaitsig = true, getpriority = true, setpriority = true,
   getdir = true, setdir = true, getenv = true, setenv = true,
@@ -14,8 +14,7 @@ local pending = {
   linkfile = true, copyfile = true, movefile = true, removefile = true,
   maketemp = true, makedir = true, listdir = true, touchfile = true,
   ownfile = true, grantfile = true, openfile = true, filebits = true,
-  fileinfo = true, procinfo = true, cpuinfo = true, netinfo = true,
-  random = true,
+  fileinfo = true,
 }
 
 local names = {}

@@ -1,8 +1,10 @@
 -- test/run.lua: runs every test file in its own process with a timeout.
 --   lua5.4 test/run.lua <libdir> [test/file.lua ...]
--- Each file prints "N passed, N failed" last; a file that crashes, times
--- out or prints no such line counts as one failure. The closing line sums
--- them all, and the exit code is non-zero on any failure.
+-- Each file prints "N passed, N failed, N skipped" last; a file that
+-- crashes, times out or prints no such line counts as one failure. Every
+-- SKIP line a file prints is shown, and skips are counted apart, never as
+-- passes. The closing line sums them all, and the exit code is non-zero
+-- on any failure.
 -- COUTIL_SANITIZER=asan|tsan preloads the sanitizer runtime, as the stock
 -- lua5.4 is not instrumented. COUTIL_LUA names another interpreter for
 -- the test files (test/torture.sh uses its own checked build).
@@ -52,7 +54,7 @@ end
 local timeout = tonumber(os.getenv("COUTIL_TEST_TIMEOUT")) or 300
 local interpreter = os.getenv("COUTIL_LUA") or "lua5.4"
 
-local passed, failed = 0, 0
+local passed, failed, skipped = 0, 0, 0
 for _, file in ipairs(files) do
   local cmd = string.format("%senv %s timeout -k 5 %d %s %s 2>&1",
     prefix, table.concat(env, " "), timeout, interpreter, file)
@@ -60,9 +62,10 @@ for _, file in ipairs(files) do
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   local ok, _, code = p:close()
-  local np, nf = nil, nil
-  for a, b in out:gmatch("(%d+) passed, (%d+) failed") do
+  local np, nf, ns = nil, nil, 0
+  for a, b, rest in out:gmatch("(%d+) passed, (%d+) failed([^\n]*)") do
     np, nf = tonumber(a), tonumber(b)
+    ns = tonumber(rest:match("^, (%d+) skipped")) or 0
   end
   local problem
   if np == nil then
@@ -75,11 +78,18 @@ for _, file in ipairs(files) do
     problem = "sanitizer report"
     nf = nf + 1
   end
-  passed, failed = passed + np, failed + nf
-  io.stdout:write(string.format("%-28s %4d passed, %d failed (%ds)%s\n",
-    file, np, nf, os.time() - started, problem and ("  " .. problem) or ""))
-  if nf > 0 then io.stdout:write(out, "\n") end
+  passed, failed, skipped = passed + np, failed + nf, skipped + ns
+  io.stdout:write(string.format(
+    "%-28s %4d passed, %d failed, %d skipped (%ds)%s\n", file, np, nf, ns,
+    os.time() - started, problem and ("  " .. problem) or ""))
+  if nf > 0 then io.stdout:write(out, "\n")
+  else
+    for line in out:gmatch("[^\n]+") do
+      if line:find("^SKIP ") then io.stdout:write("  ", line, "\n") end
+    end
+  end
   io.stdout:flush()
 end
-io.stdout:write(string.format("%d passed, %d failed\n", passed, failed))
+io.stdout:write(string.format("%d passed, %d failed, %d skipped\n",
+                              passed, failed, skipped))
 os.exit(failed == 0 and 0 or 1)
