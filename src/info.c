@@ -151,36 +151,46 @@ static int system_procinfo (lua_State *L) {
 
 /* --- iterator objects (cpuinfo, netinfo "all") ------------------------- */
 
-/* One snapshot of libuv's list; 'items' is NULL once closed. */
+/* What differs between the two snapshots: their characters, how to push
+   one value of an item, how to free libuv's list. */
+typedef struct SnapshotKind {
+  const char *chars;
+  void (*push) (lua_State *L, void *items, int idx, char c);
+  void (*free) (void *items, int count);
+} SnapshotKind;
+
+/* One snapshot of libuv's list; 'items' is NULL once closed. Both kinds
+   share one class: the iterator, its length and its closing. */
 typedef struct Snapshot {
+  const SnapshotKind *kind;
   void *items;
   int count;
 } Snapshot;
 
-#define CPUINFO "coutil.cpuinfo"
-#define NETINFO "coutil.netinfo"
+#define SNAPSHOT "coutil.infoiterator"
 
-static Snapshot *checkopen (lua_State *L, const char *cls) {
-  Snapshot *s = (Snapshot *)luaL_checkudata(L, 1, cls);
+static Snapshot *checkopen (lua_State *L) {
+  Snapshot *s = (Snapshot *)luaL_checkudata(L, 1, SNAPSHOT);
   if (s->items == NULL) luaL_error(L, "closed");
   return s;
 }
 
-static Snapshot *newsnapshot (lua_State *L, const char *cls) {
+/* Pushes a closed snapshot first, so nothing leaks if filling it raises. */
+static Snapshot *newsnapshot (lua_State *L, const SnapshotKind *kind) {
   Snapshot *s = (Snapshot *)lua_newuserdatauv(L, sizeof(Snapshot), 0);
+  s->kind = kind;
   s->items = NULL;
   s->count = 0;
-  luaL_setmetatable(L, cls);
+  luaL_setmetatable(L, SNAPSHOT);
   return s;
 }
 
 /* The iterator call: iter(which, i) gives i+1 and the values of the item
-   of index i, or nothing past the end (the for loop stops at nil). Lua
+   of index i, or nil outside the list (the for loop stops at nil). Lua
    passes the state (which) and the control variable (the last index). */
-static int iterate (lua_State *L, const char *cls, const char *chars,
-                    void (*push) (lua_State *, void *, int, char)) {
-  Snapshot *s = checkopen(L, cls);
-  const char *which = cu_checkmode(L, 2, chars);
+static int snapshot_call (lua_State *L) {
+  Snapshot *s = checkopen(L);
+  const char *which = cu_checkmode(L, 2, s->kind->chars);
   size_t len = lua_isnoneornil(L, 2) ? 0 : lua_rawlen(L, 2), i;
   lua_Integer idx = luaL_checkinteger(L, 3);
   if (idx < 0 || idx >= s->count) {
@@ -189,8 +199,21 @@ static int iterate (lua_State *L, const char *cls, const char *chars,
   }
   cu_checkstack(L, (int)(len < 1000000 ? len : 1000000) + 1);
   lua_pushinteger(L, idx + 1);
-  for (i = 0; i < len; i++) push(L, s->items, (int)idx, which[i]);
+  for (i = 0; i < len; i++) s->kind->push(L, s->items, (int)idx, which[i]);
   return (int)len + 1;
+}
+
+static int snapshot_len (lua_State *L) {
+  lua_pushinteger(L, checkopen(L)->count);
+  return 1;
+}
+
+/* __close and __gc; closing twice does nothing */
+static int snapshot_close (lua_State *L) {
+  Snapshot *s = (Snapshot *)luaL_checkudata(L, 1, SNAPSHOT);
+  if (s->items) s->kind->free(s->items, s->count);
+  s->items = NULL;
+  return 0;
 }
 
 /* With the stack holding the iterator and 'which', returns those, 0 (the
@@ -199,11 +222,6 @@ static int returniterator (lua_State *L) {
   lua_pushinteger(L, 0);
   lua_pushvalue(L, 1);
   return 4;
-}
-
-static int snapshot_len (lua_State *L, const char *cls) {
-  lua_pushinteger(L, checkopen(L, cls)->count);
-  return 1;
 }
 
 /* --- cpuinfo ---------------------------------------------------------- */
@@ -223,20 +241,11 @@ static void pushcpu (lua_State *L, void *items, int idx, char c) {
   }
 }
 
-static int cpuinfo_call (lua_State *L) {
-  return iterate(L, CPUINFO, CPUCHARS, pushcpu);
+static void freecpus (void *items, int count) {
+  uv_free_cpu_info((uv_cpu_info_t *)items, count);
 }
 
-static int cpuinfo_len (lua_State *L) {
-  return snapshot_len(L, CPUINFO);
-}
-
-static int cpuinfo_close (lua_State *L) {
-  Snapshot *s = (Snapshot *)luaL_checkudata(L, 1, CPUINFO);
-  if (s->items) uv_free_cpu_info((uv_cpu_info_t *)s->items, s->count);
-  s->items = NULL;
-  return 0;
-}
+static const SnapshotKind CPUS = {CPUCHARS, pushcpu, freecpus};
 
 /* system.cpuinfo([which]) */
 static int system_cpuinfo (lua_State *L) {
@@ -245,7 +254,7 @@ static int system_cpuinfo (lua_State *L) {
   int count, err;
   cu_checkmode(L, 1, CPUCHARS);
   lua_settop(L, 1);
-  s = newsnapshot(L, CPUINFO);  /* first: no leak if this raises */
+  s = newsnapshot(L, &CPUS);
   err = uv_cpu_info(&cpus, &count);
   checkuv(L, err);
   s->items = cpus;
@@ -314,22 +323,11 @@ static void pushnet (lua_State *L, void *items, int idx, char c) {
   }
 }
 
-static int netinfo_call (lua_State *L) {
-  return iterate(L, NETINFO, NETCHARS, pushnet);
+static void freeaddrs (void *items, int count) {
+  uv_free_interface_addresses((uv_interface_address_t *)items, count);
 }
 
-static int netinfo_len (lua_State *L) {
-  return snapshot_len(L, NETINFO);
-}
-
-static int netinfo_close (lua_State *L) {
-  Snapshot *s = (Snapshot *)luaL_checkudata(L, 1, NETINFO);
-  if (s->items)
-    uv_free_interface_addresses((uv_interface_address_t *)s->items,
-                                s->count);
-  s->items = NULL;
-  return 0;
-}
+static const SnapshotKind ADDRS = {NETCHARS, pushnet, freeaddrs};
 
 /* An interface index: 1 up to the largest unsigned int. */
 static unsigned int checkifindex (lua_State *L, int arg) {
@@ -358,7 +356,7 @@ static int system_netinfo (lua_State *L) {
     Snapshot *s;
     cu_checkmode(L, 2, NETCHARS);
     lua_settop(L, 2);
-    s = newsnapshot(L, NETINFO);
+    s = newsnapshot(L, &ADDRS);
     checkuv(L, uv_interface_addresses(&addrs, &count));
     s->items = addrs;
     s->count = count;
@@ -425,16 +423,11 @@ void cu_open_info (lua_State *L) {
     {"random", system_random},
     {NULL, NULL}
   };
-  static const luaL_Reg cpumeta[] = {
-    {"__call", cpuinfo_call}, {"__len", cpuinfo_len},
-    {"__close", cpuinfo_close}, {"__gc", cpuinfo_close}, {NULL, NULL}
+  static const luaL_Reg meta[] = {
+    {"__call", snapshot_call}, {"__len", snapshot_len},
+    {"__close", snapshot_close}, {"__gc", snapshot_close}, {NULL, NULL}
   };
-  static const luaL_Reg netmeta[] = {
-    {"__call", netinfo_call}, {"__len", netinfo_len},
-    {"__close", netinfo_close}, {"__gc", netinfo_close}, {NULL, NULL}
-  };
-  cu_newclass(L, CPUINFO, NULL, cpumeta, 0);
-  cu_newclass(L, NETINFO, NULL, netmeta, 0);
-  lua_pop(L, 2);
+  cu_newclass(L, SNAPSHOT, NULL, meta, 0);
+  lua_pop(L, 1);
   cu_setfuncs(L, funcs);
 }

@@ -15,14 +15,7 @@
 -- or another interpreter (COUTIL_SANITIZER, COUTIL_LUA) fewer rounds run.
 
 local H = require "helpers"
--- test/memory.lua would shadow the C module: look in C paths only
-local memory
-do
-  local path = package.path
-  package.path = ""
-  memory = require "memory"
-  package.path = path
-end
+local memory = H.cmodule "memory"
 local system = require "coutil.system"
 local event = require "coutil.event"
 local queued = require "coutil.queued"

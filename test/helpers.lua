@@ -91,6 +91,17 @@ function H.same (expected, ...)
   return ...
 end
 
+-- require(name) from the C paths only: the C 'memory' module, which
+-- test/memory.lua would shadow (LUA_PATH starts with test/).
+function H.cmodule (name)
+  local path = package.path
+  package.path = ""
+  local ok, m = pcall(require, name)
+  package.path = path
+  if not ok then error(m, 2) end
+  return m
+end
+
 -- Packs results with their count.
 function H.pack (...) return {n = select("#", ...), ...} end
 

@@ -4,14 +4,7 @@
 
 local H = require "helpers"
 local system = require "coutil.system"
--- the C module, not test/memory.lua (LUA_PATH starts with test/)
-local memory
-do
-  local path = package.path
-  package.path = ""
-  memory = require "memory"
-  package.path = path
-end
+local memory = H.cmodule "memory"
 
 -- First line a shell command prints, without the newline.
 local function sh (cmd)
