@@ -58,7 +58,8 @@ static int loop_gc (lua_State *L) {
   uv_close((uv_handle_t *)&loop->idle, NULL);
   uv_close((uv_handle_t *)&loop->roundend, NULL);
   freelist(loop->readyhead);  /* suspend(0) callers never woken */
-  loop->readyhead = loop->readytail = NULL;
+  freelist(loop->drainhead);
+  loop->readyhead = loop->readytail = loop->drainhead = NULL;
   for (op = loop->timers; op; op = op->allnext)
     uv_close((uv_handle_t *)&op->u.timer, on_timerclosed);
   uv_run(&loop->uv, UV_RUN_DEFAULT);  /* every pending callback fires */

@@ -22,8 +22,11 @@ typedef struct cu_Loop {
   cu_Await *freetimers;/* released records whose timer stays initialised */
   cu_Await *timers;    /* every timer record, for teardown */
   uv_idle_t idle;      /* drains the ready list while it is not empty */
-  cu_Await *readyhead, *readytail;  /* suspend(0) callers, FIFO */
-  unsigned readygen;   /* batch number: ops queued while draining wait */
+  cu_Await *readyhead, *readytail; /* suspend(0) callers, newest first
+                          (time.c) */
+  cu_Await *drainhead; /* the batch being woken, newest first */
+  lua_State *earlywoken; /* the last suspend(0) caller resumed early */
+  unsigned readygen;   /* batch number of the records in readyhead */
   uv_check_t roundend; /* ends a round that cu_loopround was asked for */
   unsigned round;      /* see cu_loopround */
   void *threads;       /* owned by threads.c (issue 3), NULL otherwise */

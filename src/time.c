@@ -1,7 +1,8 @@
 /*
 ** time.c: system.nanosecs, system.time and system.suspend (manual, "Time
 ** Measure"). suspend(0) does not use a libuv timer: its callers join the
-** loop's ready list, drained by an idle handle once per loop iteration.
+** loop's ready list, woken newest first by an idle handle once per loop
+** iteration.
 */
 #include <math.h>
 #include "await.h"
@@ -33,21 +34,36 @@ static int system_time (lua_State *L) {
 
 /* --- suspend(0): the ready list ------------------------------------------ */
 
+/* Callers of suspend(0) wait in loop->readyhead, newest first: they wake
+   last-in first-out, as the original library's idle handles do (libuv
+   runs the newest idle handle first). Each loop iteration moves that list
+   to loop->drainhead and wakes it; callers that suspend(0) again while
+   it drains join the new readyhead, for the next iteration, so a busy
+   coroutine cannot starve I/O. A record's batch number tells the list it
+   is in.
+   One exception, also the original's behaviour: a coroutine resumed early
+   from suspend(0) that calls it again before the loop wakes anyone joins
+   the old end of the list (the original's handle is still closing then),
+   so the others queued before it wake first. */
+
 static void unlinkready (cu_Loop *loop, cu_Await *op) {
+  int ready = op->gen == loop->readygen;
   if (op->prev) op->prev->next = op->next;
-  else loop->readyhead = op->next;
+  else if (ready) loop->readyhead = op->next;
+  else loop->drainhead = op->next;
   if (op->next) op->next->prev = op->prev;
-  else loop->readytail = op->prev;
+  else if (ready) loop->readytail = op->prev;
   op->next = op->prev = NULL;
 }
 
-/* Wakes, in order, the callers queued before this batch began; those that
-   suspend(0) again wait for the next iteration, so I/O is not starved. */
 static void on_idle (uv_idle_t *idle) {
   cu_Loop *loop = cu_container_of(idle, cu_Loop, idle);
-  unsigned batch = loop->readygen++;
   cu_Await *op;
-  while ((op = loop->readyhead) != NULL && op->gen == batch) {
+  loop->drainhead = loop->readyhead;
+  loop->readyhead = loop->readytail = NULL;
+  loop->readygen++;
+  loop->earlywoken = NULL;
+  while ((op = loop->drainhead) != NULL) {
     lua_State *co;
     unlinkready(loop, op);
     co = cu_await_waiter(op);
@@ -60,8 +76,26 @@ static void on_idle (uv_idle_t *idle) {
 static int cancelready (cu_Await *op) {
   cu_Loop *loop = op->loop;
   unlinkready(loop, op);
-  if (loop->readyhead == NULL) uv_idle_stop(&loop->idle);
+  loop->earlywoken = (lua_State *)op->data;  /* only compared, never used */
+  if (loop->readyhead == NULL && loop->drainhead == NULL)
+    uv_idle_stop(&loop->idle);
   return 1;  /* libuv never saw it */
+}
+
+static void pushready (cu_Loop *loop, cu_Await *op) {
+  op->prev = NULL;
+  op->next = loop->readyhead;
+  if (loop->readyhead) loop->readyhead->prev = op;
+  else loop->readytail = op;
+  loop->readyhead = op;
+}
+
+static void appendready (cu_Loop *loop, cu_Await *op) {
+  op->next = NULL;
+  op->prev = loop->readytail;
+  if (loop->readytail) loop->readytail->next = op;
+  else loop->readyhead = op;
+  loop->readytail = op;
 }
 
 static int suspendready (lua_State *L) {
@@ -70,13 +104,13 @@ static int suspendready (lua_State *L) {
   op->cancel = cancelready;
   op->unguarded = 1;  /* the next loop iteration ends the wait anyway */
   op->gen = loop->readygen;
-  op->prev = loop->readytail;
-  if (loop->readytail) loop->readytail->next = op;
-  else {
-    loop->readyhead = op;
-    uv_idle_start(&loop->idle, on_idle);
+  op->data = L;
+  if (loop->readyhead == NULL) uv_idle_start(&loop->idle, on_idle);
+  if (loop->earlywoken == L) {
+    loop->earlywoken = NULL;
+    appendready(loop, op);
   }
-  loop->readytail = op;
+  else pushready(loop, op);
   return cu_await_yield(L, op, 0);
 }
 

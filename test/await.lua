@@ -111,8 +111,8 @@ H.case("an early resume takes one suspend(0) out of the queue", function ()
     end
     assert(coroutine.resume(cos[which], false))
     H.same({false}, system.run("ready"))
-    local expected = {}
-    for i = 1, 5 do
+    local expected = {}  -- the others, newest first
+    for i = 5, 1, -1 do
       if i ~= which then expected[#expected + 1] = i end
     end
     table.insert(expected, 1, -which)
@@ -145,16 +145,15 @@ end)
 H.case("an early resume of a later coroutine in the same batch",
 function ()
   local log = {}
-  local c
+  local c = spawn(function ()  -- queued first: woken last
+    local result = system.suspend(0)
+    log[#log + 1] = result
+  end)
+  spawn(function () system.suspend(0) log[#log + 1] = "b" end)
   spawn(function ()
     system.suspend(0)
     log[#log + 1] = "a"
     assert(coroutine.resume(c, "by a"))
-  end)
-  spawn(function () system.suspend(0) log[#log + 1] = "b" end)
-  c = spawn(function ()
-    local result = system.suspend(0)
-    log[#log + 1] = result
   end)
   H.same({false}, system.run("step"))
   H.same({"a", "by a", "b"}, table.unpack(log))
@@ -163,17 +162,16 @@ end)
 H.case("a coroutine resumed early during a batch waits for the next",
 function ()
   local log = {}
-  local c
-  spawn(function ()
-    system.suspend(0)
-    log[#log + 1] = "a"
-    assert(coroutine.resume(c))
-  end)
-  c = spawn(function ()
+  local c = spawn(function ()  -- queued first: woken last
     system.suspend(0)
     log[#log + 1] = "c early"
     system.suspend(0)
     log[#log + 1] = "c woken"
+  end)
+  spawn(function ()
+    system.suspend(0)
+    log[#log + 1] = "a"
+    assert(coroutine.resume(c))
   end)
   H.same({true}, system.run("step"))
   H.same({"a", "c early"}, table.unpack(log))
@@ -327,16 +325,16 @@ end)
 H.case("closing a waiter from a woken coroutine", function ()
   local victims = {}
   local log = {}
-  spawn(function ()
+  victims[1] = spawn(function () system.suspend(0) log[#log + 1] = 1 end)
+  victims[2] = spawn(function () system.suspend(30) log[#log + 1] = 2 end)
+  spawn(function () system.suspend(0) log[#log + 1] = "other" end)
+  spawn(function ()  -- queued last: woken first
     system.suspend(0)
     for _, co in ipairs(victims) do
       assert(coroutine.close(co))
     end
     log[#log + 1] = "closer"
   end)
-  victims[1] = spawn(function () system.suspend(0) log[#log + 1] = 1 end)
-  victims[2] = spawn(function () system.suspend(30) log[#log + 1] = 2 end)
-  spawn(function () system.suspend(0) log[#log + 1] = "other" end)
   drain()
   H.same({"closer", "other"}, table.unpack(log))
 end)

@@ -267,7 +267,7 @@ end)
 
 H.case("halt lets the rest of the iteration run", function ()
   local log = {}
-  for _, name in ipairs{"a", "b", "c"} do
+  for _, name in ipairs{"c", "b", "a"} do  -- a, queued last, wakes first
     spawn(function ()
       system.suspend(0)
       log[#log + 1] = name

@@ -193,7 +193,7 @@ H.case("equal suspends wake in call order", function ()
   H.same({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, table.unpack(order))
 end)
 
-H.case("suspend(0) callers wake first in, first out", function ()
+H.case("suspend(0) callers of one iteration wake newest first", function ()
   local order = {}
   local durations = {n = 5, 0, nil, -1, 0, -0.5}
   for i = 1, durations.n do
@@ -202,9 +202,10 @@ H.case("suspend(0) callers wake first in, first out", function ()
       order[#order + 1] = i
     end)
   end
-  -- one iteration wakes them all, in call order
+  -- one iteration wakes them all, the last caller first (as the original
+  -- library does)
   H.same({false}, system.run("step"))
-  H.same({1, 2, 3, 4, 5}, table.unpack(order))
+  H.same({5, 4, 3, 2, 1}, table.unpack(order))
 end)
 
 H.case("suspend(0) again in its wake-up waits for the next iteration",
@@ -219,22 +220,38 @@ function ()
     end)
   end
   H.same({true}, system.run("step"))
-  H.same({"a1", "b1", "c1"}, table.unpack(log))
+  H.same({"c1", "b1", "a1"}, table.unpack(log))
   H.same({true}, system.run("ready"))
-  H.same({"a1", "b1", "c1", "a2", "b2", "c2"}, table.unpack(log))
+  H.same({"c1", "b1", "a1", "a2", "b2", "c2"}, table.unpack(log))
   H.same({false}, system.run("step"))
-  assert(#log == 9 and log[7] == "a3" and log[9] == "c3")
+  assert(#log == 9 and log[7] == "c3" and log[9] == "a3")
+end)
+
+H.case("suspend(0) again after an early resume goes to the old end",
+function ()
+  local log = {}
+  local first = spawn(function ()
+    assert(system.suspend(0) == "early")
+    system.suspend(0)
+    log[#log + 1] = "first"
+  end)
+  wakelog(log, "second")
+  wakelog(log, "third")
+  assert(coroutine.resume(first, "early"))
+  -- the others were queued before its second call: they wake first
+  drain()
+  H.same({"third", "second", "first"}, table.unpack(log))
 end)
 
 H.case("suspend(0) joins after the ones already queued", function ()
   local log = {}
+  wakelog(log, "b")
   spawn(function ()
     system.suspend(0)
     log[#log + 1] = "a"
     system.suspend(0)
     log[#log + 1] = "a again"
   end)
-  wakelog(log, "b")
   drain()
   H.same({"a", "b", "a again"}, table.unpack(log))
 end)
@@ -300,13 +317,13 @@ end)
 
 H.case("suspend '~' inside a woken coroutine blocks the loop", function ()
   local log = {}
+  wakelog(log, "b")
   spawn(function ()
     system.suspend(0)
     log[#log + 1] = "a"
     system.suspend(0.005, "~")
     log[#log + 1] = "a slept"
   end)
-  wakelog(log, "b")
   drain()
   H.same({"a", "a slept", "b"}, table.unpack(log))
 end)
