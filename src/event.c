@@ -24,6 +24,8 @@ typedef struct Queue {
   cu_Events *st;       /* the per-state record: saves an upvalue access */
   int head, tail;      /* entries head..tail-1 */
   int cap;             /* number of user values */
+  uintptr_t claimed;   /* waiters up to this serial belong to an emitall
+                          in progress: a nested emit must not take them */
   uintptr_t serial[];
 } Queue;
 
@@ -64,14 +66,26 @@ void cu_events_push (lua_State *L) {
   cu_event_pushweak(L, &waiters_key);  /* value -> Queue */
 }
 
+/* Events are table keys: waiting on nil or NaN fails with the error
+   Lua raises for such a key, as the original library does; looking one
+   up (pending, emit) finds nothing. */
 int cu_event_checkvalue (lua_State *L, int arg) {
   int type = lua_type(L, arg);
-  if (type <= LUA_TNIL) luaL_typeerror(L, arg, "value");
+  if (type <= LUA_TNIL) luaL_error(L, "table index is nil");
   if (type == LUA_TNUMBER) {
     lua_Number n = lua_tonumber(L, arg);
-    luaL_argexpected(L, n == n, arg, "value");  /* NaN: no table key */
+    if (n != n) luaL_error(L, "table index is NaN");
   }
   return type;
+}
+
+int cu_event_iskey (lua_State *L, int arg) {
+  int type = lua_type(L, arg);
+  if (type == LUA_TNUMBER) {
+    lua_Number n = lua_tonumber(L, arg);
+    return n == n;
+  }
+  return type > LUA_TNIL;
 }
 
 void cu_event_checkyield (lua_State *L) {
@@ -104,6 +118,7 @@ static Queue *newqueue (lua_State *L, int t, int v, int cap) {
   q->key = lua_type(L, v) == LUA_TTABLE ? lua_topointer(L, v) : NULL;
   q->head = q->tail = 0;
   q->cap = cap;
+  q->claimed = 0;
   lua_pushvalue(L, v);
   lua_setiuservalue(L, -2, cap + 1);
   lua_pushvalue(L, v);
@@ -168,7 +183,10 @@ static Queue *makeroom (lua_State *L, int t, int v, Queue *q) {
     if (keep(L, q, i)) live++;
     else removeentry(L, q, lua_gettop(L), i);
   }
-  if (2 * live > q->cap) to = newqueue(L, t, v, 2 * q->cap);
+  if (2 * live > q->cap) {
+    to = newqueue(L, t, v, 2 * q->cap);
+    to->claimed = q->claimed;
+  }
   for (i = q->head; i < q->tail; i++) {
     if (q->serial[i] == 0) continue;
     lua_getiuservalue(L, to == q ? -1 : -2, i + 1);
@@ -278,6 +296,7 @@ static void resumewaiter (lua_State *L, Queue *q, int i, lua_State *co,
   saved.serial = st->serial;
   *st = saved;  /* an emit may run inside another's resume */
   if (k) {
+    q->claimed = 0;  /* no emit goes on: never leave waiters claimed */
     q->serial[i] = serial;
     q->head = head;
     q->tail = tail;
@@ -288,14 +307,15 @@ static void resumewaiter (lua_State *L, Queue *q, int i, lua_State *co,
 /* Finds the first live waiter in the queue at 'ud' (the stack top) that
    'accept' takes, pushes it, sets '*co' and returns its entry; dropping
    the stale entries on the way. Returns -1 (nothing pushed) if there is
-   none among the entries with serials up to 'newest'. */
+   none among the entries with serials above 'floor' and up to 'newest'. */
 static int nextwaiter (lua_State *L, Queue *q, int ud, uintptr_t newest,
-                       cu_Accept accept, void *aud, lua_State **pco) {
+                       uintptr_t floor, cu_Accept accept, void *aud,
+                       lua_State **pco) {
   int i;
   for (i = q->head; i < q->tail; i++) {
     uintptr_t serial = q->serial[i];
     lua_State *co;
-    if (serial == 0) continue;  /* a hole */
+    if (serial <= floor) continue;  /* a hole, or an outer emit's */
     if (serial > newest) break;  /* FIFO: the rest came after the emit */
     lua_getiuservalue(L, ud, i + 1);
     *pco = co = lua_tothread(L, -1);
@@ -333,10 +353,14 @@ static Queue *emitqueue (lua_State *L, int cache, int v) {
 
 /* The emit of cu_event_emit; 'base' is the stack top and 'cache' the
    index of an emitqueue cache or 0. After resuming a waiter with 'all' ==
-   0, two more values are left above 'base'. */
+   0, two more values are left above 'base'.
+   An emitall delivers to the waiters there were when it began, and to no
+   one else: it claims them (q->claimed), so that an emit on the same
+   value from a coroutine it resumed finds none of them, and they all get
+   the first emission's values (the original library's order). */
 static int emit (lua_State *L, int base, int first, int n, int all,
                  cu_Accept accept, void *ud, int cache) {
-  uintptr_t newest = 0;
+  uintptr_t newest = 0, floor = 0;
   int count = 0;
   Queue *q;
   if (n > LUA_MINSTACK / 2) cu_checkstack(L, n + 4);
@@ -344,9 +368,16 @@ static int emit (lua_State *L, int base, int first, int n, int all,
   while ((q = emitqueue(L, cache, first)) != NULL) {
     lua_State *co;
     int i;
-    if (newest == 0) newest = q->st->serial;  /* later ones came after us */
-    i = nextwaiter(L, q, base + 1, newest, accept, ud, &co);
-    if (i < 0) break;
+    if (newest == 0) {
+      newest = q->st->serial;  /* later ones came after us */
+      floor = q->claimed;  /* older ones are an outer emitall's */
+    }
+    if (all) q->claimed = newest;
+    i = nextwaiter(L, q, base + 1, newest, floor, accept, ud, &co);
+    if (i < 0) {
+      if (all) q->claimed = floor;
+      break;
+    }
     /* The user value of the entry is cleared only after the resume, and
        only if no new entry took its slot: in a hand-off the waiter awaits
        again at once, into the same slot, and nothing needs clearing. */
@@ -381,7 +412,8 @@ static int haswaiter (lua_State *L, int v) {
   int i, found = 0;
   Queue *q = getqueue(L, CU_WAITERS_UP, v);
   if (q == NULL) return 0;
-  for (i = q->head; i < q->tail && !found; i++) found = keep(L, q, i);
+  for (i = q->head; i < q->tail && !found; i++)  /* an emitall's claimed */
+    found = q->serial[i] > q->claimed && keep(L, q, i);  /* ones are gone */
   lua_pop(L, 1);
   return found;
 }
@@ -534,9 +566,8 @@ static int event_awaitall (lua_State *L) {
 static int emitargs (lua_State *L, int all, int cache) {  /* may leave 2
                                                                values more */
   int top = lua_gettop(L);
-  int count = emit(L, top, 1, top, all, NULL, NULL, lua_upvalueindex(cache));
-  if (count == 0) cu_event_checkvalue(L, 1);  /* off the hot path */
-  return count;
+  if (top == 0) lua_settop(L, top = 1);  /* emitall(): the event is nil */
+  return emit(L, top, 1, top, all, NULL, NULL, lua_upvalueindex(cache));
 }
 
 /* b = event.emitall(e, ...) */
@@ -553,7 +584,7 @@ static int event_emitone (lua_State *L) {
 
 /* b = event.pending(e) */
 static int event_pending (lua_State *L) {
-  cu_event_checkvalue(L, 1);
+  lua_settop(L, 1);
   lua_pushboolean(L, haswaiter(L, 1));
   return 1;
 }
@@ -671,7 +702,7 @@ static int queued_awaitall (lua_State *L) {
 /* b = queued.emitall(e, ...) */
 static int queued_emitall (lua_State *L) {
   int resumed = emitargs(L, 1, QUEUED_CACHE);
-  if (!resumed) store(L);
+  if (!resumed && cu_event_iskey(L, 1)) store(L);
   lua_pushboolean(L, resumed > 0);
   return 1;
 }
@@ -679,14 +710,14 @@ static int queued_emitall (lua_State *L) {
 /* b = queued.emitone(e, ...) */
 static int queued_emitone (lua_State *L) {
   int resumed = emitargs(L, 0, QUEUED_CACHE);
-  if (!resumed) store(L);
+  if (!resumed && cu_event_iskey(L, 1)) store(L);
   lua_pushboolean(L, resumed > 0);
   return 1;
 }
 
 /* b = queued.isqueued(e) */
 static int queued_isqueued (lua_State *L) {
-  cu_event_checkvalue(L, 1);
+  lua_settop(L, 1);
   lua_pushboolean(L, hasstored(L, 1));
   return 1;
 }

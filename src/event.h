@@ -41,9 +41,11 @@ void cu_events_push (lua_State *L);
    first use. */
 void cu_event_pushweak (lua_State *L, const void *key);
 
-/* Raises "value expected" unless the value at 'arg' can be an event
-   (not nil, not NaN); returns its type. */
+/* Raises Lua's "table index is nil" (or "is NaN") unless the value at
+   'arg' can be an event, that is a table key; returns its type. */
 int cu_event_checkvalue (lua_State *L, int arg);
+/* Whether the value at 'arg' can be an event (neither nil nor NaN). */
+int cu_event_iskey (lua_State *L, int arg);
 
 /* Raises "unable to yield" when the running coroutine cannot yield. */
 void cu_event_checkyield (lua_State *L);

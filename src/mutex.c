@@ -1,7 +1,9 @@
 /*
 ** mutex.c: coutil.mutex (manual: "Mutex"). A locker waits as an event
 ** waiter on the value, so it shares the queue of coutil.event; unlock
-** hands the ownership straight to the first waiting locker.
+** frees the lock and emits on the value, as emitone would: the first
+** waiter, a locker or a plain event.await, wakes (the original library's
+** behaviour); a locker woken with the lock free takes it.
 ** Ownership: owners sit in an ephemeron table value -> coroutine, so a
 ** lock lives as long as its value.
 */
@@ -9,8 +11,8 @@
 
 #define LOCKS_UP lua_upvalueindex(3)
 
-/* Marks a locker's frame (just below its serial), so that unlock can
-   tell lockers from plain event waiters on the same value. */
+/* Marks a locker's frame (just below its serial): lock_k's frame has a
+   fixed layout. */
 static const char lockmark = 'l';
 
 /* Pushes the owner of the lock on the value at 1 (nil when free). */
@@ -72,31 +74,19 @@ static int mutex_lock (lua_State *L) {
   return lua_yieldk(L, 0, 3, lock_k);
 }
 
-/* Takes a waiting locker (at the top of L) and gives it the lock. */
-static int takelocker (lua_State *L, lua_State *co, void *ud) {
-  (void)ud;
-  if (lua_gettop(co) < 2 || lua_touserdata(co, -2) != &lockmark) return 0;
-  lua_pushvalue(L, -1);
-  setowner(L);
-  return 1;
-}
-
-/* true = mutex.unlock(e) */
+/* b = mutex.unlock(e): whether a waiter woke */
 static int mutex_unlock (lua_State *L) {
-  cu_event_checkvalue(L, 1);
   lua_settop(L, 1);
   pushowner(L);
   if (!isrunning(L)) return luaL_error(L, "lock not owned");
   lua_pushnil(L);
   setowner(L);
-  cu_event_emit(L, 1, 1, 0, takelocker, NULL);
-  lua_pushboolean(L, 1);
+  lua_pushboolean(L, cu_event_emit(L, 1, 1, 0, NULL, NULL) > 0);
   return 1;
 }
 
 /* b = mutex.islocked(e) */
 static int mutex_islocked (lua_State *L) {
-  cu_event_checkvalue(L, 1);
   lua_settop(L, 1);
   lua_pushboolean(L, pushowner(L) != LUA_TNIL);
   return 1;
@@ -104,7 +94,6 @@ static int mutex_islocked (lua_State *L) {
 
 /* b = mutex.ownlock(e) */
 static int mutex_ownlock (lua_State *L) {
-  cu_event_checkvalue(L, 1);
   lua_settop(L, 1);
   pushowner(L);
   lua_pushboolean(L, isrunning(L));

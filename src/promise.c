@@ -66,14 +66,9 @@ static int promise_call (lua_State *L) {
   return lua_yieldk(L, 0, 2, promise_k);
 }
 
-/* b = fulfill(...) */
-static int promise_fulfill (lua_State *L) {
-  Promise *p = (Promise *)lua_touserdata(L, STATE_UP);
+/* Replaces the results of the fulfilled promise with the arguments. */
+static void setresults (lua_State *L, Promise *p) {
   int i, n = lua_gettop(L);
-  if (p->fulfilled) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
   lua_createtable(L, n, 0);
   for (i = 1; i <= n; i++) {
     lua_pushvalue(L, i);
@@ -81,6 +76,19 @@ static int promise_fulfill (lua_State *L) {
   }
   lua_setiuservalue(L, STATE_UP, 1);
   p->n = n;
+}
+
+/* b = fulfill(...): true the first time; later calls replace the results
+   and return false, as the original library does (nobody waits then). */
+static int promise_fulfill (lua_State *L) {
+  Promise *p = (Promise *)lua_touserdata(L, STATE_UP);
+  int n = lua_gettop(L);
+  if (p->fulfilled) {
+    setresults(L, p);
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  setresults(L, p);
   p->fulfilled = 1;  /* before the emit: the woken see it fulfilled */
   lua_pushvalue(L, SELF_UP);
   lua_insert(L, 1);

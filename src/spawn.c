@@ -8,25 +8,33 @@
 */
 #include "event.h"
 
-/* The protected call ended with 'status'. An error handled by h is done
-   with; a failure of h itself (LUA_ERRERR) or a memory error, which Lua
-   raises without calling any handler, kills the coroutine with it. */
-static int failed (lua_State *L, int status) {
-  if (status == LUA_OK || status == LUA_YIELD) return 0;
-  if (status != LUA_ERRRUN) lua_error(L);
-  return 1;
+/* The protected call ended with 'status': -1 when f did not fail, else
+   how many results the coroutine returns. After an error h handled,
+   none. When h itself failed (LUA_ERRERR: it raised, or is no function)
+   or memory ran out (no handler runs then), the coroutine ends normally
+   with false and the error, as xpcall returns them (the original's
+   behaviour). */
+static int failure (lua_State *L, int status) {
+  if (status == LUA_OK || status == LUA_YIELD) return -1;
+  if (status == LUA_ERRRUN) return 0;
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  return 2;
 }
 
 /* Body of spawn.catch; stack: h, f, args. The coroutine returns f's
    results, or nothing after an error. */
 static int catch_k (lua_State *L, int status, lua_KContext ctx) {
+  int n = failure(L, status);
   (void)ctx;
-  if (failed(L, status)) return 0;
+  if (n >= 0) return n;
   return lua_gettop(L) - 1;
 }
 
 static int catch_body (lua_State *L) {
   int nargs = lua_gettop(L) - 2;
+  if (lua_isnil(L, 1)) return 0;  /* no handler: f is not called (as in
+                                     the original library) */
   return catch_k(L, lua_pcallk(L, nargs, LUA_MULTRET, 1, 0, catch_k), 0);
 }
 
@@ -45,12 +53,13 @@ static int trap_done (lua_State *L, int status, lua_KContext ctx) {
 }
 
 /* Body of spawn.trap after f; stack: h, handler, f's results. The
-   coroutine returns what h(true, ...) returns, or nothing after an
-   error. */
+   coroutine returns what h(true, ...) returns. */
 static int trap_k (lua_State *L, int status, lua_KContext ctx) {
   int nres = lua_gettop(L) - 2;
   (void)ctx;
-  if (failed(L, status)) return 0;
+  /* after an error, even one of h itself, trap's coroutine returns
+     nothing (the original's behaviour; catch returns xpcall's results) */
+  if (failure(L, status) >= 0) return 0;
   lua_pushvalue(L, 1);
   lua_pushboolean(L, 1);
   lua_rotate(L, 3, 2);
@@ -68,13 +77,15 @@ static int trap_body (lua_State *L) {
 }
 
 /* Starts 'body' in a new coroutine with the arguments h, f, ...; returns
-   the coroutine. There is no one to give an error of the first run to
-   (h failed): it becomes a warning, like in an emit. */
+   the coroutine. h and f are not checked, as in the original: calling a
+   nil f is an error h handles, a nil h fails as a handler does. There is
+   no one to give an error of the first run to (trap's h raised after f
+   succeeded): it becomes a warning, like in an emit. */
 static int start (lua_State *L, lua_CFunction body) {
-  int n = lua_gettop(L);
+  int n;
   lua_State *co;
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  if (lua_gettop(L) < 2) lua_settop(L, 2);
+  n = lua_gettop(L);
   co = lua_newthread(L);
   lua_insert(L, 1);
   if (!lua_checkstack(co, n + 1)) return luaL_error(L, "stack overflow");

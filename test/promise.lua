@@ -23,8 +23,8 @@ H.case("create returns a promise and a fulfillment function", function ()
   H.same({true}, p(true))
   H.same({1, nil, "x", n = 3}, p())  -- no yield once fulfilled
   H.same({1, nil, "x", n = 3}, p(false))
-  H.same({false}, f("again"))
-  H.same({1, nil, "x", n = 3}, p())
+  H.same({false}, f("again"))  -- a second fulfilment replaces the results
+  H.same({"again"}, p())
 end)
 
 H.case("a fulfillment without results", function ()

@@ -147,10 +147,43 @@ H.case("an error in h after a yield goes to the resumer", function ()
 end)
 
 H.case("bad arguments", function ()
-  H.badarg(1, "function expected", spawn.catch)
-  H.badarg(1, "function expected, got nil", spawn.catch, nil, print)
-  H.badarg(2, "function expected, got no value", spawn.catch, print)
-  H.badarg(2, "function expected, got table", spawn.trap, print, {})
+  -- h and f are not checked: a nil f is an error h handles; catch
+  -- without a handler does not call f; trap's h fails as a handler does
+  local calls = 0
+  local function count () calls = calls + 1 end
+  for _, make in ipairs{spawn.catch, spawn.trap} do
+    assert(coroutine.status(make()) == "dead")
+    assert(coroutine.status(make(nil, nil)) == "dead")
+    calls = 0
+    assert(coroutine.status(make(count, nil)) == "dead")
+    assert(calls == 1)  -- the handler ran for 'attempt to call a nil value'
+  end
+  calls = 0
+  assert(coroutine.status(spawn.catch(nil, count)) == "dead")
+  assert(calls == 0)
+  assert(coroutine.status(spawn.trap(nil, count)) == "dead")
+  assert(calls == 1)
+end)
+
+H.case("a handler that raises ends the coroutine normally", function ()
+  local function raise () error("oops") end
+  local function later (fail)
+    coroutine.yield()
+    if fail then error("failed") end
+    return "done"
+  end
+  -- catch: xpcall's results, false and Lua's message for a failed handler
+  local co = spawn.catch(raise, later, true)
+  H.same({true, false, "error in error handling"}, coroutine.resume(co))
+  assert(coroutine.status(co) == "dead")
+  -- trap: nothing after an error
+  co = spawn.trap(raise, later, true)
+  H.same({true}, coroutine.resume(co))
+  assert(coroutine.status(co) == "dead")
+  -- trap's h raising after a success is an error of the coroutine
+  co = spawn.trap(raise, later, false)
+  local ok, err = coroutine.resume(co)
+  assert(not ok and err:find("oops"), err)
 end)
 
 H.case("a spawned coroutine awaiting a lost value is collected", function ()
