@@ -304,13 +304,15 @@ static void resumewaiter (lua_State *L, Queue *q, int i, lua_State *co,
   }
 }
 
-/* Finds the first live waiter in the queue at 'ud' (the stack top) that
+/* Inline: the emit of a hand-off passes it eight arguments.
+   Finds the first live waiter in the queue at 'ud' (the stack top) that
    'accept' takes, pushes it, sets '*co' and returns its entry; dropping
    the stale entries on the way. Returns -1 (nothing pushed) if there is
    none among the entries with serials above 'floor' and up to 'newest'. */
-static int nextwaiter (lua_State *L, Queue *q, int ud, uintptr_t newest,
-                       uintptr_t floor, cu_Accept accept, void *aud,
-                       lua_State **pco) {
+static inline int nextwaiter (lua_State *L, Queue *q, int ud,
+                              uintptr_t newest, uintptr_t floor,
+                              cu_Accept accept, void *aud,
+                              lua_State **pco) {
   int i;
   for (i = q->head; i < q->tail; i++) {
     uintptr_t serial = q->serial[i];
