@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include "await.h"
 #include "address.h"
+#include "memory.h"
 
 #define ADDRLIST_CLASS "coutil.addresses"
 
@@ -48,15 +49,36 @@ static in_port_t checkport (lua_State *L, int arg) {
   return (in_port_t)port;
 }
 
-/* Stores the host written in text ('len' bytes, no '\0' needed) in 'a';
-   0 if it is not a literal of a's family. */
-static int sethosttext (cu_Address *a, const char *text, size_t len) {
+/* The bytes of the string or memory at 'arg' (a number counts as its
+   text, as for Lua's string functions). */
+static const char *checkbytes (lua_State *L, int arg, size_t *len) {
+  const char *p;
+  if (lua_type(L, arg) == LUA_TSTRING) return lua_tolstring(L, arg, len);
+  p = cu_tomemory(L, arg, len);
+  if (p == NULL && lua_type(L, arg) == LUA_TNUMBER)
+    p = lua_tolstring(L, arg, len);
+  if (p == NULL) luaL_typeerror(L, arg, "string or memory");
+  return p;
+}
+
+/* Stores in 'a' the host written in text ('len' bytes, no '\0' needed),
+   or raises "invalid argument" (what inet_pton's refusal means) when it
+   is no literal of a's family: a host name is not looked up here. */
+static void sethosttext (lua_State *L, int arg, cu_Address *a,
+                         const char *text, size_t len) {
   char buf[INET6_ADDRSTRLEN];
+  struct in6_addr host;  /* room for either family: 'a' changes only
+                            when the whole text is right */
   size_t size;
-  if (len == 0 || len >= sizeof(buf) || memchr(text, '\0', len)) return 0;
-  memcpy(buf, text, len);
-  buf[len] = '\0';
-  return inet_pton(a->ss.ss_family, buf, hostbytes(a, &size)) == 1;
+  void *dest = hostbytes(a, &size);
+  int ok = len > 0 && len < sizeof(buf) && !memchr(text, '\0', len);
+  if (ok) {
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    ok = inet_pton(a->ss.ss_family, buf, &host) == 1;
+  }
+  luaL_argcheck(L, ok, arg, "invalid argument");
+  memcpy(dest, &host, size);
 }
 
 /* Stores the host given in binary in 'a'; 0 if the size is wrong. */
@@ -68,13 +90,26 @@ static int sethostbinary (cu_Address *a, const char *data, size_t len) {
   return 1;
 }
 
-/* Parses "host:port" (IPv4) or "[host]:port" (IPv6) into 'a'. */
-static void setaddressuri (lua_State *L, int arg, cu_Address *a) {
-  size_t len;
-  const char *uri = luaL_checklstring(L, arg, &len);
-  const char *end = uri + len;
-  const char *host = uri, *hostend, *p;
+/* The port of a URI: the decimal digits from 'p' to 'end'. */
+static in_port_t checkuriport (lua_State *L, int arg, const char *p,
+                               const char *end) {
   lua_Integer port = 0;
+  luaL_argcheck(L, p < end, arg, "invalid port");
+  for (; p < end; p++) {
+    luaL_argcheck(L, '0' <= *p && *p <= '9', arg, "invalid port");
+    if (port <= 65535) port = port * 10 + (*p - '0');
+  }
+  luaL_argcheck(L, port <= 65535, arg, "invalid port");
+  return (in_port_t)port;
+}
+
+/* Parses "host:port" (IPv4) or "[host]:port" (IPv6), the 'len' bytes of
+   argument 'arg', into 'a'. */
+static void setaddressuri (lua_State *L, int arg, cu_Address *a,
+                           const char *uri, size_t len) {
+  const char *end = uri + len;
+  const char *host = uri, *hostend;
+  in_port_t port;
   if (isipv6(a)) {
     luaL_argcheck(L, len > 0 && uri[0] == '[', arg, "invalid URI format");
     host = uri + 1;
@@ -86,16 +121,9 @@ static void setaddressuri (lua_State *L, int arg, cu_Address *a) {
     hostend = memchr(uri, ':', len);
     luaL_argcheck(L, hostend != NULL, arg, "invalid URI format");
   }
-  luaL_argcheck(L, sethosttext(a, host, (size_t)(hostend - host)), arg,
-                "invalid URI format");
-  p = hostend + (isipv6(a) ? 2 : 1);
-  luaL_argcheck(L, p < end, arg, "invalid URI format");
-  for (; p < end; p++) {
-    luaL_argcheck(L, '0' <= *p && *p <= '9', arg, "invalid URI format");
-    if (port <= 65535) port = port * 10 + (*p - '0');
-  }
-  luaL_argcheck(L, port <= 65535, arg, "invalid port");
-  *portfield(a) = htons((in_port_t)port);
+  port = checkuriport(L, arg, hostend + (isipv6(a) ? 2 : 1), end);
+  sethosttext(L, arg, a, host, (size_t)(hostend - host));
+  *portfield(a) = htons(port);
 }
 
 static void pushaddressclass (lua_State *L);
@@ -119,23 +147,25 @@ cu_Address *cu_newaddress (lua_State *L, int family) {
   return a;
 }
 
-/* system.address(type [, data [, port [, mode]]]) */
+/* system.address(type [, data [, port [, mode]]])
+   Only absent arguments count as not given: address(type, nil) is a
+   missing 'data', address(type, uri, nil) a missing 'port'. */
 static int system_address (lua_State *L) {
   int family = families[luaL_checkoption(L, 1, NULL, domains)];
-  int plain = lua_isnoneornil(L, 3) && lua_isnoneornil(L, 4);
+  int top = lua_gettop(L);
+  size_t len;
+  const char *data;
   cu_Address *a;
-  if (plain && lua_isnoneornil(L, 2)) {  /* null address */
+  if (top == 1) {  /* null address */
     cu_newaddress(L, family);
     return 1;
   }
-  if (plain) {  /* a URI literal */
-    luaL_checkstring(L, 2);
+  data = checkbytes(L, 2, &len);
+  if (top == 2) {  /* a URI literal */
     a = cu_newaddress(L, family);
-    setaddressuri(L, 2, a);
+    setaddressuri(L, 2, a, data, len);
   }
   else {  /* host and port */
-    size_t len;
-    const char *data = luaL_checklstring(L, 2, &len);
     in_port_t port = checkport(L, 3);
     const char *mode = luaL_optstring(L, 4, "t");
     int binary = strcmp(mode, "b") == 0;
@@ -144,8 +174,7 @@ static int system_address (lua_State *L) {
     if (binary)
       luaL_argcheck(L, sethostbinary(a, data, len), 2,
                     "invalid binary address");
-    else
-      luaL_argcheck(L, sethosttext(a, data, len), 2, "invalid URI format");
+    else sethosttext(L, 2, a, data, len);
     *portfield(a) = htons(port);
   }
   return 1;
@@ -193,9 +222,8 @@ static int address_newindex (lua_State *L) {
     *portfield(a) = htons(checkport(L, 3));
     return 0;
   }
-  data = luaL_checklstring(L, 3, &len);
-  if (field == 0)
-    luaL_argcheck(L, sethosttext(a, data, len), 3, "invalid URI format");
+  data = checkbytes(L, 3, &len);
+  if (field == 0) sethosttext(L, 3, a, data, len);
   else
     luaL_argcheck(L, sethostbinary(a, data, len), 3,
                   "invalid binary address");
@@ -286,10 +314,12 @@ static void freeaddrlist (AddrList *list) {
   list->head = list->first = list->current = NULL;
 }
 
-/* addresses:close() */
+/* addresses:close(): false when it was closed already (conventions.md) */
 static int addrlist_close (lua_State *L) {
-  freeaddrlist((AddrList *)luaL_checkudata(L, 1, ADDRLIST_CLASS));
-  lua_pushboolean(L, 1);
+  AddrList *list = (AddrList *)luaL_checkudata(L, 1, ADDRLIST_CLASS);
+  int open = list->head != NULL;
+  freeaddrlist(list);
+  lua_pushboolean(L, open);
   return 1;
 }
 
@@ -427,11 +457,14 @@ static const char *checkservice (lua_State *L, int arg, char *buf,
   return luaL_checkstring(L, arg);
 }
 
-/* Fills 'hints' with the search domain of findaddr's mode. */
-static void findhints (const char *mode, struct addrinfo *hints) {
+/* Fills 'hints' with the search domain of findaddr's mode (argument 3):
+   'm' gives IPv6 results, so it cannot go with '4' alone. */
+static void findhints (lua_State *L, const char *mode,
+                       struct addrinfo *hints) {
   int ipv4 = cu_hasmode(mode, '4'), ipv6 = cu_hasmode(mode, '6');
   int dgram = cu_hasmode(mode, 'd'), stream = cu_hasmode(mode, 's');
   if (cu_hasmode(mode, 'm')) {  /* IPv6 results, IPv4 ones mapped */
+    luaL_argcheck(L, ipv6 || !ipv4, 3, "'m' is invalid for IPv4");
     hints->ai_family = AF_INET6;
     hints->ai_flags |= AI_V4MAPPED | (ipv4 ? AI_ALL : 0);
   }
@@ -459,7 +492,7 @@ static int system_findaddr (lua_State *L) {
   }
   else
     luaL_argcheck(L, name || service, 1, "name or service must be provided");
-  findhints(mode, &hints);
+  findhints(L, mode, &hints);
   lua_settop(L, LISTINDEX - 1);
   newaddrlist(L);
   return lookupinfo(L, mode, name, service, &hints, &pushfoundref);
@@ -524,7 +557,10 @@ static int system_nameaddr (lua_State *L) {
   cu_Await *op;
   int err;
   if (lua_type(L, 1) == LUA_TSTRING) return nameaddr_canonical(L, mode);
-  if (a) memcpy(&ss, &a->ss, sizeof(ss));
+  if (a) {
+    memcpy(&ss, &a->ss, sizeof(ss));
+    flags |= NI_NAMEREQD;  /* a host with no name fails, as for strings */
+  }
   else if (portonly) {  /* the host part is not looked up */
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     memset(&ss, 0, sizeof(ss));

@@ -38,6 +38,7 @@ cu_Socket *cu_newsocket (lua_State *L, int kind, int domain) {
   if (s == NULL) luaL_error(L, "not enough memory");
   memset(s, 0, sizeof(cu_Socket));
   s->loop = cu_loopof(L);
+  s->selfref = LUA_NOREF;
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   s->L0 = lua_tothread(L, -1);
   lua_pop(L, 1);
@@ -51,20 +52,40 @@ void cu_setsocket (cu_Socket **ref, cu_Socket *s) {
   *ref = s;
 }
 
-cu_Socket **cu_tosocketref (lua_State *L, int arg, int kinds) {
-  int k;
-  /* fast path: a method gets its own class's metatable as upvalue 2 (see
-     newclass), so the usual call needs no registry lookup */
-  if (lua_getmetatable(L, arg)) {
+/* The socket pointer slot of 'self' when it is of the running method's
+   class: a method gets its class's metatable as upvalue 2 (see
+   cu_newsocketclass), so the check needs no registry lookup. NULL
+   otherwise. */
+static cu_Socket **toselfref (lua_State *L) {
+  cu_Socket **ref = NULL;
+  if (lua_getmetatable(L, 1)) {
     /* two live tables: the same address is the same table, and
        comparing addresses costs a third of lua_rawequal */
-    int same = lua_topointer(L, -1) == lua_topointer(L, lua_upvalueindex(2));
+    if (lua_topointer(L, -1) == lua_topointer(L, lua_upvalueindex(2)))
+      ref = (cu_Socket **)lua_touserdata(L, 1);
     lua_pop(L, 1);
-    if (same) {
-      cu_Socket **ref = (cu_Socket **)lua_touserdata(L, arg);
-      if (*ref && (kinds & CU_KIND((*ref)->kind))) return ref;
-    }
   }
+  return ref;
+}
+
+/* toselfref, or raises "<class> expected, got <class or type>". */
+static cu_Socket **checkselfref (lua_State *L) {
+  cu_Socket **ref = toselfref(L);
+  if (ref == NULL) {
+    lua_getfield(L, lua_upvalueindex(2), "__name");
+    luaL_typeerror(L, 1, lua_tostring(L, -1));
+  }
+  return ref;
+}
+
+cu_Socket *cu_checkself (lua_State *L) {
+  cu_Socket *s = *checkselfref(L);
+  if (s == NULL) luaL_argerror(L, 1, "closed object");
+  return s;
+}
+
+cu_Socket **cu_tosocketref (lua_State *L, int arg, int kinds) {
+  int k;
   for (k = CU_DATAGRAM; k <= CU_TERMINAL; k++) {
     if (kinds & CU_KIND(k)) {
       void *p = luaL_testudata(L, arg, classnames[k]);
@@ -122,16 +143,23 @@ void cu_checkyield (lua_State *L) {
   if (!lua_isyieldable(L)) luaL_error(L, "unable to yield");
 }
 
+/* Resumes the coroutine still awaiting 'op' (if any) with "closed". */
+static void endclosed (cu_Await *op) {
+  lua_State *co = cu_await_waiter(op);
+  cu_await_finish(op, co, co ? cu_pushclosed(co) : 0);
+}
+
 static void on_closed (uv_handle_t *h) {
   cu_Socket *s = (cu_Socket *)h;
-  cu_Await *op = s->reader;
+  cu_Await *op = s->reader, *conn = s->connwait;
+  /* at lua_close the registry goes anyway, and no Lua may run */
+  if (s->selfref != LUA_NOREF && !s->loop->closing)
+    luaL_unref(s->L0, LUA_REGISTRYINDEX, s->selfref);
   cu_unpinmemory(s->L0, s->rpin);
   free(s->stash);
   free(s);
-  if (op) {  /* a read or accept still awaits: it ends here */
-    lua_State *co = cu_await_waiter(op);
-    cu_await_finish(op, co, co ? cu_pushclosed(co) : 0);
-  }
+  if (op) endclosed(op);  /* a read or accept still awaits: it ends here */
+  if (conn) endclosed(conn);
 }
 
 void cu_closesocket (cu_Socket *s) {
@@ -140,20 +168,42 @@ void cu_closesocket (cu_Socket *s) {
   uv_close(&s->h.handle, on_closed);
 }
 
-/* socket:close(), terminal:close(), also __gc and __close */
-int cu_socket_close (lua_State *L) {
-  cu_Socket **ref = cu_tosocketref(L, 1, CU_ANYSOCKET |
-                                         CU_KIND(CU_TERMINAL));
-  if (ref == NULL) return luaL_typeerror(L, 1, "socket");
-  if (*ref) {
-    cu_Socket *s = *ref;
-    *ref = NULL;
-    cu_closesocket(s);
-    lua_pushnil(L);  /* the cache went with 's': its memory may go */
-    lua_setiuservalue(L, 1, 1);
+/* Closes the open socket of userdata 'ref' (at index 1); with 'anchor',
+   the userdata stays alive until libuv has finished closing it, so that
+   it is not collected before the socket is really closed. */
+static void closeref (lua_State *L, cu_Socket **ref, int anchor) {
+  cu_Socket *s = *ref;
+  *ref = NULL;
+  if (anchor) {
+    lua_pushvalue(L, 1);
+    s->selfref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
+  cu_closesocket(s);
+  lua_pushnil(L);  /* the cache went with 's': its memory may go */
+  lua_setiuservalue(L, 1, 1);
+}
+
+/* socket:close(), terminal:close(): a closed one raises "closed object" */
+int cu_socket_close (lua_State *L) {
+  cu_Socket **ref = checkselfref(L);
+  luaL_argcheck(L, *ref != NULL, 1, "closed object");
+  closeref(L, ref, 1);
   lua_pushboolean(L, 1);
   return 1;
+}
+
+/* __close of sockets and terminals: closing twice is no error */
+int cu_socket_toclose (lua_State *L) {
+  cu_Socket **ref = toselfref(L);
+  if (ref && *ref) closeref(L, ref, 1);
+  return 0;
+}
+
+/* __gc: the userdata is going, nothing to anchor */
+int cu_socket_gc (lua_State *L) {
+  cu_Socket **ref = toselfref(L);
+  if (ref && *ref) closeref(L, ref, 0);
+  return 0;
 }
 
 int cu_socket_tostring (lua_State *L) {
@@ -178,8 +228,8 @@ static int system_socket (lua_State *L) {
   cu_Socket **ref;
   cu_Socket *s;
   int err;
-  if (kind == CU_DATAGRAM && domain >= CU_LOCAL)
-    return cu_pushfail(L, UV_EAFNOSUPPORT);  /* libuv has no such thing */
+  if (kind == CU_DATAGRAM && domain >= CU_LOCAL)  /* libuv has none */
+    return cu_pushfail(L, UV_ESOCKTNOSUPPORT);
   ref = cu_pushsocketref(L, kind);
   s = cu_newsocket(L, kind, domain);
   if (domain >= CU_LOCAL)  /* libuv cannot listen on an IPC pipe: only
@@ -201,7 +251,7 @@ static int system_socket (lua_State *L) {
 
 /* socket:getdomain() */
 static int socket_getdomain (lua_State *L) {
-  cu_Socket *s = cu_checksocket(L, 1, CU_ANYSOCKET);
+  cu_Socket *s = cu_checkself(L);
   lua_pushstring(L, domainnames[s->domain]);
   return 1;
 }
@@ -228,7 +278,7 @@ static const char *checkpath (lua_State *L, int arg) {
 
 /* socket:bind(address) */
 static int socket_bind (lua_State *L) {
-  cu_Socket *s = cu_checksocket(L, 1, CU_ANYSOCKET);
+  cu_Socket *s = cu_checkself(L);
   int err;
   if (cu_islocal(s)) err = uv_pipe_bind(&s->h.pipe, checkpath(L, 2));
   else {
@@ -245,45 +295,81 @@ static int socket_bind (lua_State *L) {
   return cu_pushresult(L, err);
 }
 
+/* The end of a connect that another one awaits (socket:connect while
+   a connect is pending): it reports whether the socket got connected. */
+static void endconnwait (cu_Await *op, int status) {
+  lua_State *co = cu_await_waiter(op);
+  int n = 0;
+  if (co) n = cu_pushreqresult(co, status == 0 ? UV_EISCONN : status);
+  cu_await_finish(op, co, n);
+}
+
 static void on_connected (uv_connect_t *req, int status) {
-  ((cu_Socket *)req->handle)->connecting = 0;
-  cu_endrequest(cu_await_from(req), (uv_handle_t *)req->handle, status);
+  cu_Socket *s = (cu_Socket *)req->handle;
+  cu_Await *waiting = s->connwait;
+  s->connecting = 0;
+  s->connwait = NULL;
+  if (waiting) uv_unref(&s->h.handle);
+  cu_endrequest(cu_await_from(req), &s->h.handle, status);
+  if (waiting) endconnwait(waiting, status);
+}
+
+/* Early wake-up of a connect that waits for a pending one. */
+static int cancelconnwait (cu_Await *op) {
+  cu_Socket *s = (cu_Socket *)op->data;
+  s->connwait = NULL;
+  uv_unref(&s->h.handle);
+  return 1;
+}
+
+/* socket:connect(address) while a connect of the socket is pending (its
+   coroutine was resumed early): waits for that one to end. libuv would
+   refuse a second TCP connect at once and overwrite a pending pipe
+   connect, which then never ends. */
+static int awaitconnect (lua_State *L, cu_Socket *s) {
+  cu_Await *op;
+  if (s->connwait) return luaL_error(L, "already in use");
+  op = cu_await_begin(L);
+  op->data = s;
+  op->cancel = cancelconnwait;
+  s->connwait = op;
+  uv_ref(&s->h.handle);  /* the pending request keeps the loop anyway */
+  return cu_await_yield(L, op, 0);
 }
 
 /* socket:connect([address]) */
 static int socket_connect (lua_State *L) {
-  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_DATAGRAM) |
-                                      CU_KIND(CU_STREAM));
+  cu_Socket *s = cu_checkself(L);
   cu_Await *op;
+  int err;
   if (s->kind == CU_DATAGRAM) {  /* no wait: it only sets the peer */
     const struct sockaddr *sa = lua_isnoneornil(L, 2) ? NULL :
                                 checkipaddr(L, 2, s);
-    return cu_pushresult(L, uv_udp_connect(&s->h.udp, sa));
+    err = uv_udp_connect(&s->h.udp, sa);
+    if (err == 0) s->peer = sa != NULL;
+    return cu_pushresult(L, err);
   }
   if (cu_islocal(s)) {
     const char *path = checkpath(L, 2);
-    /* a second pipe connect would overwrite the first request in libuv,
-       which then never ends (libuv refuses a second TCP one itself) */
-    if (s->connecting) return cu_pushfail(L, UV_EALREADY);
+    if (s->connecting) return awaitconnect(L, s);
     op = cu_await_begin(L);
     uv_pipe_connect(&op->u.connect, &s->h.pipe, path, on_connected);
-    s->connecting = 1;
   }
   else {
     const struct sockaddr *sa = checkipaddr(L, 2, s);
-    int err;
+    if (s->connecting) return awaitconnect(L, s);
     op = cu_await_begin(L);
     err = uv_tcp_connect(&op->u.connect, &s->h.tcp, sa, on_connected);
     if (err < 0) return cu_await_fail(L, op, err);
-    s->connecting = 1;
   }
+  s->connecting = 1;
   return cu_await_yield(L, op, 0);
 }
 
 /* socket:getaddress([site [, address]]) */
 static int socket_getaddress (lua_State *L) {
   static const char *const sites[] = {"self", "peer", NULL};
-  cu_Socket *s = cu_checksocket(L, 1, CU_ANYSOCKET);
+  cu_Socket *s = cu_checkself(L);
   int peer = luaL_checkoption(L, 2, "self", sites);
   struct sockaddr *sa;
   int err, len;
@@ -380,7 +466,7 @@ static int localoption (lua_State *L, cu_Socket *s) {
 
 /* socket:setoption(name, value, ...) */
 static int socket_setoption (lua_State *L) {
-  cu_Socket *s = cu_checksocket(L, 1, CU_ANYSOCKET);
+  cu_Socket *s = cu_checkself(L);
   int err;
   if (s->kind == CU_DATAGRAM) err = udpoption(L, s);
   else if (cu_islocal(s)) err = localoption(L, s);
@@ -454,7 +540,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
 
 /* socket:accept() */
 static int socket_accept (lua_State *L) {
-  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_PASSIVE));
+  cu_Socket *s = cu_checkself(L);
   cu_Await *op;
   if (!s->listening) return luaL_error(L, "not listening");
   if (s->reader) return luaL_error(L, "already in use");
@@ -469,7 +555,7 @@ static int socket_accept (lua_State *L) {
 
 /* socket:listen(backlog) */
 static int socket_listen (lua_State *L) {
-  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_PASSIVE));
+  cu_Socket *s = cu_checkself(L);
   lua_Integer backlog = luaL_checkinteger(L, 2);
   int err;
   luaL_argcheck(L, 0 <= backlog && backlog <= INT_MAX, 2, "out of range");
@@ -528,7 +614,7 @@ static int cancelreceive (cu_Await *op) {
 
 /* socket:read(buffer [, i [, j [, address]]]) of datagram sockets */
 static int datagram_read (lua_State *L) {
-  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_DATAGRAM));
+  cu_Socket *s = cu_checkself(L);
   size_t len;
   char *p = cu_checkbufferc(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
   cu_Address *a = NULL;
@@ -556,22 +642,24 @@ static void on_sent (uv_udp_send_t *req, int status) {
   cu_endrequest(cu_await_from(req), (uv_handle_t *)req->handle, status);
 }
 
-/* socket:write(data [, i [, j [, address]]]) of datagram sockets */
+/* socket:write(data [, i [, j [, address]]]) of datagram sockets
+   As with the original, a call that cannot yield raises "unable to
+   yield" before any argument is checked; then, without a peer, the
+   address comes first: it is what such a socket needs most. The write always waits for libuv's callback, like any
+   await function (libuv sends at once when it can). */
 static int datagram_write (lua_State *L) {
-  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_DATAGRAM));
+  cu_Socket *s = cu_checkself(L);
+  const struct sockaddr *sa = NULL;
+  const char *p;
   size_t len;
-  const char *p = cu_checkdatac(L, 2, &len, CU_MEMCLASS, &s->mcache,
-                                1);
-  const struct sockaddr *sa = lua_isnoneornil(L, 5) ? NULL :
-                              checkipaddr(L, 5, s);
-  uv_buf_t buf = uv_buf_init((char *)p, (unsigned int)len);
+  uv_buf_t buf;
   cu_Await *op;
   int err;
-  luaL_argcheck(L, len <= 0x7fffffffu, 2, "too long");
   cu_checkyield(L);
-  err = uv_udp_try_send(&s->h.udp, &buf, 1, sa);
-  if (err >= 0) return cu_pushresult(L, 0);
-  if (err != UV_EAGAIN) return cu_pushfail(L, err);
+  if (!s->peer || !lua_isnoneornil(L, 5)) sa = checkipaddr(L, 5, s);
+  p = cu_checkdatac(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
+  buf = uv_buf_init((char *)p, (unsigned int)len);
+  luaL_argcheck(L, len <= 0x7fffffffu, 2, "too long");
   op = cu_await_begin(L);
   op->data = cu_pinbytes(L, 2, p, len);  /* the bytes stay until on_sent */
   err = uv_udp_send(&op->u.send, &s->h.udp, &buf, 1, sa, on_sent);
@@ -615,7 +703,7 @@ void cu_open_socket (lua_State *L) {
     {NULL, NULL}
   };
   static const luaL_Reg meta[] = {
-    {"__gc", cu_socket_close}, {"__close", cu_socket_close},
+    {"__gc", cu_socket_gc}, {"__close", cu_socket_toclose},
     {"__tostring", cu_socket_tostring},
     {NULL, NULL}
   };

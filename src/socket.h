@@ -32,11 +32,14 @@ typedef struct cu_Socket {
   } h;
   cu_Loop *loop;
   cu_Await *reader;     /* the read or accept awaiting on this socket */
+  cu_Await *connwait;   /* a connect awaiting the end of a pending one */
   char *rbuf;           /* that reader's buffer range */
   size_t rlen;
   cu_Address *raddr;    /* datagram read: where to store the source */
   void *rpin;           /* that reader's memory pin (memory.h) */
   lua_State *L0;        /* main thread: for cu_unpinmemory in callbacks */
+  int selfref;          /* registry slot anchoring the closed userdata
+                           until on_closed, or LUA_NOREF */
   char *stash;          /* stream bytes that came with no reader */
   size_t stashpos, stashlen;
   int rerr;             /* sticky read failure (end of file) */
@@ -46,6 +49,7 @@ typedef struct cu_Socket {
   unsigned char listening;
   unsigned char pending;    /* a connection waits for accept */
   unsigned char connecting; /* a stream connect has not completed yet */
+  unsigned char peer;       /* datagram: connect gave it a peer */
   unsigned char ttymode;    /* terminal: mode set by setmode */
   unsigned char more;       /* the last system read filled the reader's
                                buffer: more bytes are likely there */
@@ -71,6 +75,9 @@ cu_Socket *cu_newsocket (lua_State *L, int kind, int domain);
 void cu_setsocket (cu_Socket **ref, cu_Socket *s);
 /* The open socket at 'arg' of one of the kinds in 'kinds', or raises. */
 cu_Socket *cu_checksocket (lua_State *L, int arg, int kinds);
+/* The open socket 'self' (argument 1) of a method, which must be of the
+   method's own class (upvalue 2): "<class> expected, got <class>". */
+cu_Socket *cu_checkself (lua_State *L);
 /* The socket pointer slot at 'arg' if it is one of 'kinds', or NULL. */
 cu_Socket **cu_tosocketref (lua_State *L, int arg, int kinds);
 /* uv_close for a socket whose userdata is already detached. */
@@ -109,6 +116,8 @@ void cu_setreader (cu_Socket *s, cu_Await *op);
 
 /* socket.c: methods shared with terminals */
 int cu_socket_close (lua_State *L);
+int cu_socket_toclose (lua_State *L);  /* __close */
+int cu_socket_gc (lua_State *L);       /* __gc */
 int cu_socket_tostring (lua_State *L);
 
 void cu_open_socket (lua_State *L);  /* system.socket */

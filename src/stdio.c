@@ -14,7 +14,7 @@ static int terminal_setmode (lua_State *L) {
   static const char *const modes[] = {"normal", "raw", "binary", NULL};
   static const uv_tty_mode_t uvmodes[] = {UV_TTY_MODE_NORMAL, UV_TTY_MODE_RAW,
                                           UV_TTY_MODE_IO};
-  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_TERMINAL));
+  cu_Socket *s = cu_checkself(L);
   uv_tty_mode_t mode = uvmodes[luaL_checkoption(L, 2, NULL, modes)];
   int err = uv_tty_set_mode(&s->h.tty, mode);
   if (err == 0) s->ttymode = (unsigned char)mode;
@@ -23,7 +23,7 @@ static int terminal_setmode (lua_State *L) {
 
 /* terminal:winsize() */
 static int terminal_winsize (lua_State *L) {
-  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_TERMINAL));
+  cu_Socket *s = cu_checkself(L);
   int width, height;
   int err = uv_tty_get_winsize(&s->h.tty, &width, &height);
   if (err < 0) return cu_pushfail(L, err);
@@ -112,7 +112,7 @@ void cu_open_stdio (lua_State *L) {
     {NULL, NULL}
   };
   static const luaL_Reg meta[] = {
-    {"__gc", cu_socket_close}, {"__close", cu_socket_close},
+    {"__gc", cu_socket_gc}, {"__close", cu_socket_toclose},
     {"__tostring", cu_socket_tostring},
     {NULL, NULL}
   };

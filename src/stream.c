@@ -219,13 +219,12 @@ static int readnow (lua_State *L, cu_Socket *s, char *p, size_t len) {
 
 /* socket:read(buffer [, i [, j]]), terminal:read(buffer [, i [, j]]) */
 int cu_stream_read (lua_State *L) {
-  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_STREAM) |
-                                      CU_KIND(CU_TERMINAL));
+  cu_Socket *s = cu_checkself(L);
   size_t len;
   char *p = cu_checkbufferc(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
   cu_Await *op;
-  cu_checkyield(L);
-  if (s->reader) return luaL_error(L, "already in use");
+  if (s->reader) return luaL_error(L, "already in use");  /* first, as */
+  cu_checkyield(L);                        /* with the original */
   if (s->stashlen > 0) {  /* bytes came before: no wait */
     size_t n = takestash(s, p, len);
     if (!s->reading && s->rerr == 0 && n > 0 &&
@@ -268,19 +267,19 @@ static void on_written (uv_write_t *req, int status) {
    The data (and a socket being passed) stay anchored with the request,
    since an early wake-up does not stop libuv from sending them. */
 int cu_stream_write (lua_State *L) {
-  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_STREAM) |
-                                      CU_KIND(CU_TERMINAL));
-  size_t len;
-  const char *p = cu_checkdatac(L, 2, &len, CU_MEMCLASS, &s->mcache,
-                                1);
+  cu_Socket *s = cu_checkself(L);
   cu_Socket *passed = NULL;
-  uv_buf_t buf = uv_buf_init((char *)p, (unsigned int)len);
+  const char *p;
+  size_t len;
+  uv_buf_t buf;
   cu_Await *op;
   int err, keep = 2;
+  cu_checkyield(L);  /* first, as with the original */
+  p = cu_checkdatac(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
+  buf = uv_buf_init((char *)p, (unsigned int)len);
   if (s->domain == CU_SHARE && !lua_isnoneornil(L, 5))
     passed = cu_checksocket(L, 5, CU_KIND(CU_STREAM));
   luaL_argcheck(L, len <= 0x7fffffffu, 2, "too long");
-  cu_checkyield(L);
   if (passed) {  /* keep the data and the socket being passed */
     lua_createtable(L, 2, 0);
     lua_pushvalue(L, 2);
@@ -318,8 +317,7 @@ static void on_shutdown (uv_shutdown_t *req, int status) {
 /* socket:shutdown(), terminal:shutdown(): awaits until what was written
    before is sent and the write side is shut. */
 int cu_stream_shutdown (lua_State *L) {
-  cu_Socket *s = cu_checksocket(L, 1, CU_KIND(CU_STREAM) |
-                                      CU_KIND(CU_TERMINAL));
+  cu_Socket *s = cu_checkself(L);
   cu_Await *op;
   int err;
   /* libuv accepts a shutdown while connecting, but never completes it if

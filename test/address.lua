@@ -92,7 +92,6 @@ H.case("address: the manual's four equal forms", function ()
     system.address("ipv4", "0.0.0.0", 0),
     system.address("ipv4", "\0\0\0\0", 0, "b"),
     system.address("ipv4", "0.0.0.0", 0, "t"),
-    system.address("ipv4", nil, nil, nil),
   }
   for i = 2, #forms do
     assert(forms[1] == forms[i], "form " .. i .. " differs")
@@ -144,22 +143,81 @@ H.case("address: bad type", function ()
 end)
 
 H.case("address: invalid URI format", function ()
-  local bad4 = {"", "1.2.3.4", "1.2.3.4:", ":80", "1.2.3.4:8a", "1.2.3:80",
-                "1.2.3.4.5:80", "[1.2.3.4]:80", "::1:80", "[::1]:80",
-                "localhost:80", "1.2.3.4:80 ", " 1.2.3.4:80", "1.2.3.4:-1",
-                "1.2.3.4:+1", "1.2.3.4\0:80", "256.0.0.1:80",
-                "1.2.3.4:80:80"}
-  for _, text in ipairs(bad4) do
+  -- the shape is wrong: no port separator, brackets missing or misplaced
+  for _, text in ipairs{"", "1.2.3.4", "localhost"} do
     badarg(2, "invalid URI format", system.address, "ipv4", text)
   end
-  local bad6 = {"", "::1", "[::1]", "[::1]:", "[::1]80", "[::1:80",
-                "::1]:80", "1.2.3.4:80", "[::g]:80", "[]:80", "[::1]:x",
-                "[[::1]]:80", "[::1\0]:80"}
-  for _, text in ipairs(bad6) do
+  for _, text in ipairs{"", "::1", "[::1]", "[::1]80", "[::1:80", "::1]:80",
+                        "1.2.3.4:80", "[[::1]]:80"} do
     badarg(2, "invalid URI format", system.address, "ipv6", text)
   end
-  badarg(2, "string expected, got table", system.address, "ipv4", {})
-  badarg(2, "string expected, got boolean", system.address, "ipv4", true)
+end)
+
+H.case("address: URI hosts that are no literal", function ()
+  -- the shape is right but the host is not a literal of the type: a
+  -- host name is never looked up, whatever its port
+  for _, text in ipairs{":80", "1.2.3:80", "1.2.3.4.5:80", "[1.2.3.4]:80",
+                        "localhost:8080", " 1.2.3.4:80", "1.2.3.4\0:80",
+                        "256.0.0.1:80", "291.168.0.1:8080"} do
+    badarg(2, "invalid argument", system.address, "ipv4", text)
+  end
+  for _, text in ipairs{"[::g]:80", "[]:80", "[::1\0]:80",
+                        "[ip6-localhost]:8080", "[291:168:0:1]:8080"} do
+    badarg(2, "invalid argument", system.address, "ipv6", text)
+  end
+end)
+
+H.case("address: URI ports", function ()
+  -- after the separator only decimal digits, at most 65535
+  for _, text in ipairs{"1.2.3.4:", "1.2.3.4:8a", "1.2.3.4:80 ",
+                        "1.2.3.4:-1", "1.2.3.4:-8080", "1.2.3.4:+1",
+                        "1.2.3.4:0x1f90", "1.2.3.4:80:80", "::1:80",
+                        "[::1]:80", "1.2.3.4:65536", "localhost:65536"} do
+    badarg(2, "invalid port", system.address, "ipv4", text)
+  end
+  for _, text in ipairs{"[::1]:", "[::1]:x", "[::1]:-8080", "[::1]:0x50",
+                        "[::1]:99999999999999"} do
+    badarg(2, "invalid port", system.address, "ipv6", text)
+  end
+end)
+
+H.case("address: data is a string or a memory", function ()
+  -- the C module, not test/memory.lua (LUA_PATH starts with test/)
+  local path = package.path
+  package.path = ""
+  local memory = require "memory"
+  package.path = path
+  local a = system.address("ipv4", memory.create("127.0.0.1:8080"))
+  H.same({"127.0.0.1:8080"}, tostring(a))
+  a = system.address("ipv6", memory.create("::1"), 80, "t")
+  H.same({"[::1]:80"}, tostring(a))
+  a = system.address("ipv4", memory.create("\127\0\0\2"), 80, "b")
+  H.same({"127.0.0.2:80"}, tostring(a))
+  a.binary = memory.create("\127\0\0\3")
+  a.literal = memory.create("127.0.0.4")
+  H.same({"127.0.0.4:80"}, tostring(a))
+  for _, v in ipairs{true, {}, print} do
+    badarg(2, "string or memory expected, got " .. type(v),
+           system.address, "ipv4", v)
+    badarg(2, "string or memory expected, got " .. type(v),
+           system.address, "ipv4", v, 80, "b")
+  end
+end)
+
+H.case("address: an explicit nil is an argument", function ()
+  -- only absent arguments are left out: nil is a wrong value
+  local got = "string or memory expected, got nil"
+  badarg(2, got, system.address, "ipv4", nil)
+  badarg(2, got, system.address, "ipv6", nil, nil)
+  badarg(2, got, system.address, "ipv4", nil, nil, nil)
+  badarg(2, got, system.address, "ipv4", nil, 80, "b")
+  badarg(3, "number expected, got nil",
+         system.address, "ipv4", "127.0.0.1:80", nil)
+  badarg(3, "number expected, got nil",
+         system.address, "ipv6", "[::1]:80", nil, nil)
+  -- a nil mode is the default one
+  H.same({"127.0.0.1:80"},
+         tostring(system.address("ipv4", "127.0.0.1", 80, nil)))
 end)
 
 H.case("address: invalid port", function ()
@@ -185,18 +243,20 @@ H.case("address: invalid mode", function ()
 end)
 
 H.case("address: bad host with a port", function ()
-  badarg(2, "invalid URI format", system.address, "ipv4", "::1", 1)
-  badarg(2, "invalid URI format", system.address, "ipv6", "1.2.3.4", 1)
-  badarg(2, "invalid URI format", system.address, "ipv4", "1.2.3.4:1", 1)
-  badarg(2, "invalid URI format", system.address, "ipv4", "", 1)
-  badarg(2, "invalid URI format", system.address, "ipv6", "[::1]", 1, "t")
+  badarg(2, "invalid argument", system.address, "ipv4", "::1", 1)
+  badarg(2, "invalid argument", system.address, "ipv6", "1.2.3.4", 1)
+  badarg(2, "invalid argument", system.address, "ipv4", "1.2.3.4:1", 1)
+  badarg(2, "invalid argument", system.address, "ipv4", "", 1)
+  badarg(2, "invalid argument", system.address, "ipv6", "[::1]", 1, "t")
+  badarg(2, "invalid argument", system.address, "ipv4", "localhost", 1, "t")
   badarg(2, "invalid binary address",
          system.address, "ipv4", "\1\2\3", 1, "b")
   badarg(2, "invalid binary address",
          system.address, "ipv4", string.rep("\0", 16), 1, "b")
   badarg(2, "invalid binary address",
          system.address, "ipv6", "\1\2\3\4", 1, "b")
-  badarg(2, "string expected, got nil", system.address, "ipv4", nil, 1)
+  badarg(2, "string or memory expected, got nil",
+         system.address, "ipv4", nil, 1)
 end)
 
 -- --- system.address: fields and metamethods --------------------------------
@@ -226,16 +286,16 @@ H.case("address: field errors leave the address unchanged", function ()
   badarg(3, "invalid port", set, "port", -1)
   badarg(3, "number has no integer representation", set, "port", 0.5)
   badarg(3, "number expected, got string", set, "port", "x")
-  badarg(3, "invalid URI format", set, "literal", "::1")
-  badarg(3, "invalid URI format", set, "literal", "10.0.0.1:7")
-  badarg(3, "string expected, got nil", set, "literal", nil)
+  badarg(3, "invalid argument", set, "literal", "::1")
+  badarg(3, "invalid argument", set, "literal", "10.0.0.1:7")
+  badarg(3, "string or memory expected, got nil", set, "literal", nil)
   badarg(3, "invalid binary address", set, "binary", "\1\2\3\4\5")
   badarg(3, "invalid binary address", set, "binary", "")
   badarg(2, "invalid option 'type'", set, "type", "ipv6")
   badarg(2, "invalid option 'host'", set, "host", "x")
   H.same({"10.0.0.1:7", "ipv4"}, tostring(a), a.type)
   local b = system.address("ipv6")
-  badarg(3, "invalid URI format", function () b.literal = "1.2.3.4" end)
+  badarg(3, "invalid argument", function () b.literal = "1.2.3.4" end)
   badarg(3, "invalid binary address",
          function () b.binary = "\1\2\3\4" end)
 end)
@@ -334,6 +394,11 @@ H.case("findaddr: IPv4-mapped", function ()
   H.same({"[::ffff:127.0.0.1]:80"}, tostring(list:getaddress()))
   list = H.track(system.findaddr("127.0.0.1", 80, "~46ms"))
   H.same({"[::ffff:127.0.0.1]:80"}, tostring(list:getaddress()))
+  -- mapped results are IPv6 ones: asking for IPv4 only contradicts it
+  for _, mode in ipairs{"~m4", "~4m", "m4", "~4ms", "~dm4"} do
+    badarg(3, "'m' is invalid for IPv4", system.findaddr, "localhost", 0,
+           mode)
+  end
 end)
 
 H.case("findaddr: nil name is the loopback", function ()
@@ -434,7 +499,7 @@ end)
 H.case("addresses: closed object", function ()
   local list = H.track(system.findaddr("127.0.0.1", 7, "~"))
   H.same({true}, list:close())
-  H.same({true}, list:close())
+  H.same({false}, list:close())  -- it was closed already
   for _, name in ipairs{"next", "reset", "getaddress", "getdomain",
                         "getsocktype"} do
     badarg(1, "closed object", list[name], list)
@@ -568,6 +633,17 @@ H.case("nameaddr: IPv6 address", function ()
   end
   local a = system.address("ipv6", "[::1]:80")
   H.same({name, servname(80, "tcp")}, system.nameaddr(a, "~"))
+end)
+
+H.case("nameaddr: an address with no name", function ()
+  -- the unspecified IPv6 address has no name, and glibc asks no name
+  -- server about it: the look-up fails instead of giving the number
+  local a = system.address("ipv6", "[::]:80")
+  failure(nil, system.nameaddr(a, "~"))
+  local r
+  spawn(function () r = H.pack(system.nameaddr(a)) end)
+  drain()
+  failure(nil, table.unpack(r, 1, r.n))
 end)
 
 H.case("nameaddr: port numbers", function ()

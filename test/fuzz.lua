@@ -592,13 +592,14 @@ H.case("sockets: constructors and methods with bad arguments", function ()
     -- awaited while a connect is pending never ends otherwise (see
     -- test/regress.lua)
     local early = random(2) == 1
-    if early then for _, s in ipairs(socks) do s:close() end end
+    -- (close raises on a socket closed already: the calls above may have)
+    if early then for _, s in ipairs(socks) do pcall(s.close, s) end end
     for _, co in ipairs(cos) do
       if coroutine.status(co) == "suspended" and random(2) == 1 then
         coroutine.close(co)
       end
     end
-    for _, s in ipairs(socks) do s:close() end
+    for _, s in ipairs(socks) do pcall(s.close, s) end
     settle(cos)
     extras = {}
   end

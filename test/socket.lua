@@ -37,7 +37,7 @@ H.case("socket: every kind and domain", function ()
     for _, domain in ipairs{"ipv4", "ipv6", "local", "share"} do
       local s, msg, code = system.socket(kind, domain)
       if kind == "datagram" and (domain == "local" or domain == "share") then
-        H.same({false, "address family not supported", code}, s, msg, code)
+        H.same({false, "socket type not supported", code}, s, msg, code)
         assert(code > 0)
       else
         H.track(s)
@@ -67,9 +67,16 @@ H.case("socket: methods of each kind", function ()
   assert(d.accept == nil and d.listen == nil and d.shutdown == nil)
   assert(s.accept == nil and s.listen == nil)
   assert(p.read == nil and p.write == nil and p.connect == nil)
-  H.raises("socket expected, got coutil.socket.stream", p.accept, s)
-  H.raises("socket expected, got coutil.socket.datagram", s.read, d,
-           memory.create(1))
+  -- a method checks that self is of its own class
+  H.raises("coutil.socket.passive expected, got coutil.socket.stream",
+           p.accept, s)
+  H.raises("coutil.socket.stream expected, got coutil.socket.datagram",
+           s.read, d, memory.create(1))
+  H.raises("coutil.socket.stream expected, got coutil.socket.passive",
+           s.close, p)
+  H.raises("coutil.socket.datagram expected, got coutil.socket.stream",
+           d.getdomain, s)
+  H.same({"ipv4"}, p:getdomain())  -- s.close(p) did not close it
   closeall(d, s, p)
 end)
 
@@ -77,7 +84,9 @@ H.case("socket: closed object", function ()
   local s = H.track(assert(system.socket("stream", "ipv4")))
   local p = H.track(assert(system.socket("passive", "ipv4")))
   assert(s:close() == true)
-  assert(s:close() == true)  -- closing again is harmless
+  H.raises("closed object", s.close, s)  -- as the original
+  getmetatable(s).__close(s)  -- to-be-closed and collection stay quiet
+  getmetatable(s).__gc(s)
   assert(p:close() == true)
   H.raises("closed object", s.getdomain, s)
   H.raises("closed object", s.bind, s, addr())
