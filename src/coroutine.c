@@ -20,14 +20,20 @@ typedef struct StateCo {
   lua_State *co;     /* its thread running the chunk */
   int status;        /* loop thread only */
   int orphan;        /* the object was collected while running */
+  int closeatend;    /* closed by __close while running */
   int outcome;       /* lua_resume's status, set by the worker */
   int bad;           /* non-transferable result: its number, or -1 */
   const char *badtype;   /* and its type name (a static string) */
   cu_Values io;      /* values in (arguments) and out (results) */
 } StateCo;
 
-static void freestateco (StateCo *p) {
+static void closestate (StateCo *p) {
   if (p->L) lua_close(p->L);
+  p->L = NULL;
+}
+
+static void freestateco (StateCo *p) {
+  closestate(p);
   cu_values_free(&p->io);
   free(p);
 }
@@ -54,6 +60,21 @@ static int saveresults (StateCo *p, int n) {
   else if (bad < 0) p->badtype = NULL;  /* no memory */
   lua_pop(p->co, n);
   return bad;
+}
+
+/* Closes the chunk's pending to-be-closed variables, then the state. An
+   errored chunk keeps its error as the status and error object, like
+   coroutine.close: returns 1 then, with the error saved for pushoutcome;
+   else 0. */
+static int closechunk (StateCo *p) {
+  int status = lua_resetthread(p->co);
+  int failed = status != LUA_OK && status != LUA_YIELD;
+  if (failed) {
+    p->outcome = status;
+    p->bad = saveresults(p, 1);
+  }
+  closestate(p);
+  return failed;
 }
 
 static void work (uv_work_t *req) {
@@ -87,7 +108,7 @@ static void work (uv_work_t *req) {
 static int pushoutcome (lua_State *L, StateCo *p) {
   int ok = p->outcome == LUA_OK || p->outcome == LUA_YIELD;
   if (p->bad) {
-    luaL_pushfail(L);
+    lua_pushboolean(L, 0);  /* conventions.md: false, never nil */
     if (p->badtype == NULL) lua_pushliteral(L, "not enough memory");
     else cu_pushtransfererror(L, ok ? "return value" : "error",
                               ok ? p->bad : 0, p->badtype);
@@ -116,21 +137,41 @@ static void on_work (uv_work_t *req, int status) {
     if (co && lua_checkstack(co, p->io.n + 2)) n = pushoutcome(co, p);
     else co = NULL;
   }
+  if (p->closeatend) closechunk(p);  /* the results are out already */
   cu_await_finish(op, co, n);
+}
+
+/* Returns false and a message, as coroutine.resume does on failure. */
+static int failresume (lua_State *L) {
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  return 2;
 }
 
 /* system.resume(co, ...) */
 static int system_resume (lua_State *L) {
   StateCo *p = *checkref(L, 1);
   cu_Await *op;
-  int err;
+  int err, bad;
+  /* like coroutine.resume, the coroutine's state and the values that
+     cannot cross are failures returned, not raised (conventions.md) */
   switch (statusof(p)) {
-    case DEAD: return luaL_error(L, "cannot resume dead coroutine");
-    case RUNNING: return luaL_error(L, "cannot resume running coroutine");
+    case DEAD:
+      lua_pushliteral(L, "cannot resume dead coroutine");
+      return failresume(L);
+    case RUNNING:
+      lua_pushliteral(L, "cannot resume running coroutine");
+      return failresume(L);
   }
   if (cu_loopof(L)->closing) return luaL_error(L, "closed");
   if (!lua_isyieldable(L)) return luaL_error(L, "unable to yield");
-  cu_values_checksave(&p->io, L, 2, lua_gettop(L), 0);
+  bad = cu_values_save(&p->io, L, 2, lua_gettop(L));
+  if (bad != 0) {
+    cu_values_free(&p->io);  /* it may have grown */
+    if (bad < 0) return luaL_error(L, "not enough memory");
+    cu_pushtransfererror(L, "argument", bad, cu_values_typename(L, bad));
+    return failresume(L);
+  }
   op = cu_await_begin(L);
   op->data = p;
   err = uv_queue_work(cu_loop(L), &op->u.work, work, on_work);
@@ -171,10 +212,9 @@ static StateCo *newstateco (lua_State *L) {
    the object; else closes the state and returns fail and the message. */
 static int loaded (lua_State *L, StateCo *p, int status) {
   if (status != LUA_OK) {
-    luaL_pushfail(L);
+    lua_pushboolean(L, 0);  /* conventions.md: false, never nil */
     lua_pushstring(L, lua_tostring(p->L, -1));
-    lua_close(p->L);
-    p->L = NULL;
+    closestate(p);
     return 2;
   }
   lua_xmove(p->L, p->co, 1);
@@ -239,24 +279,27 @@ static int coroutine_status (lua_State *L) {
 /* coroutine.close(co) */
 static int coroutine_close (lua_State *L) {
   StateCo *p = *checkref(L, 1);
-  int status;
   if (statusof(p) == RUNNING)
     return luaL_error(L, "cannot close a running coroutine");
   if (p == NULL || p->L == NULL) {  /* closed already */
     lua_pushboolean(L, 1);
     return 1;
   }
-  /* closes pending to-be-closed variables; an errored chunk keeps its
-     error as the status and error object, like coroutine.close */
-  status = lua_resetthread(p->co);
-  if (status == LUA_OK || status == LUA_YIELD) lua_pushboolean(L, 1);
+  if (closechunk(p)) return pushoutcome(L, p);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* __close: like close, but a running one is closed when its run ends
+   (leaving a scope must not raise), and errors are not reported. */
+static int coroutine_tbc (lua_State *L) {
+  StateCo *p = *checkref(L, 1);
+  if (statusof(p) == RUNNING) p->closeatend = 1;
   else {
-    p->outcome = status;
-    p->bad = saveresults(p, 1);
+    lua_settop(L, 1);
+    coroutine_close(L);
   }
-  lua_close(p->L);
-  p->L = NULL;
-  return status == LUA_OK || status == LUA_YIELD ? 1 : pushoutcome(L, p);
+  return 0;
 }
 
 /* __gc */
@@ -280,6 +323,7 @@ int cu_open_coroutine (lua_State *L) {
   };
   static const luaL_Reg metas[] = {
     {"__gc", coroutine_gc},
+    {"__close", coroutine_tbc},
     {NULL, NULL}
   };
   cu_newclass(L, CLASS, funcs, metas, 0);
