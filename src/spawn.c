@@ -31,10 +31,20 @@ static int catch_k (lua_State *L, int status, lua_KContext ctx) {
   return lua_gettop(L) - 1;
 }
 
+/* Stands for a handler that is no function: Lua would fail to call it,
+   which makes the error an error in error handling (LUA_ERRERR). */
+static int nohandler (lua_State *L) {
+  return lua_error(L);
+}
+
 static int catch_body (lua_State *L) {
   int nargs = lua_gettop(L) - 2;
   if (lua_isnil(L, 1)) return 0;  /* no handler: f is not called (as in
                                      the original library) */
+  if (!lua_isfunction(L, 1)) {  /* lua_pcallk needs a function */
+    lua_pushcfunction(L, nohandler);
+    lua_replace(L, 1);
+  }
   return catch_k(L, lua_pcallk(L, nargs, LUA_MULTRET, 1, 0, catch_k), 0);
 }
 

@@ -176,6 +176,9 @@ H.case("a handler that raises ends the coroutine normally", function ()
   local co = spawn.catch(raise, later, true)
   H.same({true, false, "error in error handling"}, coroutine.resume(co))
   assert(coroutine.status(co) == "dead")
+  -- a handler that is no function fails the same way
+  co = spawn.catch(42, later, true)
+  H.same({true, false, "error in error handling"}, coroutine.resume(co))
   -- trap: nothing after an error
   co = spawn.trap(raise, later, true)
   H.same({true}, coroutine.resume(co))
