@@ -33,8 +33,11 @@ $(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 # coutil.so also carries the memory accessors that socket/file reads use.
+# -z nodelete: the library keeps process-wide state that outlives the
+# state that loaded it (channels, tasks of closed pools still queued on
+# them, threads that are just leaving); dlclose must not unmap it.
 $(BUILD)/lib/coutil.so: $(CORE_OBJ) $(MEMORY_OBJ) | $(BUILD)/lib
-	$(CC) -shared $(OPT) $(SANFLAGS) -o $@ $^ $(LIBS)
+	$(CC) -shared $(OPT) $(SANFLAGS) -Wl,-z,nodelete -o $@ $^ $(LIBS)
 
 $(BUILD)/lib/memory.so: $(MEMORY_OBJ) | $(BUILD)/lib
 	$(CC) -shared $(OPT) $(SANFLAGS) -o $@ $^

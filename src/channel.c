@@ -50,6 +50,9 @@ typedef struct LoopSync LoopSync;
 static _Thread_local LoopSync *tosignal;
 static void signalloop (LoopSync *s);
 
+/* Waiters to release once this thread lets the lock go. */
+static _Thread_local cu_Waiter *deferred;
+
 void cu_chan_lock (void) {
   uv_once(&once, initlock);
   uv_mutex_lock(&lock);
@@ -57,9 +60,21 @@ void cu_chan_lock (void) {
 
 void cu_chan_unlock (void) {
   LoopSync *s = tosignal;
+  cu_Waiter *w = deferred;
   tosignal = NULL;
+  deferred = NULL;
   uv_mutex_unlock(&lock);
   if (s) signalloop(s);
+  while (w) {  /* a release may lock again: the list is ours already */
+    cu_Waiter *next = w->next;
+    w->release(w);
+    w = next;
+  }
+}
+
+void cu_chan_defer_locked (cu_Waiter *w) {
+  w->next = deferred;
+  deferred = w;
 }
 
 int cu_chan_endpoint (const char *name) {
@@ -390,6 +405,20 @@ void cu_chan_beforerun (lua_State *L, cu_Loop *loop, int loopmode) {
   drain(s);
 }
 
+/* Frees what a sync record keeps for reuse and closes its handle; the
+   memory and the eventfd go in on_syncclosed. 's' must have no live
+   waiter; a thread that matched one may still be about to poke it. */
+static void closesync (cu_Loop *loop, LoopSync *s) {
+  LoopWaiter *lw;
+  while (atomic_load(&s->senders) > 0) sched_yield();  /* a moment */
+  while ((lw = s->spare) != NULL) {
+    s->spare = lw->allnext;
+    free(lw);
+  }
+  loop->threads = NULL;
+  uv_close((uv_handle_t *)&s->wakeup, on_syncclosed);
+}
+
 int cu_chan_afterrun (lua_State *L, cu_Loop *loop) {
   LoopSync *s = (LoopSync *)loop->threads;
   int park = 0;
@@ -413,6 +442,13 @@ int cu_chan_afterrun (lua_State *L, cu_Loop *loop) {
   if (park) {
     lua_pushlightuserdata(L, CU_PARKMARK);
     lua_pushlightuserdata(L, s);
+  }
+  else if (s->pending == 0 && !uv_loop_alive(&loop->uv)) {
+    /* system.run returns false: nothing may stay behind, the eventfd
+       included (a later awaitch makes a new one); one more iteration,
+       where nothing else is due, runs on_syncclosed */
+    closesync(loop, s);
+    uv_run(&loop->uv, UV_RUN_NOWAIT);
   }
   return park;
 }
@@ -443,19 +479,13 @@ void cu_chan_teardown (cu_Loop *loop) {
   s->done = s->donetail = NULL;
   s->parked = NULL;
   cu_chan_unlock();
-  while (atomic_load(&s->senders) > 0) sched_yield();  /* a moment */
   while ((lw = s->all) != NULL) {
     cu_Await *op = lw->op;
     if (lw->obj) lw->obj->waiter = NULL;
     freewaiter(lw);
     if (op) cu_await_finish(op, NULL, 0);  /* closing: releases it */
   }
-  while ((lw = s->spare) != NULL) {
-    s->spare = lw->allnext;
-    free(lw);
-  }
-  loop->threads = NULL;
-  uv_close((uv_handle_t *)&s->wakeup, on_syncclosed);
+  closesync(loop, s);
 }
 
 /* --- coutil.channel ------------------------------------------------------ */
@@ -472,9 +502,12 @@ static cu_Chan *checkopen (lua_State *L, int arg) {
 }
 
 static int checkendpoint (lua_State *L, int arg) {
-  static const char *const names[] = {"in", "out", "any", NULL};
+  int endpoint;
   if (lua_isnoneornil(L, arg)) return CU_EP_ANY;
-  return luaL_checkoption(L, arg, NULL, names);
+  endpoint = cu_chan_endpoint(luaL_checkstring(L, arg));
+  if (endpoint < 0)
+    luaL_error(L, CU_BADENDPOINT, arg, lua_tostring(L, arg));
+  return endpoint;
 }
 
 /* channel.create(name) */
@@ -501,12 +534,14 @@ static int channel_close (lua_State *L) {
     else
       return luaL_error(L, "in use");
   }
-  if (obj->chan) {
-    cu_chan_lock();
-    unref_locked(obj->chan);
-    cu_chan_unlock();
-    obj->chan = NULL;
+  if (obj->chan == NULL) {  /* closed already: conventions.md */
+    lua_pushboolean(L, 0);
+    return 1;
   }
+  cu_chan_lock();
+  unref_locked(obj->chan);
+  cu_chan_unlock();
+  obj->chan = NULL;
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -601,8 +636,8 @@ static int channel_sync (lua_State *L) {
   matched = exchange_locked(c, endpoint, &mine, &theirs);
   cu_chan_unlock();
   cu_values_free(&mine);
-  if (!matched) {
-    luaL_pushfail(L);
+  if (!matched) {  /* false, not nil: conventions.md */
+    lua_pushboolean(L, 0);
     lua_pushliteral(L, "empty");
     return 2;
   }

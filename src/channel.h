@@ -24,6 +24,7 @@ struct cu_Waiter {
   cu_Chan *chan;           /* the channel while queued, NULL otherwise */
   int endpoint;
   cu_Wake wake;
+  cu_Wake release;         /* for cu_chan_defer_locked */
   cu_Values sent;          /* this call's extra values */
   cu_Values got;           /* the matching call's extra values */
 };
@@ -34,6 +35,11 @@ void cu_chan_unlock (void);
 /* Index of 'name' in "in", "out", "any" (NULL means "any"); -1 if none. */
 int cu_chan_endpoint (const char *name);
 
+/* The message for an endpoint name that is none of these, with the
+   argument number and the name: the original library's words, which
+   name no function (the bare yield of tasks has none to name). */
+#define CU_BADENDPOINT "bad argument #%d (invalid option '%s')"
+
 /* Channel lock held. Matches 'w' (endpoint and 'sent' set) against the
    queue of channel 'name': returns 1 when it matched at once (w->got is
    filled, the other side woken), 0 when 'w' was queued, -1 when out of
@@ -42,6 +48,11 @@ int cu_chan_await_locked (cu_Waiter *w, const char *name, size_t len);
 
 /* Channel lock held. Takes 'w' out of its queue if it is still there. */
 void cu_chan_unqueue_locked (cu_Waiter *w);
+
+/* Channel lock held, 'w' out of its queue (a cu_Wake may call it): has
+   cu_chan_unlock call w->release(w) once the lock is released, for work
+   that may not happen inside it (closing a Lua state). */
+void cu_chan_defer_locked (cu_Waiter *w);
 
 /* Loops and tasks. A task whose system.run("loop") has only awaitch calls
    left yields CU_PARKMARK and the loop's sync record (2 values); the pool

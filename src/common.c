@@ -52,8 +52,12 @@ void cu_newclass (lua_State *L, const char *name, const luaL_Reg *methods,
 }
 
 void cu_warnerror (lua_State *L, lua_State *co) {
+  cu_warnerrorwith(L, co, CU_WARN_PREFIX);
+}
+
+void cu_warnerrorwith (lua_State *L, lua_State *co, const char *prefix) {
   const char *msg = lua_tostring(co, -1);
-  lua_warning(L, CU_WARN_PREFIX, 1);
+  lua_warning(L, prefix, 1);
   if (msg) lua_warning(L, msg, 0);
   else {
     lua_warning(L, "(error object is a ", 1);

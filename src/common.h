@@ -46,6 +46,8 @@ void cu_newclass (lua_State *L, const char *name, const luaL_Reg *methods,
    lua_warning, with the fixed prefix CU_WARN_PREFIX. */
 #define CU_WARN_PREFIX "coutil: unhandled error in coroutine: "
 void cu_warnerror (lua_State *L, lua_State *co);
+/* The same with another prefix. */
+void cu_warnerrorwith (lua_State *L, lua_State *co, const char *prefix);
 
 /* Ensures there is room for 'n' more values on 'L' or raises. */
 void cu_checkstack (lua_State *L, int n);

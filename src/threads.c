@@ -53,7 +53,8 @@ struct Pool {
   Worker *workers, *exited;  /* running threads; threads to join */
   Pool *nextunclosed;   /* the creator state's list */
   int ntasks, nrunning, npending, nsuspended;
-  int expected, actual, nidle;
+  int expected, actual;
+  int nidle;            /* workers waiting on 'work' (to signal) */
   cu_StateOrigin origin;  /* of the creator: for spare states */
   int nspare;
   lua_State *spare[NSPARE];  /* fresh states made by idle workers */
@@ -85,15 +86,21 @@ static int spawn_locked (Pool *pool) {
   return 0;
 }
 
-/* A task became pending: wake an idle worker or, if none and the pool may
-   grow, start one (threads are created on demand). */
+/* Pending tasks no free thread will take: threads that run no task
+   (waiting, or making spare states) take the others. */
+static int unserved_locked (Pool *pool) {
+  return pool->npending - (pool->actual - pool->nrunning);
+}
+
+/* A task became pending: wake an idle worker or, if none is free and the
+   pool may grow, start one (threads are created on demand). */
 static void push_locked (Pool *pool, Task *t) {
   t->next = NULL;
   if (pool->tail) pool->tail->next = t;
   else pool->head = t;
   pool->tail = t;
   pool->npending++;
-  if (pool->npending > pool->nidle && pool->actual < pool->expected)
+  if (unserved_locked(pool) > 0 && pool->actual < pool->expected)
     spawn_locked(pool);  /* on failure the existing threads carry on */
   if (pool->nidle > 0) uv_cond_signal(&pool->work);
 }
@@ -149,7 +156,7 @@ static int awaitchannel (Task *t, int nres) {
     const char *ep = lua_tostring(co, base + 2);
     if (lua_type(co, base + 2) != LUA_TSTRING ||
         (t->waiter.endpoint = cu_chan_endpoint(ep)) < 0) {
-      lua_pushfstring(co, "invalid option '%s'",
+      lua_pushfstring(co, CU_BADENDPOINT, 2,
                       ep ? ep : luaL_typename(co, base + 2));
       t->nargs = failyield(t, nres);
       return RESCHEDULE;
@@ -203,7 +210,7 @@ static int runtask (Task *t) {
     t->nargs = 0;
     if (status == LUA_OK) return FINISHED;
     if (status != LUA_YIELD) {  /* the manual: errors become warnings */
-      cu_warnerror(co, co);
+      cu_warnerrorwith(co, co, "[coutil] threads: ");  /* the original's */
       return FINISHED;
     }
     if (nres == 2 && lua_touserdata(co, -2) == CU_PARKMARK) {
@@ -275,43 +282,64 @@ static lua_State *takestate (lua_State *L, Pool *pool) {
   return cu_inheritpreloads(L, NL);
 }
 
+/* The first pending task, now running, for a worker; NULL when there is
+   none or the worker must leave (the pool was resized down). */
+static Task *take_locked (Pool *pool) {
+  Task *t = pool->head;
+  if (t == NULL || pool->actual > pool->expected) return NULL;
+  pool->head = t->next;
+  if (pool->head == NULL) pool->tail = NULL;
+  pool->npending--;
+  pool->nrunning++;
+  return t;
+}
+
+/* Counts the end of a run of 't' that returned 'res'. Returns 't' when it
+   finished, to be freed outside the lock; else NULL. */
+static Task *settle_locked (Pool *pool, Task *t, int res) {
+  switch (res) {
+    case FINISHED:
+      pool->nrunning--;
+      unlinktask_locked(pool, t);
+      return t;
+    case RESCHEDULE:
+      pool->nrunning--;
+      push_locked(pool, t);
+      return NULL;
+    default: return NULL;  /* SUSPENDED: counted by suspend_locked */
+  }
+}
+
 static void workermain (void *arg) {
   Worker *wk = (Worker *)arg;
   Pool *pool = wk->pool;
   Worker **p;
+  Task *t = NULL;
   uv_mutex_lock(&pool->mutex);
   for (;;) {
-    Task *t;
+    Task *ended;
     int res;
-    if (pool->head == NULL && pool->actual <= pool->expected)
-      makespares_locked(pool, NSPARE);
-    while (pool->head == NULL && pool->actual <= pool->expected) {
-      pool->nidle++;
-      uv_cond_wait(&pool->work, &pool->mutex);
-      pool->nidle--;
+    if (t == NULL) {
+      if (pool->head == NULL && pool->actual <= pool->expected)
+        makespares_locked(pool, NSPARE);
+      while (pool->head == NULL && pool->actual <= pool->expected) {
+        pool->nidle++;
+        uv_cond_wait(&pool->work, &pool->mutex);
+        pool->nidle--;
+      }
+      if ((t = take_locked(pool)) == NULL) break;  /* resized down */
     }
-    if (pool->actual > pool->expected) break;  /* resized down */
-    t = pool->head;
-    pool->head = t->next;
-    if (pool->head == NULL) pool->tail = NULL;
-    pool->npending--;
-    pool->nrunning++;
     uv_mutex_unlock(&pool->mutex);
     res = runtask(t);
     uv_mutex_lock(&pool->mutex);
-    switch (res) {
-      case FINISHED:
-        pool->nrunning--;
-        unlinktask_locked(pool, t);
-        uv_mutex_unlock(&pool->mutex);
-        freetask(t);  /* lua_close: outside the lock */
-        uv_mutex_lock(&pool->mutex);
-        break;
-      case RESCHEDULE:
-        pool->nrunning--;
-        push_locked(pool, t);
-        break;
-      default: break;  /* SUSPENDED: counted by suspend_locked */
+    /* the next task is taken in the same hold of the lock: threads.count
+       never sees this thread run nothing between two tasks */
+    ended = settle_locked(pool, t, res);
+    t = take_locked(pool);
+    if (ended) {
+      uv_mutex_unlock(&pool->mutex);
+      freetask(ended);  /* lua_close: outside the lock */
+      uv_mutex_lock(&pool->mutex);
     }
   }
   pool->actual--;
@@ -357,9 +385,42 @@ nomutex:
   return NULL;
 }
 
-/* Waits until the pool has no tasks or no threads, stops every thread and
-   discards the tasks left (pending, or suspended on a channel), then frees
-   the pool. Only the creator's state calls it, once. */
+/* A task of a freed pool still queued on a channel was matched: the other
+   side got its values; it will never run again, and is closed once the
+   matching thread releases the channel lock (lua_close may take it). */
+static void releaseorphan (cu_Waiter *w) {
+  freetask(cu_container_of(w, Task, waiter));
+}
+
+static void wakeorphan (cu_Waiter *w) {
+  cu_chan_defer_locked(w);
+}
+
+/* Channel lock held: takes the tasks waiting on a channel through the
+   bare yield out of the list 'all' and leaves them queued without their
+   pool, so that a later match still finds them (as in the original). */
+static Task *keeporphans_locked (Task *all) {
+  Task **p = &all;
+  while (*p) {
+    Task *t = *p;
+    if (t->waiter.chan) {
+      *p = t->allnext;
+      t->pool = NULL;
+      t->waiter.wake = wakeorphan;
+      t->waiter.release = releaseorphan;
+    }
+    else {
+      if (t->parkedon) cu_chan_unpark_locked(t->parkedon);
+      p = &t->allnext;
+    }
+  }
+  return all;
+}
+
+/* Waits until the pool has no tasks or no threads, stops every thread,
+   discards the pending tasks and those parked in system.run, keeps those
+   waiting on a channel as orphans (above), then frees the pool. Only the
+   creator's state calls it, once. */
 static void shutpool (Pool *pool) {
   Task *t, *left;
   uv_mutex_lock(&pool->mutex);
@@ -370,14 +431,10 @@ static void shutpool (Pool *pool) {
   while (pool->actual > 0) uv_cond_wait(&pool->changed, &pool->mutex);
   uv_mutex_unlock(&pool->mutex);
   reap(pool);
-  /* no thread runs a task now; detach the waiting ones from channels */
+  /* no thread runs a task now */
   cu_chan_lock();
-  for (t = pool->all; t; t = t->allnext) {
-    cu_chan_unqueue_locked(&t->waiter);
-    if (t->parkedon) cu_chan_unpark_locked(t->parkedon);
-  }
   uv_mutex_lock(&pool->mutex);
-  left = pool->all;
+  left = keeporphans_locked(pool->all);
   pool->all = pool->head = pool->tail = NULL;
   pool->ntasks = pool->npending = pool->nsuspended = 0;
   uv_mutex_unlock(&pool->mutex);
@@ -448,10 +505,11 @@ static Pool *checkpool (lua_State *L) {
   return ref->pool;
 }
 
+/* A number of threads: a negative one means none, as in the original. */
 static int checksize (lua_State *L, int arg) {
   lua_Integer size = luaL_checkinteger(L, arg);
-  luaL_argcheck(L, size >= 0 && size <= 0xffff, arg, "out of range");
-  return (int)size;
+  luaL_argcheck(L, size <= 0xffff, arg, "out of range");
+  return size < 0 ? 0 : (int)size;
 }
 
 /* Starts threads until 'size' run; 0 or a libuv error. */
@@ -507,8 +565,8 @@ static int threads_resize (lua_State *L) {
   uv_mutex_lock(&pool->mutex);
   pool->expected = size;
   if (pool->actual > size) uv_cond_broadcast(&pool->work);
-  else if (pool->npending > pool->nidle) {
-    while (pool->actual < size && pool->npending > pool->nidle &&
+  else {  /* on demand: one thread per pending task no thread takes */
+    while (pool->actual < size && unserved_locked(pool) > 0 &&
            spawn_locked(pool) == 0) {}
   }
   uv_mutex_unlock(&pool->mutex);
@@ -520,10 +578,17 @@ static int threads_resize (lua_State *L) {
 /* threads.count(pool, options) */
 static int threads_count (lua_State *L) {
   Pool *pool = checkpool(L);
-  const char *opts = luaL_checkstring(L, 2);
+  size_t len;
+  const char *opts = luaL_checklstring(L, 2, &len);
+  const char *c;
   int n = 0;
-  cu_checkmode(L, 2, "nrpsea");
-  cu_checkstack(L, (int)strlen(opts));
+  for (c = opts; c < opts + len; c++) {  /* the original's words */
+    if (*c == '\0' || strchr("nrpsea", *c) == NULL) {
+      lua_pushfstring(L, "bad option (got '%c')", *c);
+      return luaL_argerror(L, 2, lua_tostring(L, -1));
+    }
+  }
+  cu_checkstack(L, (int)len);
   uv_mutex_lock(&pool->mutex);
   for (; *opts; opts++, n++) {
     int v = 0;
@@ -541,14 +606,23 @@ static int threads_count (lua_State *L) {
   return n;
 }
 
-/* Saves the arguments from 'first' on (raising if one cannot be
-   transferred, before any side effect) and returns a fresh state for the
-   task, or raises. */
+/* Saves the arguments from 'first' on and returns a fresh state for the
+   task. NULL, before any side effect, when an argument cannot be
+   transferred: false and the message are then pushed (conventions.md:
+   returned, not raised). Raises when out of memory. */
 static lua_State *newtaskstate (lua_State *L, Pool *pool, cu_Values *args,
                                 int first) {
   lua_State *NL;
+  int bad;
   cu_values_init(args);
-  cu_values_checksave(args, L, first, lua_gettop(L), 0);
+  bad = cu_values_save(args, L, first, lua_gettop(L));
+  if (bad != 0) {
+    cu_values_free(args);  /* it may have grown */
+    if (bad < 0) luaL_error(L, "not enough memory");
+    lua_pushboolean(L, 0);
+    cu_pushtransfererror(L, "argument", bad, cu_values_typename(L, bad));
+    return NULL;
+  }
   NL = takestate(L, pool);
   if (NL == NULL) {
     cu_values_free(args);
@@ -563,7 +637,7 @@ static int addtask (lua_State *L, Pool *pool, lua_State *NL, int status,
                     cu_Values *args) {
   Task *t = NULL;
   if (status != LUA_OK) {
-    luaL_pushfail(L);
+    lua_pushboolean(L, 0);  /* false, never nil: conventions.md */
     lua_pushstring(L, lua_tostring(NL, -1));
     lua_close(NL);
     cu_values_free(args);
@@ -613,6 +687,7 @@ static int threads_dostring (lua_State *L) {
   const char *mode = luaL_optstring(L, 4, "bt");
   cu_Values args;
   lua_State *NL = newtaskstate(L, pool, &args, 5);
+  if (NL == NULL) return 2;
   return addtask(L, pool, NL, luaL_loadbufferx(NL, chunk, len, name, mode),
                  &args);
 }
@@ -624,15 +699,20 @@ static int threads_dofile (lua_State *L) {
   const char *mode = luaL_optstring(L, 3, "bt");
   cu_Values args;
   lua_State *NL = newtaskstate(L, pool, &args, 4);
+  if (NL == NULL) return 2;
   return addtask(L, pool, NL, luaL_loadfilex(NL, path, mode), &args);
 }
 
-/* threads.close(pool) */
+/* threads.close(pool); also __close */
 static int threads_close (lua_State *L) {
   PoolRef *ref = (PoolRef *)luaL_checkudata(L, 1, CLASS);
   Pool *pool = ref->pool;
+  if (pool == NULL) {  /* closed already: conventions.md */
+    lua_pushboolean(L, 0);
+    return 1;
+  }
   ref->pool = NULL;
-  if (pool && ref->owner) {
+  if (ref->owner) {
     forget(L, pool);
     shutpool(pool);
   }
@@ -660,7 +740,11 @@ int cu_open_threads (lua_State *L) {
     lua_rawsetp(L, LUA_REGISTRYINDEX, &UNCLOSEDKEY);
   }
   lua_pop(L, 1);
-  cu_newclass(L, CLASS, funcs, NULL, 0);
+  static const luaL_Reg metas[] = {
+    {"__close", threads_close},
+    {NULL, NULL}
+  };
+  cu_newclass(L, CLASS, funcs, metas, 0);
   lua_getfield(L, -1, "__index");
   lua_remove(L, -2);
   return 1;

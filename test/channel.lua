@@ -82,10 +82,12 @@ H.case("getnames checks its argument", function ()
   H.badarg(1, "table expected, got string", channel.getnames, "x")
 end)
 
-H.case("close is idempotent and the channel is then unusable", function ()
+H.case("close again returns false and the channel is then unusable",
+function ()
   local ch = channel.create(newname())
   H.same({true}, channel.close(ch))
-  H.same({true}, channel.close(ch))
+  H.same({false}, channel.close(ch))
+  H.same({false}, ch:close())
   H.raises("closed channel", ch.getname, ch)
   H.raises("closed channel", ch.sync, ch, "in")
   H.raises("closed channel", function ()
@@ -98,6 +100,13 @@ H.case("functions check the channel argument", function ()
   H.badarg(1, "coutil.channel expected, got table", channel.getname, {})
   H.badarg(1, "coutil.channel expected, got string", channel.sync, "x")
   H.badarg(1, "coutil.channel expected, got nil", system.awaitch, nil)
+  -- an object of another class names its class
+  local pool = require "coutil.threads".create(0)
+  H.badarg(1, "coutil.channel expected, got coutil.threads", channel.close,
+           pool)
+  H.badarg(1, "coutil.channel expected, got coutil.threads", channel.sync,
+           pool)
+  pool:close()
 end)
 
 H.case("a closable variable closes the channel", function ()
@@ -121,9 +130,9 @@ end)
 
 H.case("sync fails with empty when nobody waits", function ()
   local ch = channel.create(newname())
-  H.same({nil, "empty", n = 2}, ch:sync("in"))
-  H.same({nil, "empty", n = 2}, ch:sync("out", 1, 2))
-  H.same({nil, "empty", n = 2}, ch:sync())
+  H.same({false, "empty"}, ch:sync("in"))
+  H.same({false, "empty"}, ch:sync("out", 1, 2))
+  H.same({false, "empty"}, ch:sync())
   ch:close()
 end)
 
@@ -141,7 +150,8 @@ end)
 
 H.case("sync checks endpoints and values", function ()
   local ch = channel.create(newname())
-  H.badarg(2, "invalid option 'up'", ch.sync, ch, "up")
+  -- the original's words: no function name
+  H.raises("bad argument #2 (invalid option 'up')", ch.sync, ch, "up")
   H.badarg(2, "string expected, got table", ch.sync, ch, {})
   H.raises("unable to transfer argument #3 (got table)", ch.sync, ch, "in", {})
   H.raises("unable to transfer argument #4 (got function)",
@@ -191,7 +201,7 @@ H.case("same endpoints never match; any matches everything", function ()
       drain()
       assert(woke == true)
     else
-      H.same({nil, "empty", n = 2}, table.unpack(r, 1, r.n))
+      H.same({false, "empty"}, table.unpack(r, 1, r.n))
       coroutine.resume(co)  -- stops waiting
       drain()
     end
@@ -212,7 +222,7 @@ H.case("waiting coroutines are matched in call order", function ()
   end
   local other = channel.create(name)
   for i = 1, 5 do H.same({true, i}, other:sync("out", i * 10)) end
-  H.same({nil, "empty", n = 2}, other:sync("out"))
+  H.same({false, "empty"}, other:sync("out"))
   drain()
   H.same({"1=10", "2=20", "3=30", "4=40", "5=50"}, table.unpack(order))
   for i = 1, 5 do chs[i]:close() end
@@ -235,22 +245,27 @@ H.case("awaitch checks its arguments before anything", function ()
     local co = coroutine.wrap(function (...) return pcall(await, ...) end)
     return select(2, co(...))
   end
-  assert(check(ch, "up"):find("invalid option 'up'", 1, true))
-  assert(check(ch, 5):find("invalid option '5'", 1, true))
+  for _, bad in ipairs{"up", "i", "input", "", "IN"} do
+    local msg = "bad argument #2 (invalid option '" .. bad .. "')"
+    assert(check(ch, bad):find(msg, 1, true), bad)
+  end
+  assert(check(ch, 5):find("bad argument #2 (invalid option '5')", 1, true))
+  assert(check(ch, {}):find("bad argument #2 to 'awaitch' (string " ..
+                            "expected, got table)", 1, true))
   assert(check(ch, "in", {}):find("unable to transfer argument #3 (got table)",
                                   1, true))
   assert(check(ch, "out", 1, 2, coroutine.create(print))
          :find("unable to transfer argument #5 (got thread)", 1, true))
   assert(check(ch, "out", io.stdout)
          :find("unable to transfer argument #3 (got userdata)", 1, true))
-  H.same({nil, "empty", n = 2}, ch:sync("any"))  -- nothing was queued
+  H.same({false, "empty"}, ch:sync("any"))  -- nothing was queued
   ch:close()
 end)
 
 H.case("awaitch cannot be called from the main thread", function ()
   local ch = channel.create(newname())
   H.raises("unable to yield", system.awaitch, ch, "in")
-  H.same({nil, "empty", n = 2}, ch:sync("out"))
+  H.same({false, "empty"}, ch:sync("out"))
   ch:close()
 end)
 
@@ -295,7 +310,7 @@ function ()
   local a, b = channel.create(name), channel.create(name)
   local co = spawn(system.awaitch, a, "in", "stale")
   H.same({true, "early", 1}, coroutine.resume(co, "early", 1))
-  H.same({nil, "empty", n = 2}, b:sync("out"))  -- nobody waits any more
+  H.same({false, "empty"}, b:sync("out"))  -- nobody waits any more
   -- the channel object is free again
   local got
   spawn(function () got = H.pack(system.awaitch(a, "in", "fresh")) end)
@@ -314,7 +329,7 @@ function ()
   -- matched, but the loop has not resumed it yet
   H.same({true, "early"}, coroutine.resume(co, "early"))
   drain()
-  H.same({nil, "empty", n = 2}, b:sync("out"))
+  H.same({false, "empty"}, b:sync("out"))
   a:close() b:close()
 end)
 
@@ -329,7 +344,7 @@ H.case("coroutine.close withdraws a waiting call at once", function ()
   assert(coroutine.close(co))
   H.same({false}, system.run("ready"))  -- nothing waits any more
   local other = channel.create(name)
-  H.same({nil, "empty", n = 2}, other:sync("out"))
+  H.same({false, "empty"}, other:sync("out"))
   H.same({true}, ch:close())  -- no longer in use
   other:close()
 end)
@@ -388,6 +403,48 @@ H.case("system.run keeps running only while awaitch waits", function ()
   coroutine.resume(co)
   H.same({false}, system.run("ready"))
   ch:close()
+end)
+
+-- The descriptors this process holds (0 to 255): /proc/self/fd/N exists
+-- exactly for those.
+local function fds ()
+  local set = {}
+  for n = 0, 255 do
+    local f, _, code = io.open("/proc/self/fd/" .. n)
+    if f then f:close() end
+    if f or code ~= 2 then set[#set + 1] = n end  -- 2: ENOENT
+  end
+  return table.concat(set, " ")
+end
+
+H.case("system.run returning false holds no descriptor awaitch made",
+function ()
+  local before = fds()
+  local name = newname()
+  local a, b = channel.create(name), channel.create(name)
+  local co = spawn(system.awaitch, a, "in")
+  assert(fds() ~= before, "awaitch waits on a descriptor of its own")
+  H.same({true}, b:sync("out"))
+  H.same({false}, system.run())
+  H.same({before}, fds())
+  -- the same with a match from another thread, and run("step")
+  local scoro = require "coutil.coroutine"
+  local other = assert(scoro.load([[
+    local channel = require "coutil.channel"
+    local ch = channel.create(...)
+    while not ch:sync("out", "hi") do
+      require "coutil.system".suspend(0.001, "~")
+    end
+  ]]))
+  local got
+  spawn(function () got = H.pack(system.awaitch(a, "in")) end)
+  spawn(system.resume, other, name)
+  for _ = 1, 10000 do
+    if not system.run("step") then break end
+  end
+  H.same({true, "hi"}, table.unpack(got, 1, got.n))
+  H.same({before}, fds())
+  a:close() b:close()
 end)
 
 -- --- across threads --------------------------------------------------------
