@@ -192,6 +192,8 @@ struct LoopSync {
   cu_Loop *loop;
   LoopWaiter *done, *donetail;  /* matched, to be resumed (locked) */
   void *parked;         /* task parked in system.run (locked) */
+  int unsignaled;       /* 'done' got waiters without a write to 'efd',
+                           for the parked task (locked) */
   LoopWaiter *all;      /* every live waiter (loop thread) */
   LoopWaiter *spare;    /* released waiters for reuse (loop thread) */
   int pending;          /* live waiters (loop thread) */
@@ -296,6 +298,7 @@ static void wakeloop (cu_Waiter *w) {
   if (s->parked) {  /* its task resumes and drains: no need to signal */
     void *task = s->parked;
     s->parked = NULL;
+    s->unsignaled = 1;
     cu_threads_wake_locked(task);
   }
   else {  /* one match per hold of the lock: one loop to signal at most */
@@ -397,12 +400,21 @@ static void detach (ChanObj *obj) {
 
 /* --- hooks of system.run and loop teardown ------------------------------- */
 
+/* Matches that were signalled through 'efd' wait for the loop's poll
+   phase, as any I/O does (the original's order: a coroutine awaiting
+   suspend() resumes first in an iteration); only those a parked task
+   got without a signal are resumed here, or none would resume them. */
 void cu_chan_beforerun (lua_State *L, cu_Loop *loop, int loopmode) {
   LoopSync *s = (LoopSync *)loop->threads;
+  int unsignaled;
   s->parkmode = loopmode && lua_isyieldable(L) &&
                 cu_threads_current(L) != NULL;
   updateref(s);
-  drain(s);
+  cu_chan_lock();
+  unsignaled = s->unsignaled;
+  s->unsignaled = 0;
+  cu_chan_unlock();
+  if (unsignaled) drain(s);
 }
 
 /* Frees what a sync record keeps for reuse and closes its handle; the

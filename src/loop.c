@@ -57,9 +57,12 @@ static int loop_gc (lua_State *L) {
   cu_chan_teardown(loop);  /* pending awaitch calls (issue 3) */
   uv_close((uv_handle_t *)&loop->idle, NULL);
   uv_close((uv_handle_t *)&loop->roundend, NULL);
+  uv_close((uv_handle_t *)&loop->lateend, NULL);
   freelist(loop->readyhead);  /* suspend(0) callers never woken */
   freelist(loop->drainhead);
+  freelist(loop->latehead);
   loop->readyhead = loop->readytail = loop->drainhead = NULL;
+  loop->latehead = loop->latetail = NULL;
   for (op = loop->timers; op; op = op->allnext)
     uv_close((uv_handle_t *)&op->u.timer, on_timerclosed);
   uv_run(&loop->uv, UV_RUN_DEFAULT);  /* every pending callback fires */
@@ -92,6 +95,8 @@ cu_Loop *cu_pushloop (lua_State *L) {
   uv_idle_init(&loop->uv, &loop->idle);
   uv_check_init(&loop->uv, &loop->roundend);
   uv_unref((uv_handle_t *)&loop->roundend);  /* never keeps the loop */
+  uv_check_init(&loop->uv, &loop->lateend);
+  uv_unref((uv_handle_t *)&loop->lateend);  /* the idle handle does */
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   loop->L0 = lua_tothread(L, -1);
   lua_pop(L, 1);

@@ -26,6 +26,9 @@ typedef struct cu_Loop {
                           (time.c) */
   cu_Await *drainhead; /* the batch being woken, newest first */
   lua_State *earlywoken; /* the last suspend(0) caller resumed early */
+  cu_Await *latehead, *latetail; /* its next suspend(0), oldest first, to
+                          join readyhead when the iteration ends (time.c) */
+  uv_check_t lateend;  /* moves them there; active while it matters */
   unsigned readygen;   /* batch number of the records in readyhead */
   uv_check_t roundend; /* ends a round that cu_loopround was asked for */
   unsigned round;      /* see cu_loopround */

@@ -42,18 +42,37 @@ static int system_time (lua_State *L) {
    coroutine cannot starve I/O. A record's batch number tells the list it
    is in.
    One exception, also the original's behaviour: a coroutine resumed early
-   from suspend(0) that calls it again before the loop wakes anyone joins
-   the old end of the list (the original's handle is still closing then),
-   so the others queued before it wake first. */
+   from suspend(0) that calls it again before the current iteration ends
+   (the original's handle is still closing then) waits in loop->latehead,
+   which joins readyhead only at the end of that iteration (lateend, a
+   check handle): it wakes one iteration later than the others, after the
+   I/O of the current one. */
+
+#define LATEGEN 0xffffffffu  /* the batch number of loop->latehead */
 
 static void unlinkready (cu_Loop *loop, cu_Await *op) {
-  int ready = op->gen == loop->readygen;
+  cu_Await **head, **tail;
+  if (op->gen == LATEGEN) {
+    head = &loop->latehead;
+    tail = &loop->latetail;
+  }
+  else if (op->gen == loop->readygen) {
+    head = &loop->readyhead;
+    tail = &loop->readytail;
+  }
+  else {
+    head = &loop->drainhead;
+    tail = NULL;  /* the drain list is only taken from its head */
+  }
   if (op->prev) op->prev->next = op->next;
-  else if (ready) loop->readyhead = op->next;
-  else loop->drainhead = op->next;
+  else *head = op->next;
   if (op->next) op->next->prev = op->prev;
-  else if (ready) loop->readytail = op->prev;
+  else if (tail) *tail = op->prev;
   op->next = op->prev = NULL;
+}
+
+static int idleneeded (cu_Loop *loop) {
+  return loop->readyhead || loop->drainhead || loop->latehead;
 }
 
 static void on_idle (uv_idle_t *idle) {
@@ -61,8 +80,7 @@ static void on_idle (uv_idle_t *idle) {
   cu_Await *op;
   loop->drainhead = loop->readyhead;
   loop->readyhead = loop->readytail = NULL;
-  loop->readygen++;
-  loop->earlywoken = NULL;
+  if (++loop->readygen == LATEGEN) loop->readygen = 0;
   while ((op = loop->drainhead) != NULL) {
     lua_State *co;
     unlinkready(loop, op);
@@ -70,19 +88,12 @@ static void on_idle (uv_idle_t *idle) {
     if (co) lua_pushboolean(co, 1);
     cu_await_finish(op, co, co != NULL);
   }
-  if (loop->readyhead == NULL) uv_idle_stop(idle);
-}
-
-static int cancelready (cu_Await *op) {
-  cu_Loop *loop = op->loop;
-  unlinkready(loop, op);
-  loop->earlywoken = (lua_State *)op->data;  /* only compared, never used */
-  if (loop->readyhead == NULL && loop->drainhead == NULL)
-    uv_idle_stop(&loop->idle);
-  return 1;  /* libuv never saw it */
+  /* kept while late records wait: the poll must not block for them */
+  if (!idleneeded(loop)) uv_idle_stop(idle);
 }
 
 static void pushready (cu_Loop *loop, cu_Await *op) {
+  op->gen = loop->readygen;
   op->prev = NULL;
   op->next = loop->readyhead;
   if (loop->readyhead) loop->readyhead->prev = op;
@@ -90,12 +101,35 @@ static void pushready (cu_Loop *loop, cu_Await *op) {
   loop->readyhead = op;
 }
 
-static void appendready (cu_Loop *loop, cu_Await *op) {
+static void appendlate (cu_Loop *loop, cu_Await *op) {
+  op->gen = LATEGEN;
   op->next = NULL;
-  op->prev = loop->readytail;
-  if (loop->readytail) loop->readytail->next = op;
-  else loop->readyhead = op;
-  loop->readytail = op;
+  op->prev = loop->latetail;
+  if (loop->latetail) loop->latetail->next = op;
+  else loop->latehead = op;
+  loop->latetail = op;
+}
+
+/* The iteration ends: late records join the ready list in the order the
+   original's handles would have finished closing. */
+static void on_lateend (uv_check_t *check) {
+  cu_Loop *loop = cu_container_of(check, cu_Loop, lateend);
+  cu_Await *op;
+  loop->earlywoken = NULL;
+  while ((op = loop->latehead) != NULL) {
+    unlinkready(loop, op);
+    pushready(loop, op);
+  }
+  uv_check_stop(check);
+}
+
+static int cancelready (cu_Await *op) {
+  cu_Loop *loop = op->loop;
+  unlinkready(loop, op);
+  loop->earlywoken = (lua_State *)op->data;  /* only compared, never used */
+  uv_check_start(&loop->lateend, on_lateend);
+  if (!idleneeded(loop)) uv_idle_stop(&loop->idle);
+  return 1;  /* libuv never saw it */
 }
 
 static int suspendready (lua_State *L) {
@@ -103,12 +137,11 @@ static int suspendready (lua_State *L) {
   cu_Await *op = cu_await_begin(L);
   op->cancel = cancelready;
   op->unguarded = 1;  /* the next loop iteration ends the wait anyway */
-  op->gen = loop->readygen;
   op->data = L;
-  if (loop->readyhead == NULL) uv_idle_start(&loop->idle, on_idle);
+  if (!idleneeded(loop)) uv_idle_start(&loop->idle, on_idle);
   if (loop->earlywoken == L) {
     loop->earlywoken = NULL;
-    appendready(loop, op);
+    appendlate(loop, op);
   }
   else pushready(loop, op);
   return cu_await_yield(L, op, 0);

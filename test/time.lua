@@ -227,7 +227,7 @@ function ()
   assert(#log == 9 and log[7] == "c3" and log[9] == "a3")
 end)
 
-H.case("suspend(0) again after an early resume goes to the old end",
+H.case("suspend(0) again after an early resume waits one iteration more",
 function ()
   local log = {}
   local first = spawn(function ()
@@ -239,8 +239,32 @@ function ()
   wakelog(log, "third")
   assert(coroutine.resume(first, "early"))
   -- the others were queued before its second call: they wake first
+  H.same({true}, system.run("ready"))
+  H.same({"third", "second"}, table.unpack(log))
   drain()
   H.same({"third", "second", "first"}, table.unpack(log))
+end)
+
+H.case("I/O of the iteration comes before a suspend(0) resumed early",
+function ()
+  local channel = require "coutil.channel"
+  local ch <close> = channel.create("test/time/late")
+  local steps = {}
+  local sleeper = spawn(function ()
+    assert(system.suspend(0) == "early")
+    local again = H.pack(system.suspend(0))  -- late
+    steps[#steps + 1] = again
+  end)
+  assert(coroutine.resume(sleeper, "early"))
+  spawn(function ()
+    assert(system.awaitch(ch))  -- woken by the poll of iteration 1
+    steps[#steps + 1] = coroutine.status(sleeper)
+    assert(coroutine.resume(sleeper, "again"))
+  end)
+  assert(channel.sync(ch))
+  drain()
+  assert(steps[1] == "suspended", steps[1])
+  H.same({"again"}, table.unpack(steps[2], 1, steps[2].n))
 end)
 
 H.case("suspend(0) joins after the ones already queued", function ()
