@@ -243,9 +243,23 @@ typedef struct Preload {
   lua_CFunction open;
 } Preload;
 
+/* coutil's own modules (module.c). Every new state gets them preloaded:
+   the state then uses this very copy of the library, whose channels and
+   pools are the ones its creator sees, even with package.cpath cleared
+   or pointing at another build. */
+int luaopen_coutil_system (lua_State *L);
+int luaopen_coutil_event (lua_State *L);
+int luaopen_coutil_queued (lua_State *L);
+int luaopen_coutil_mutex (lua_State *L);
+int luaopen_coutil_promise (lua_State *L);
+int luaopen_coutil_spawn (lua_State *L);
+int luaopen_coutil_channel (lua_State *L);
+int luaopen_coutil_coroutine (lua_State *L);
+int luaopen_coutil_threads (lua_State *L);
+
 /* Runs protected inside a new state: memory errors become a status. */
 static int setupstate (lua_State *L) {
-  static const Preload stdlibs[] = {
+  static const Preload preloads[] = {
     {LUA_GNAME, luaopen_base},
     {LUA_COLIBNAME, luaopen_coroutine},
     {LUA_TABLIBNAME, luaopen_table},
@@ -255,76 +269,141 @@ static int setupstate (lua_State *L) {
     {LUA_MATHLIBNAME, luaopen_math},
     {LUA_UTF8LIBNAME, luaopen_utf8},
     {LUA_DBLIBNAME, luaopen_debug},
+    {"coutil.system", luaopen_coutil_system},
+    {"coutil.event", luaopen_coutil_event},
+    {"coutil.queued", luaopen_coutil_queued},
+    {"coutil.mutex", luaopen_coutil_mutex},
+    {"coutil.promise", luaopen_coutil_promise},
+    {"coutil.spawn", luaopen_coutil_spawn},
+    {"coutil.channel", luaopen_coutil_channel},
+    {"coutil.coroutine", luaopen_coutil_coroutine},
+    {"coutil.threads", luaopen_coutil_threads},
     {NULL, NULL}
   };
   const Preload *p;
   luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 0);
   lua_pop(L, 1);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  for (p = stdlibs; p->name; p++) {
+  for (p = preloads; p->name; p++) {
     lua_pushcfunction(L, p->open);
     lua_setfield(L, -2, p->name);
   }
   return 0;
 }
 
+/* A caller's preload entry as it crosses to the new state: a C function
+   (the same in every state of the process), or a Lua loader dumped into
+   'code' (malloc'ed) and loaded again there, as string.dump and load
+   would. The name points into the caller's key, which stays in its
+   preload table while the new state is set up. */
 typedef struct Inherited {
-  Preload *list;
-  int n;
+  const char *name;
+  lua_CFunction open;  /* NULL for a dumped Lua loader */
+  char *code;
+  size_t len, size;
 } Inherited;
 
-/* Protected too: adds the caller's entries, which win over the standard
-   ones of the same name. */
-static int addpreloads (lua_State *L) {
-  Inherited *in = (Inherited *)lua_touserdata(L, 1);
+typedef struct InheritList {
+  Inherited *item;
+  int n, cap;
+} InheritList;
+
+static void freeinherited (InheritList *in) {
   int i;
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  for (i = 0; i < in->n; i++) {
-    lua_pushcfunction(L, in->list[i].open);
-    lua_setfield(L, -2, in->list[i].name);
+  for (i = 0; i < in->n; i++) free(in->item[i].code);
+  free(in->item);
+  in->item = NULL;
+  in->n = in->cap = 0;
+}
+
+/* lua_Writer of lua_dump: appends to the entry's code; 1 (an error for
+   lua_dump) when out of memory. */
+static int dumpwriter (lua_State *L, const void *p, size_t sz, void *ud) {
+  Inherited *e = (Inherited *)ud;
+  (void)L;
+  if (e->len + sz > e->size) {
+    size_t size = e->size ? e->size * 2 : 256;
+    char *mem;
+    while (size < e->len + sz) size *= 2;
+    if ((mem = realloc(e->code, size)) == NULL) return 1;
+    e->code = mem;
+    e->size = size;
   }
+  memcpy(e->code + e->len, p, sz);
+  e->len += sz;
   return 0;
 }
 
-/* The caller's preloads a new state can share: C functions without
-   upvalues under string keys. Names point into L's strings, which stay
-   in L's preload table while the new state is set up. */
-static int inheritable (lua_State *L, Preload **list) {
-  int n = 0, cap = 0;
-  *list = NULL;
+/* A new entry at the end of the list; NULL when out of memory. */
+static Inherited *addentry (InheritList *in, const char *name) {
+  Inherited *e;
+  if (in->n == in->cap) {
+    int cap = in->cap ? 2 * in->cap : 8;
+    Inherited *more = realloc(in->item, cap * sizeof(Inherited));
+    if (more == NULL) return NULL;
+    in->item = more;
+    in->cap = cap;
+  }
+  e = &in->item[in->n++];
+  memset(e, 0, sizeof(Inherited));
+  e->name = name;
+  return e;
+}
+
+/* Adds the preload entry at the top of L (key below it) if it can cross:
+   string keys with a C function without upvalues or a Lua function. 0 on
+   success or when skipped, -1 when out of memory. */
+static int inheritentry (lua_State *L, InheritList *in) {
+  Inherited *e;
+  if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TFUNCTION)
+    return 0;
+  if (lua_iscfunction(L, -1)) {
+    if (lua_getupvalue(L, -1, 1) != NULL) {  /* a closure of its state */
+      lua_pop(L, 1);
+      return 0;
+    }
+    if ((e = addentry(in, lua_tostring(L, -2))) == NULL) return -1;
+    e->open = lua_tocfunction(L, -1);
+    return 0;
+  }
+  if ((e = addentry(in, lua_tostring(L, -2))) == NULL) return -1;
+  return lua_dump(L, dumpwriter, e, 0) == 0 ? 0 : -1;
+}
+
+/* Collects the caller's preload entries that can cross; -1 when out of
+   memory (the list is then empty). */
+static int inheritable (lua_State *L, InheritList *in) {
   if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE) != LUA_TTABLE) {
     lua_pop(L, 1);
     return 0;
   }
   lua_pushnil(L);
   while (lua_next(L, -2)) {
-    lua_CFunction f = lua_tocfunction(L, -1);
-    int ok = f != NULL && lua_type(L, -2) == LUA_TSTRING;
-    if (ok && lua_getupvalue(L, -1, 1) != NULL) {  /* has upvalues */
-      lua_pop(L, 1);
-      ok = 0;
-    }
-    if (ok) {
-      if (n == cap) {
-        Preload *more;
-        cap = cap ? 2 * cap : 8;
-        more = realloc(*list, cap * sizeof(Preload));
-        if (more == NULL) {
-          free(*list);
-          *list = NULL;
-          lua_pop(L, 3);
-          return -1;
-        }
-        *list = more;
-      }
-      (*list)[n].name = lua_tostring(L, -2);
-      (*list)[n].open = f;
-      n++;
+    if (inheritentry(L, in) < 0) {
+      lua_pop(L, 3);
+      freeinherited(in);
+      return -1;
     }
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
-  return n;
+  return 0;
+}
+
+/* Protected too: adds the caller's entries, which win over the ones of
+   setupstate of the same name. */
+static int addpreloads (lua_State *L) {
+  InheritList *in = (InheritList *)lua_touserdata(L, 1);
+  int i;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (i = 0; i < in->n; i++) {
+    Inherited *e = &in->item[i];
+    if (e->open) lua_pushcfunction(L, e->open);
+    else if (luaL_loadbufferx(L, e->code, e->len, e->name, "b") != LUA_OK)
+      return lua_error(L);
+    lua_setfield(L, -2, e->name);
+  }
+  return 0;
 }
 
 void cu_stateorigin (lua_State *L, cu_StateOrigin *o) {
@@ -347,9 +426,8 @@ lua_State *cu_newbarestate (const cu_StateOrigin *o) {
 }
 
 lua_State *cu_inheritpreloads (lua_State *L, lua_State *NL) {
-  Inherited in;
-  in.n = inheritable(L, &in.list);
-  if (in.n < 0) {
+  InheritList in = {NULL, 0, 0};
+  if (inheritable(L, &in) < 0) {
     lua_close(NL);
     lua_pushliteral(L, "not enough memory");
     return NULL;
@@ -363,7 +441,7 @@ lua_State *cu_inheritpreloads (lua_State *L, lua_State *NL) {
       NL = NULL;
     }
   }
-  free(in.list);
+  freeinherited(&in);
   return NL;
 }
 

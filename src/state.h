@@ -56,9 +56,10 @@ void cu_values_checksave (cu_Values *v, lua_State *L, int first, int last,
                           int shift);
 
 /* A new independent state sharing L's allocator and panic function, with
-   only 'package' loaded, the standard libraries preloaded and L's
-   C-function preloads inherited. NULL when out of memory; the error
-   message is then pushed onto L. */
+   only 'package' loaded, the standard libraries and coutil's modules
+   preloaded and L's preloads inherited (C functions without upvalues as
+   they are, Lua functions dumped and loaded again). NULL on failure
+   (out of memory); the error message is then pushed onto L. */
 lua_State *cu_newstate (lua_State *L);
 
 /* The same in two steps, so that the first can run on another thread
@@ -73,10 +74,11 @@ typedef struct cu_StateOrigin {
 void cu_stateorigin (lua_State *L, cu_StateOrigin *o);
 
 /* Step 1, on any thread: a fresh state with 'package' loaded and the
-   standard libraries preloaded; NULL when out of memory. */
+   standard libraries and coutil's modules preloaded; NULL when out of
+   memory. */
 lua_State *cu_newbarestate (const cu_StateOrigin *o);
 
-/* Step 2, on L's thread: adds L's C-function preloads to NL. Returns NL,
+/* Step 2, on L's thread: adds L's preloads to NL. Returns NL,
    or NULL after closing NL and pushing an error message onto L. */
 lua_State *cu_inheritpreloads (lua_State *L, lua_State *NL);
 

@@ -62,18 +62,52 @@ H.case("the standalone set-up of the manual works", function ()
   ]])
 end)
 
-H.case("C function preloads are inherited, others are not", function ()
+H.case("C functions and Lua loaders are inherited, C closures are not",
+function ()
+  local upvalue = "caller's"
   package.preload["test.state.c"] = string.len
-  package.preload["test.state.lua"] = function () return "lua" end
+  package.preload["test.state.lua"] = function (name)
+    return "lua " .. name .. " " .. type(require)
+  end
+  -- its first upvalue (here 'upvalue') becomes the new state's globals,
+  -- as load does with a dumped function
+  package.preload["test.state.upvalue"] = function () return upvalue end
   package.preload["test.state.closure"] = string.gmatch("a", "a")
-  H.same({true, 12, false, false}, runchunk[[
+  package.preload["test.state.string"] = "not a loader"
+  package.preload[1] = string.len
+  H.same({true, 12, "lua test.state.lua function", "table", false, false,
+          nil, n = 7}, runchunk[[
     local pcall = require "_G".pcall
-    return require "test.state.c", pcall(require, "test.state.lua"),
-           (pcall(require, "test.state.closure"))
+    local preload = require "package".preload
+    return require "test.state.c", require "test.state.lua",
+           require "_G".type(require "test.state.upvalue"),
+           (pcall(require, "test.state.closure")),
+           (pcall(require, "test.state.string")), preload[1]
   ]])
-  package.preload["test.state.c"] = nil
-  package.preload["test.state.lua"] = nil
-  package.preload["test.state.closure"] = nil
+  for _, name in ipairs{"c", "lua", "upvalue", "closure", "string"} do
+    package.preload["test.state." .. name] = nil
+  end
+  package.preload[1] = nil
+end)
+
+H.case("a Lua loader is copied when the state is made", function ()
+  package.preload["test.state.later"] = function () return "first" end
+  local co = assert(scoro.load[[ return (require "test.state.later") ]])
+  package.preload["test.state.later"] = function () return "second" end
+  H.same({true, "first"}, H.run(system.resume, 20, co))
+  package.preload["test.state.later"] = nil
+end)
+
+H.case("coutil's modules are preloaded, even with no search path", function ()
+  H.same({true, "function", "function", "function", "table"}, runchunk[[
+    local package = require "package"
+    package.path, package.cpath = "", ""
+    local type = require "_G".type
+    return type(require "coutil.system".run),
+           type(require "coutil.channel".sync),
+           type(require "coutil.spawn".catch),
+           type(package.preload["coutil.threads"] and {})
+  ]])
 end)
 
 H.case("an inherited preload wins over a standard library", function ()
