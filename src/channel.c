@@ -45,13 +45,16 @@ static void initlock (void) {
 
 typedef struct LoopSync LoopSync;
 
-/* A loop woken by a match made while this thread held the lock: signalled
-   by cu_chan_unlock, so no system call happens inside the lock. */
-static _Thread_local LoopSync *tosignal;
+/* A loop woken by a match made during the current hold of the lock:
+   signalled by cu_chan_unlock, so no system call happens inside the lock.
+   Set and taken only with the lock held, so plain variables do: no
+   thread-local storage, whose dynamic blocks in a dlopen'ed library
+   crash the leak checker of our sanitizer runtime. */
+static LoopSync *tosignal;
 static void signalloop (LoopSync *s);
 
-/* Waiters to release once this thread lets the lock go. */
-static _Thread_local cu_Waiter *deferred;
+/* Waiters to release once the current holder lets the lock go. */
+static cu_Waiter *deferred;
 
 void cu_chan_lock (void) {
   uv_once(&once, initlock);
