@@ -149,9 +149,12 @@ static void endclosed (cu_Await *op) {
   cu_await_finish(op, co, co ? cu_pushclosed(co) : 0);
 }
 
+static void endsendwaits (cu_Socket *s, int err);
+
 static void on_closed (uv_handle_t *h) {
   cu_Socket *s = (cu_Socket *)h;
   cu_Await *op = s->reader, *conn = s->connwait;
+  endsendwaits(s, UV_ECANCELED);
   /* at lua_close the registry goes anyway, and no Lua may run */
   if (s->selfref != LUA_NOREF && !s->loop->closing)
     luaL_unref(s->L0, LUA_REGISTRYINDEX, s->selfref);
@@ -440,10 +443,12 @@ static int tcpoption (lua_State *L, cu_Socket *s) {
   lua_Integer delay;
   if (luaL_checkoption(L, 2, NULL, names) == 1)
     return uv_tcp_nodelay(&s->h.tcp, checkflag(L, 3));
-  if (lua_isnoneornil(L, 3) || (lua_isboolean(L, 3) && !lua_toboolean(L, 3)))
+  luaL_checkany(L, 3);  /* nil turns it off; nothing is an error */
+  if (lua_isnil(L, 3) || (lua_isboolean(L, 3) && !lua_toboolean(L, 3)))
     return uv_tcp_keepalive(&s->h.tcp, 0, 0);  /* nil or false: off */
   delay = luaL_checkinteger(L, 3);
-  luaL_argcheck(L, 0 < delay && delay <= INT_MAX, 3, "out of range");
+  luaL_argcheck(L, 0 < delay, 3, "invalid argument");  /* the original's */
+  luaL_argcheck(L, delay <= INT_MAX, 3, "out of range");
   return uv_tcp_keepalive(&s->h.tcp, 1, (unsigned int)delay);
 }
 
@@ -638,15 +643,119 @@ static int datagram_read (lua_State *L) {
   return cu_await_yield(L, op, 0);  /* no kept value: see cu_startread */
 }
 
+/* Datagram writes that wait: as in the original library, a write made
+   while a send whose coroutine was resumed early is still in flight
+   starts only once that send has ended (the original holds one request
+   per operation until libuv lets it go). Rare: each waiting write gets a
+   small block of its own. */
+typedef struct cu_SendWait {
+  struct cu_SendWait *next;
+  cu_Socket *s;
+  cu_Await *op;
+  void *pin;                    /* of the bytes, see cu_pinbytes */
+  uv_buf_t buf;
+  int hasaddr;
+  struct sockaddr_storage addr;
+} cu_SendWait;
+
+static void on_sent (uv_udp_send_t *req, int status);
+static int cancelsend (cu_Await *op);
+
+static int startsend (cu_Socket *s, cu_Await *op, uv_buf_t buf,
+                      const struct sockaddr *sa) {
+  return uv_udp_send(&op->u.send, &s->h.udp, &buf, 1, sa, on_sent);
+}
+
+/* Ends one waiting write with 'err' (0 when it was started: nothing to
+   do), releasing its bytes. */
+static void endsendwait (cu_Socket *s, cu_SendWait *sw, int err) {
+  cu_Await *op = sw->op;
+  lua_State *co;
+  cu_unpinmemory(s->L0, sw->pin);
+  free(sw);
+  co = cu_await_waiter(op);
+  cu_await_finish(op, co, co ? (err == UV_ECANCELED ? cu_pushclosed(co)
+                                : cu_pushreqresult(co, err)) : 0);
+}
+
+/* Starts the waiting writes in order, or ends them with 'err' (the socket
+   is closing). */
+static void endsendwaits (cu_Socket *s, int err) {
+  cu_SendWait *sw;
+  while ((sw = s->sendwaits) != NULL) {
+    int res = err;
+    s->sendwaits = sw->next;
+    if (err == 0) {
+      cu_Await *op = sw->op;
+      res = startsend(s, op, sw->buf, sw->hasaddr ?
+                      (const struct sockaddr *)&sw->addr : NULL);
+      if (res == 0) {  /* on_sent ends it now: the pin goes with it */
+        op->data = sw->pin;
+        op->cancel = cancelsend;
+        free(sw);
+        continue;
+      }
+    }
+    endsendwait(s, sw, res);
+  }
+}
+
 static void on_sent (uv_udp_send_t *req, int status) {
-  cu_endrequest(cu_await_from(req), (uv_handle_t *)req->handle, status);
+  cu_Await *op = cu_await_from(req);
+  cu_Socket *s = (cu_Socket *)req->handle;
+  int abandoned = op->co == NULL;  /* see cancelsend */
+  cu_endrequest(op, &s->h.handle, status);
+  if (abandoned && --s->abandoned == 0 && s->sendwaits &&
+      !uv_is_closing(&s->h.handle))
+    endsendwaits(s, 0);
+}
+
+/* Early wake-up of a write in flight: the send goes on, and later writes
+   of the socket wait for it. The core cleared op->co, which is how
+   on_sent knows. */
+static int cancelsend (cu_Await *op) {
+  cu_Socket *s = (cu_Socket *)op->u.send.handle;
+  s->abandoned++;
+  return 0;  /* on_sent still comes */
+}
+
+/* Early wake-up (or close) of a write that waits: it never started. */
+static int cancelsendwait (cu_Await *op) {
+  cu_SendWait *sw = (cu_SendWait *)op->data;
+  cu_SendWait **p = &sw->s->sendwaits;
+  while (*p != sw) p = &(*p)->next;
+  *p = sw->next;
+  cu_unpinmemory(sw->s->L0, sw->pin);
+  free(sw);
+  return 1;  /* libuv never saw it */
+}
+
+static int awaitsend (lua_State *L, cu_Socket *s, cu_Await *op, uv_buf_t buf,
+                      const struct sockaddr *sa) {
+  cu_SendWait *sw = (cu_SendWait *)malloc(sizeof(cu_SendWait));
+  cu_SendWait **p = &s->sendwaits;
+  if (sw == NULL) return cu_failrequest(L, op, UV_ENOMEM);
+  sw->next = NULL;
+  sw->s = s;
+  sw->op = op;
+  sw->pin = op->data;
+  sw->buf = buf;
+  sw->hasaddr = sa != NULL;
+  if (sa) memcpy(&sw->addr, sa, sa->sa_family == AF_INET6 ?
+                 sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+  while (*p) p = &(*p)->next;
+  *p = sw;
+  op->data = sw;
+  op->cancel = cancelsendwait;
+  return cu_await_yield(L, op, 2);
 }
 
 /* socket:write(data [, i [, j [, address]]]) of datagram sockets
    As with the original, a call that cannot yield raises "unable to
    yield" before any argument is checked; then, without a peer, the
-   address comes first: it is what such a socket needs most. The write always waits for libuv's callback, like any
-   await function (libuv sends at once when it can). */
+   address comes first: it is what such a socket needs most. The write
+   always waits for libuv's callback, like any await function (libuv sends
+   at once when it can). */
 static int datagram_write (lua_State *L) {
   cu_Socket *s = cu_checkself(L);
   const struct sockaddr *sa = NULL;
@@ -662,7 +771,10 @@ static int datagram_write (lua_State *L) {
   luaL_argcheck(L, len <= 0x7fffffffu, 2, "too long");
   op = cu_await_begin(L);
   op->data = cu_pinbytes(L, 2, p, len);  /* the bytes stay until on_sent */
-  err = uv_udp_send(&op->u.send, &s->h.udp, &buf, 1, sa, on_sent);
+  if (s->abandoned > 0) return awaitsend(L, s, op, buf, sa);
+  op->cancel = cancelsend;
+  op->unguarded = 1;  /* a close need not stop it: the send goes on */
+  err = startsend(s, op, buf, sa);
   if (err < 0) return cu_failrequest(L, op, err);
   return cu_await_yield(L, op, 2);
 }

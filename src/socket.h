@@ -33,6 +33,8 @@ typedef struct cu_Socket {
   cu_Loop *loop;
   cu_Await *reader;     /* the read or accept awaiting on this socket */
   cu_Await *connwait;   /* a connect awaiting the end of a pending one */
+  struct cu_SendWait *sendwaits; /* datagram writes awaiting 'abandoned' */
+  unsigned abandoned;   /* datagram sends whose coroutine left early */
   char *rbuf;           /* that reader's buffer range */
   size_t rlen;
   cu_Address *raddr;    /* datagram read: where to store the source */

@@ -169,6 +169,73 @@ H.case("udp: early resume of a read, then data goes on", function ()
   end)
 end)
 
+-- Reads what 'b' gets until 'n' datagrams came, within bounds.
+local function received (b, n)
+  local got = {}
+  run(function ()
+    local buf = memory.create(16)
+    for _ = 1, n do
+      local len = assert(b:read(buf))
+      got[#got + 1] = str(buf, 1, len)
+    end
+  end)
+  return got
+end
+
+H.case("udp: a write after one resumed early waits for that one to end",
+function ()
+  local a = bound()
+  local b, ba = bound()
+  local log = {}
+  local writer = H.spawn(function ()
+    local early = a:write("one", 1, -1, ba)
+    log[#log + 1] = early
+    H.same({true}, a:write("two", 1, -1, ba))
+    log[#log + 1] = "two"
+  end)
+  H.spawn(function ()
+    system.suspend(0)
+    log[#log + 1] = "tick"
+  end)
+  assert(coroutine.resume(writer, "early"))
+  H.drain()
+  -- "two" started only when "one" ended, in the first iteration: it
+  -- ends in the second, after the suspend(0) of the first
+  H.same({"early", "tick", "two"}, table.unpack(log))
+  H.same({"one", "two"}, table.unpack(received(b, 2)))
+end)
+
+H.case("udp: a waiting write resumed early is never sent", function ()
+  local a = bound()
+  local b, ba = bound()
+  local results = {}
+  local writer = H.spawn(function ()
+    a:write("one", 1, -1, ba)
+    results[1] = H.pack(a:write("two", 1, -1, ba))
+    H.same({true}, a:write("three", 1, -1, ba))
+  end)
+  assert(coroutine.resume(writer, "early"))
+  assert(coroutine.resume(writer, "again"))
+  H.same({"again"}, table.unpack(results[1], 1, results[1].n))
+  H.drain()
+  assert(coroutine.status(writer) == "dead")
+  H.same({"one", "three"}, table.unpack(received(b, 2)))
+end)
+
+H.case("udp: closing a socket ends its waiting writes", function ()
+  local a = bound()
+  local _, ba = bound()
+  local result
+  local writer = H.spawn(function ()
+    a:write("one", 1, -1, ba)
+    result = H.pack(a:write("two", 1, -1, ba))
+  end)
+  assert(coroutine.resume(writer, "early"))
+  assert(a:close())
+  H.drain()
+  H.same({false, "closed"}, table.unpack(result, 1, result.n))
+end)
+
 H.case("udp: GC of sockets with a reader gone", function ()
   run(function ()
     local b = bound()
