@@ -381,13 +381,6 @@ static int addrlist_gc (lua_State *L) {
 ** call with a NULL callback and pushes the same way onto the caller.
 */
 
-/* Cancels a thread-pool request. When the request is already running,
-   uv_cancel fails, but either way the callback comes later. */
-static int cancelrequest (cu_Await *op) {
-  uv_cancel(&op->u.req);
-  return 0;
-}
-
 /* Pushes what a getaddrinfo lookup gives to the caller (or the failure
    triple) and frees what it does not keep of 'res'. */
 typedef int (*PushInfo) (lua_State *L, int err, struct addrinfo *res);
@@ -415,7 +408,7 @@ static int lookupinfo (lua_State *L, const char *mode, const char *name,
     return (*push)(L, err, err < 0 ? NULL : req.addrinfo);
   }
   op = cu_await_begin(L);
-  op->cancel = cancelrequest;
+  op->cancel = cu_await_cancelwork;
   op->data = (void *)push;
   err = uv_getaddrinfo(cu_loop(L), &op->u.getaddrinfo, on_addrinfo, name,
                        service, hints);
@@ -580,7 +573,7 @@ static int system_nameaddr (lua_State *L) {
     return pushnames(L, err, req.host, req.service, portonly);
   }
   op = cu_await_begin(L);
-  op->cancel = cancelrequest;
+  op->cancel = cu_await_cancelwork;
   op->data = portonly ? &PORTONLY : NULL;
   err = uv_getnameinfo(cu_loop(L), &op->u.getnameinfo, on_named,
                        (struct sockaddr *)&ss, flags);

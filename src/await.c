@@ -8,6 +8,7 @@
 */
 #include <stdlib.h>
 #include "await.h"
+#include "memory.h"
 
 /* --- anchors -------------------------------------------------------------
 ** Registry slots keep alive what libuv points at but the collector cannot
@@ -108,7 +109,7 @@ static cu_Await *getrecord (lua_State *L, int kind) {
   cu_Await *op;
   /* a finalizer that runs after the loop's own at lua_close */
   if (loop->closing) luaL_error(L, "closed");
-  if (!lua_isyieldable(L)) luaL_error(L, "unable to yield");
+  cu_checkyield(L);
   op = *freelist;
   if (op) *freelist = op->next;
   else op = newrecord(L, loop, kind);
@@ -119,6 +120,7 @@ static cu_Await *getrecord (lua_State *L, int kind) {
   op->cancel = NULL;
   op->k = NULL;
   op->data = NULL;
+  op->pin = NULL;
   op->next = op->prev = NULL;
   return op;
 }
@@ -129,6 +131,10 @@ static void release (cu_Await *op) {
   cu_Await **freelist = op->kind == CU_AWAIT_TIMER ? &loop->freetimers
                                                    : &loop->freereqs;
   op->co = NULL;
+  if (op->pin) {  /* libuv is done with the bytes */
+    cu_unpinmemory(loop->L0, op->pin);
+    op->pin = NULL;
+  }
   op->next = *freelist;
   *freelist = op;
 }
@@ -144,6 +150,25 @@ cu_Await *cu_await_begintimer (lua_State *L) {
 int cu_await_fail (lua_State *L, cu_Await *op, int err) {
   release(op);
   return cu_pushfail(L, err);
+}
+
+void cu_await_drop (cu_Await *op) {
+  release(op);
+}
+
+int cu_await_pushresult (lua_State *L, int status) {
+  if (status == UV_ECANCELED) return cu_pushclosed(L);  /* uv_close */
+  return cu_pushresult(L, status);
+}
+
+void cu_await_endrequest (cu_Await *op, int status) {
+  lua_State *co = cu_await_waiter(op);
+  cu_await_finish(op, co, co ? cu_await_pushresult(co, status) : 0);
+}
+
+int cu_await_cancelwork (cu_Await *op) {
+  uv_cancel(&op->u.req);
+  return 0;
 }
 
 /* --- suspending and waking ---------------------------------------------- */

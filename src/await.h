@@ -42,6 +42,8 @@ struct cu_Await {
   cu_Loop *loop;
   cu_Cancel cancel;     /* how to stop libuv on an early wake-up */
   void *data;           /* free for the await function's own use */
+  void *pin;            /* memory pin token (memory.h) of the bytes a
+                           request uses: unpinned when the record goes */
   cu_Await *next, *prev;/* free list / ready list links */
   cu_Await *allnext;    /* timer records: list of all, for teardown */
   lua_KFunction k;      /* continuation after a loop wake-up, or NULL */
@@ -84,6 +86,24 @@ cu_Await *cu_await_begintimer (lua_State *L);
 
 /* libuv refused to start: drops the record, pushes the failure triple. */
 int cu_await_fail (lua_State *L, cu_Await *op, int err);
+
+/* Drops a record that will not be yielded with (a check failed after
+   cu_await_begin). */
+void cu_await_drop (cu_Await *op);
+
+/* Requests whose only result is success: pushes true, the failure
+   triple, or false, "closed" when uv_close cancelled it (UV_ECANCELED).
+   Returns the number of values. */
+int cu_await_pushresult (lua_State *L, int status);
+
+/* The callback of such a request: resumes the coroutine still waiting
+   with cu_await_pushresult's values. */
+void cu_await_endrequest (cu_Await *op, int status);
+
+/* cu_Cancel of thread-pool requests (getaddrinfo, random, file system):
+   uv_cancel, which fails once a pool thread runs it; either way the
+   callback comes, with UV_ECANCELED if it was cancelled. */
+int cu_await_cancelwork (cu_Await *op);
 
 /* Suspends L until cu_await_finish resumes it. 'keep' is the stack index
    of a value (a buffer, a string being written) that must stay alive

@@ -187,7 +187,8 @@ typedef struct LoopWaiter {
   struct LoopWaiter *allnext, *allprev;  /* sync->all (loop thread) */
 } LoopWaiter;
 
-/* loop->threads: what other threads need to wake a loop. */
+/* Registered with the loop (synchooks): what other threads need to wake
+   it. */
 struct LoopSync {
   uv_poll_t wakeup;     /* polls 'efd'; ref'd only while awaitch waits */
   int efd;              /* eventfd other threads write to wake the loop */
@@ -313,8 +314,10 @@ static void wakeloop (cu_Waiter *w) {
 
 static void on_syncclosed (uv_handle_t *h);
 
+static const cu_LoopHooks synchooks;
+
 static LoopSync *getsync (lua_State *L, cu_Loop *loop) {
-  LoopSync *s = (LoopSync *)loop->threads;
+  LoopSync *s = (LoopSync *)cu_loop_hookdata(loop, &synchooks);
   int efd;
   if (s != NULL) return s;
   efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -341,7 +344,7 @@ static LoopSync *getsync (lua_State *L, cu_Loop *loop) {
     return NULL;
   }
   uv_unref((uv_handle_t *)&s->wakeup);
-  loop->threads = s;
+  cu_loop_hook(loop, &synchooks, s);
   return s;
 }
 
@@ -407,8 +410,9 @@ static void detach (ChanObj *obj) {
    phase, as any I/O does (the original's order: a coroutine awaiting
    suspend() resumes first in an iteration); only those a parked task
    got without a signal are resumed here, or none would resume them. */
-void cu_chan_beforerun (lua_State *L, cu_Loop *loop, int loopmode) {
-  LoopSync *s = (LoopSync *)loop->threads;
+static void beforerun (lua_State *L, cu_Loop *loop, void *data,
+                       int loopmode) {
+  LoopSync *s = (LoopSync *)data;
   int unsignaled;
   s->parkmode = loopmode && lua_isyieldable(L) &&
                 cu_threads_current(L) != NULL;
@@ -430,12 +434,13 @@ static void closesync (cu_Loop *loop, LoopSync *s) {
     s->spare = lw->allnext;
     free(lw);
   }
-  loop->threads = NULL;
+  cu_loop_unhook(loop, &synchooks);
   uv_close((uv_handle_t *)&s->wakeup, on_syncclosed);
 }
 
-int cu_chan_afterrun (lua_State *L, cu_Loop *loop) {
-  LoopSync *s = (LoopSync *)loop->threads;
+/* After uv_run: 2 when a task must park (the values to yield pushed). */
+static int afterrun (lua_State *L, cu_Loop *loop, void *data) {
+  LoopSync *s = (LoopSync *)data;
   int park = 0;
   if (s->parkmode) {
     for (;;) {  /* drain what came while the loop ran, then run again */
@@ -465,7 +470,7 @@ int cu_chan_afterrun (lua_State *L, cu_Loop *loop) {
     closesync(loop, s);
     uv_run(&loop->uv, UV_RUN_NOWAIT);
   }
-  return park;
+  return park ? 2 : 0;
 }
 
 int cu_chan_parktask_locked (void *sync, void *task) {
@@ -485,10 +490,11 @@ static void on_syncclosed (uv_handle_t *h) {
   free(s);
 }
 
-void cu_chan_teardown (cu_Loop *loop) {
-  LoopSync *s = (LoopSync *)loop->threads;
+/* Loop teardown (loop->closing set): forgets every awaitch of the loop
+   and closes its handle. */
+static void teardown (cu_Loop *loop, void *data) {
+  LoopSync *s = (LoopSync *)data;
   LoopWaiter *lw;
-  if (s == NULL) return;
   cu_chan_lock();
   for (lw = s->all; lw; lw = lw->allnext) cu_chan_unqueue_locked(&lw->w);
   s->done = s->donetail = NULL;
@@ -502,6 +508,8 @@ void cu_chan_teardown (cu_Loop *loop) {
   }
   closesync(loop, s);
 }
+
+static const cu_LoopHooks synchooks = {beforerun, afterrun, teardown};
 
 /* --- coutil.channel ------------------------------------------------------ */
 
@@ -676,7 +684,7 @@ static int system_awaitch (lua_State *L) {
   obj = checkchan(L, 1);
   if (loop->closing) return luaL_error(L, "closed");  /* see loop_gc */
   if (obj->waiter) return luaL_error(L, "in use");
-  if (!lua_isyieldable(L)) return luaL_error(L, "unable to yield");
+  cu_checkyield(L);
   s = getsync(L, loop);
   lw = newwaiter(L, s);
   bad = cu_values_save(&lw->w.sent, L, 3, lua_gettop(L));
@@ -694,8 +702,7 @@ static int system_awaitch (lua_State *L) {
   cu_chan_unlock();
   if (matched) {  /* no need to wait: drop the record, return at once */
     int n;
-    lua_settop(L, 0);
-    cu_await_fail(L, op, UV_EINVAL);
+    cu_await_drop(op);
     lua_settop(L, 0);
     n = pushmatch(L, &lw->w.got);
     freewaiter(lw);

@@ -66,16 +66,6 @@ int cu_chan_parktask_locked (void *sync, void *task);
 /* Channel lock held: a parked task is being discarded; forget it. */
 void cu_chan_unpark_locked (void *sync);
 
-/* Hooks of system.run (loop.c), with loop->runner set. Before uv_run:
-   resumes coroutines whose awaitch matched; 'loopmode' is nonzero for
-   mode "loop". After uv_run: nonzero when the task must park (the two
-   values to yield are pushed). */
-void cu_chan_beforerun (lua_State *L, cu_Loop *loop, int loopmode);
-int cu_chan_afterrun (lua_State *L, cu_Loop *loop);
-
-/* Loop teardown (loop_gc, loop->closing set): forgets every awaitch of
-   the loop and closes its async handle. */
-void cu_chan_teardown (cu_Loop *loop);
 
 /* Module openers (module.c). */
 int cu_open_channel (lua_State *L);     /* coutil.channel */

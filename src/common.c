@@ -51,6 +51,16 @@ void cu_newclass (lua_State *L, const char *name, const luaL_Reg *methods,
   else lua_pop(L, nup);
 }
 
+void cu_checkyield (lua_State *L) {
+  if (!lua_isyieldable(L)) luaL_error(L, "unable to yield");
+}
+
+int cu_pushclosed (lua_State *L) {
+  lua_pushboolean(L, 0);  /* like cu_pushfail: conventions.md */
+  lua_pushliteral(L, "closed");
+  return 2;
+}
+
 void cu_warnerror (lua_State *L, lua_State *co) {
   cu_warnerrorwith(L, co, CU_WARN_PREFIX);
 }

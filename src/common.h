@@ -49,6 +49,15 @@ void cu_warnerror (lua_State *L, lua_State *co);
 /* The same with another prefix. */
 void cu_warnerrorwith (lua_State *L, lua_State *co, const char *prefix);
 
+/* Raises "unable to yield" when the caller cannot yield: the one check
+   of every function that suspends, and of await functions that may end
+   without waiting (called first, so they behave the same either way). */
+void cu_checkyield (lua_State *L);
+
+/* Pushes false, "closed": what a coroutine awaiting on an object gets
+   when the object is closed. Returns 2. */
+int cu_pushclosed (lua_State *L);
+
 /* Ensures there is room for 'n' more values on 'L' or raises. */
 void cu_checkstack (lua_State *L, int n);
 

@@ -164,7 +164,7 @@ static int system_resume (lua_State *L) {
       return failresume(L);
   }
   if (cu_loopof(L)->closing) return luaL_error(L, "closed");
-  if (!lua_isyieldable(L)) return luaL_error(L, "unable to yield");
+  cu_checkyield(L);
   bad = cu_values_save(&p->io, L, 2, lua_gettop(L));
   if (bad != 0) {
     cu_values_free(&p->io);  /* it may have grown */

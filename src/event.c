@@ -88,10 +88,6 @@ int cu_event_iskey (lua_State *L, int arg) {
   return type > LUA_TNIL;
 }
 
-void cu_event_checkyield (lua_State *L) {
-  if (!lua_isyieldable(L)) luaL_error(L, "unable to yield");
-}
-
 int cu_event_byemit (lua_State *L) {
   cu_Events *st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
   return st->emitted == L;
@@ -511,14 +507,14 @@ static int waitone (lua_State *L, int type) {
 /* e, ... = event.await(e) */
 static int event_await (lua_State *L) {
   int type = lua_type(L, 1);
-  cu_event_checkyield(L);
+  cu_checkyield(L);
   if (type != LUA_TTABLE) type = cu_event_checkvalue(L, 1);  /* the rest */
   return waitone(L, type);
 }
 
 /* e, ... = event.awaitany(e1, ...) */
 static int event_awaitany (lua_State *L) {
-  cu_event_checkyield(L);
+  cu_checkyield(L);
   checkany(L);
   return waitany(L, lua_gettop(L));
 }
@@ -555,7 +551,7 @@ static int waitall (lua_State *L) {
 
 /* true = event.awaitall([e1, ...]) */
 static int event_awaitall (lua_State *L) {
-  cu_event_checkyield(L);
+  cu_checkyield(L);
   if (distinct(L) == 0) {
     lua_pushboolean(L, 1);
     return 1;
@@ -662,7 +658,7 @@ static int queued_await (lua_State *L) {
   cu_event_checkvalue(L, 1);
   lua_settop(L, 1);
   if ((n = consume(L, 1)) > 0) return n;
-  cu_event_checkyield(L);
+  cu_checkyield(L);
   return waitone(L, lua_type(L, 1));
 }
 
@@ -676,7 +672,7 @@ static int queued_awaitany (lua_State *L) {
       if ((n = consume(L, i)) > 0) return n;
     }
   }
-  cu_event_checkyield(L);
+  cu_checkyield(L);
   return waitany(L, top);
 }
 
@@ -684,7 +680,7 @@ static int queued_awaitany (lua_State *L) {
 static int queued_awaitall (lua_State *L) {
   int i, left = distinct(L), top = lua_gettop(L);
   for (i = 1; i <= top; i++)  /* raise before consuming anything */
-    if (!lua_isnil(L, i) && !hasstored(L, i)) cu_event_checkyield(L);
+    if (!lua_isnil(L, i) && !hasstored(L, i)) cu_checkyield(L);
   for (i = 1; i <= top; i++) {
     if (!lua_isnil(L, i) && hasstored(L, i)) {
       consume(L, i);

@@ -47,9 +47,6 @@ int cu_event_checkvalue (lua_State *L, int arg);
 /* Whether the value at 'arg' can be an event (neither nil nor NaN). */
 int cu_event_iskey (lua_State *L, int arg);
 
-/* Raises "unable to yield" when the running coroutine cannot yield. */
-void cu_event_checkyield (lua_State *L);
-
 /* Registers the running coroutine as a waiter on each non-nil value at
    stack indices first..last with a fresh serial, which it pushes: the
    frame must end there. The caller then yields 0 values; its

@@ -373,7 +373,6 @@ static void on_random (uv_random_t *req, int status, void *buf,
   lua_State *co = cu_await_waiter(op);
   int n = 0;
   (void)buf; (void)len;
-  cu_unpinmemory(op->loop->L0, op->data);
   if (co) {
     if (status < 0) n = cu_pushfail(co, status);
     else {
@@ -382,11 +381,6 @@ static void on_random (uv_random_t *req, int status, void *buf,
     }
   }
   cu_await_finish(op, co, n);
-}
-
-static int cancelrandom (cu_Await *op) {
-  uv_cancel(&op->u.req);
-  return 0;  /* on_random still comes, with UV_ECANCELED if cancelled */
 }
 
 /* system.random(buffer [, i [, j [, mode]]]) */
@@ -405,13 +399,10 @@ static int system_random (lua_State *L) {
   }
   lua_settop(L, 3);
   op = cu_await_begin(L);
-  op->cancel = cancelrandom;
-  op->data = cu_pinmemory(L, 1);  /* a resize must not move the bytes */
+  op->cancel = cu_await_cancelwork;
+  op->pin = cu_pinmemory(L, 1);  /* a resize must not move the bytes */
   err = uv_random(cu_loop(L), &op->u.random, p, len, 0, on_random);
-  if (err < 0) {
-    cu_unpinmemory(L, op->data);
-    return cu_await_fail(L, op, err);
-  }
+  if (err < 0) return cu_await_fail(L, op, err);
   return cu_await_yield(L, op, 1);
 }
 

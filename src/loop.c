@@ -54,7 +54,13 @@ static int loop_gc (lua_State *L) {
      finalizer of an object older than the loop gets 'closed' errors from
      run, time and every await function instead of a closed uv loop */
   loop->closing = 1;
-  cu_chan_teardown(loop);  /* pending awaitch calls (issue 3) */
+  while (loop->nhooks > 0) {  /* a teardown may unhook itself */
+    int i = loop->nhooks - 1;
+    const cu_LoopHooks *h = loop->hook[i].hooks;
+    void *data = loop->hook[i].data;
+    cu_loop_unhook(loop, h);
+    if (h->teardown) h->teardown(loop, data);
+  }
   uv_close((uv_handle_t *)&loop->idle, NULL);
   uv_close((uv_handle_t *)&loop->roundend, NULL);
   uv_close((uv_handle_t *)&loop->lateend, NULL);
@@ -75,6 +81,34 @@ static int loop_gc (lua_State *L) {
   freelist(loop->freereqs);
   loop->freereqs = NULL;
   return 0;
+}
+
+/* --- hooks ------------------------------------------------------------ */
+
+void cu_loop_hook (cu_Loop *loop, const cu_LoopHooks *hooks, void *data) {
+  if (cu_loop_hookdata(loop, hooks) != NULL || loop->nhooks == CU_MAXHOOKS)
+    return;
+  loop->hook[loop->nhooks].hooks = hooks;
+  loop->hook[loop->nhooks].data = data;
+  loop->nhooks++;
+}
+
+void cu_loop_unhook (cu_Loop *loop, const cu_LoopHooks *hooks) {
+  int i;
+  for (i = 0; i < loop->nhooks; i++) {
+    if (loop->hook[i].hooks == hooks) {  /* the order stays */
+      loop->nhooks--;
+      for (; i < loop->nhooks; i++) loop->hook[i] = loop->hook[i + 1];
+      return;
+    }
+  }
+}
+
+void *cu_loop_hookdata (cu_Loop *loop, const cu_LoopHooks *hooks) {
+  int i;
+  for (i = 0; i < loop->nhooks; i++)
+    if (loop->hook[i].hooks == hooks) return loop->hook[i].data;
+  return NULL;
 }
 
 /* --- creation --------------------------------------------------------- */
@@ -134,17 +168,24 @@ static int system_run (lua_State *L) {
                                         UV_RUN_NOWAIT};
   cu_Loop *loop = cu_loopof(L);
   int mode = luaL_checkoption(L, 1, "loop", modes);
+  int i;
   if (loop->closing) return luaL_error(L, "closed");  /* see loop_gc */
   if (loop->runner) return luaL_error(L, "already running");
   lua_settop(L, 1);
   loop->runner = L;
   loop->halted = 0;
-  if (loop->threads) cu_chan_beforerun(L, loop, mode == 0);
+  for (i = 0; i < loop->nhooks; i++) {
+    const cu_LoopHooks *h = loop->hook[i].hooks;
+    if (h->beforerun) h->beforerun(L, loop, loop->hook[i].data, mode == 0);
+  }
   uv_run(&loop->uv, uvmodes[mode]);
-  if (loop->threads && cu_chan_afterrun(L, loop)) {
-    /* a task with only awaitch left yields its thread (channel.c) */
-    loop->runner = NULL;
-    return lua_yieldk(L, 2, 0, run_k);
+  for (i = loop->nhooks - 1; i >= 0; i--) {  /* one may unhook itself */
+    const cu_LoopHooks *h = loop->hook[i].hooks;
+    int n = h->afterrun ? h->afterrun(L, loop, loop->hook[i].data) : 0;
+    if (n > 0) {  /* a task with only awaitch left yields its thread */
+      loop->runner = NULL;
+      return lua_yieldk(L, n, 0, run_k);
+    }
   }
   loop->runner = NULL;
   lua_pushboolean(L, uv_loop_alive(&loop->uv));

@@ -10,8 +10,25 @@
 #include "common.h"
 
 typedef struct cu_Await cu_Await;
+typedef struct cu_Loop cu_Loop;
 
-typedef struct cu_Loop {
+/* What an area that keeps per-loop state (channels, signals) registers
+   with cu_loop_hook: called by system.run around uv_run (loop->runner
+   set) and by the loop's teardown at lua_close (loop->closing set). Any
+   of them may be NULL. 'data' is what was registered. */
+typedef struct cu_LoopHooks {
+  /* before uv_run; 'loopmode' is nonzero for system.run("loop") */
+  void (*beforerun) (lua_State *L, cu_Loop *loop, void *data, int loopmode);
+  /* after uv_run: the number of values it pushed for system.run to
+     yield (a task that parks its thread, channel.c), or 0 */
+  int (*afterrun) (lua_State *L, cu_Loop *loop, void *data);
+  /* lua_close: release everything; the loop then closes its handles */
+  void (*teardown) (cu_Loop *loop, void *data);
+} cu_LoopHooks;
+
+#define CU_MAXHOOKS 4  /* channels, signals, and room */
+
+struct cu_Loop {
   uv_loop_t uv;
   lua_State *runner;   /* thread inside system.run, NULL otherwise */
   lua_State *L0;       /* the state's main thread: for callbacks that need
@@ -32,8 +49,9 @@ typedef struct cu_Loop {
   unsigned readygen;   /* batch number of the records in readyhead */
   uv_check_t roundend; /* ends a round that cu_loopround was asked for */
   unsigned round;      /* see cu_loopround */
-  void *threads;       /* owned by threads.c (issue 3), NULL otherwise */
-} cu_Loop;
+  int nhooks;
+  struct { const cu_LoopHooks *hooks; void *data; } hook[CU_MAXHOOKS];
+};
 
 /* The loop of the running function (upvalue 1). */
 #define cu_loopof(L) ((cu_Loop *)lua_touserdata(L, lua_upvalueindex(1)))
@@ -48,6 +66,14 @@ uv_loop_t *cu_openloop (lua_State *L);
    callers that bound the work they do in one iteration (stream.c). It
    costs a check handle callback, only in iterations where it is asked. */
 unsigned cu_loopround (cu_Loop *loop);
+
+/* Registers 'hooks' with 'data' (one registration per 'hooks'; no
+   effect when full, which a fixed set of areas never makes it). */
+void cu_loop_hook (cu_Loop *loop, const cu_LoopHooks *hooks, void *data);
+/* Drops the registration of 'hooks'. */
+void cu_loop_unhook (cu_Loop *loop, const cu_LoopHooks *hooks);
+/* The data registered with 'hooks', or NULL. */
+void *cu_loop_hookdata (cu_Loop *loop, const cu_LoopHooks *hooks);
 
 /* Pushes the loop userdata of L's state, creating it on first use. */
 cu_Loop *cu_pushloop (lua_State *L);

@@ -443,6 +443,16 @@ void cu_unpinmemory (lua_State *L, void *token) {
   r->orphansize = 0;
 }
 
+void *cu_pinbytes (lua_State *L, int arg, const char *p, size_t len) {
+  const char *block = (const char *)lua_touserdata(L, arg);
+  /* bytes inside the userdata block itself (a fixed memory) never move:
+     Lua does not move userdata; this saves a lookup on every read */
+  if (block == NULL ||
+      (p >= block && p + len <= block + lua_rawlen(L, arg)))
+    return NULL;
+  return cu_pinmemory(L, arg);
+}
+
 static int memory_gc (lua_State *L) {
   Memory m;
   if (tomemory(L, 1, &m, OWNCLASS) != MEM_NONE && m.rsz) release(L, m.rsz);

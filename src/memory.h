@@ -63,5 +63,9 @@ void *cu_pinmemory (lua_State *L, int arg);
    long as the memory's userdata (anchored with the request) still exists
    (userdata memory outlives every finalizer at lua_close). */
 void cu_unpinmemory (lua_State *L, void *token);
+/* Pins the memory at 'arg' whose bytes p..p+len a request uses, unless
+   they cannot move anyway (strings, fixed memories): the token for
+   cu_unpinmemory, or NULL. */
+void *cu_pinbytes (lua_State *L, int arg, const char *p, size_t len);
 
 #endif

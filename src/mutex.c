@@ -68,7 +68,7 @@ static int mutex_lock (lua_State *L) {
     return 1;
   }
   if (isrunning(L)) return luaL_error(L, "nested lock");
-  cu_event_checkyield(L);
+  cu_checkyield(L);
   lua_pushlightuserdata(L, (void *)&lockmark);
   cu_event_register(L, 1, 1);
   return lua_yieldk(L, 0, 3, lock_k);

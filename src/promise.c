@@ -59,7 +59,7 @@ static int promise_call (lua_State *L) {
     for (i = 1; i <= p->n; i++) lua_rawgeti(L, 1, i);
     return p->n;
   }
-  cu_event_checkyield(L);
+  cu_checkyield(L);
   lua_settop(L, 0);
   lua_pushvalue(L, SELF_UP);
   cu_event_register(L, 1, 1);
@@ -165,7 +165,7 @@ static int promise_awaitall (lua_State *L) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  cu_event_checkyield(L);
+  cu_checkyield(L);
   cu_event_register(L, 1, top);
   return lua_yieldk(L, 0, (lua_KContext)(top + 1), awaitall_k);
 }
@@ -194,7 +194,7 @@ static int promise_awaitany (lua_State *L) {
     lua_pushvalue(L, i);
     return 1;
   }
-  cu_event_checkyield(L);
+  cu_checkyield(L);
   cu_event_register(L, 1, top);
   return lua_yieldk(L, 0, (lua_KContext)(top + 1), awaitany_k);
 }

@@ -39,9 +39,6 @@ cu_Socket *cu_newsocket (lua_State *L, int kind, int domain) {
   memset(s, 0, sizeof(cu_Socket));
   s->loop = cu_loopof(L);
   s->selfref = LUA_NOREF;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-  s->L0 = lua_tothread(L, -1);
-  lua_pop(L, 1);
   s->kind = (unsigned char)kind;
   s->domain = (unsigned char)domain;
   return s;
@@ -107,42 +104,6 @@ cu_Socket *cu_checksocket (lua_State *L, int arg, int kinds) {
   return *ref;
 }
 
-int cu_pushclosed (lua_State *L) {
-  lua_pushboolean(L, 0);  /* like cu_pushfail: conventions.md */
-  lua_pushliteral(L, "closed");
-  return 2;
-}
-
-int cu_pushreqresult (lua_State *L, int status) {
-  if (status == UV_ECANCELED) return cu_pushclosed(L);  /* uv_close */
-  return cu_pushresult(L, status);
-}
-
-void *cu_pinbytes (lua_State *L, int arg, const char *p, size_t len) {
-  const char *block = (const char *)lua_touserdata(L, arg);
-  /* bytes inside the userdata block itself (a fixed memory) never move:
-     Lua does not move userdata; this saves a lookup on every read */
-  if (block == NULL ||
-      (p >= block && p + len <= block + lua_rawlen(L, arg)))
-    return NULL;
-  return cu_pinmemory(L, arg);
-}
-
-void cu_endrequest (cu_Await *op, uv_handle_t *h, int status) {
-  lua_State *co = cu_await_waiter(op);
-  cu_unpinmemory(((cu_Socket *)h)->L0, op->data);
-  cu_await_finish(op, co, co ? cu_pushreqresult(co, status) : 0);
-}
-
-int cu_failrequest (lua_State *L, cu_Await *op, int err) {
-  cu_unpinmemory(L, op->data);
-  return cu_await_fail(L, op, err);
-}
-
-void cu_checkyield (lua_State *L) {
-  if (!lua_isyieldable(L)) luaL_error(L, "unable to yield");
-}
-
 /* Resumes the coroutine still awaiting 'op' (if any) with "closed". */
 static void endclosed (cu_Await *op) {
   lua_State *co = cu_await_waiter(op);
@@ -157,8 +118,8 @@ static void on_closed (uv_handle_t *h) {
   endsendwaits(s, UV_ECANCELED);
   /* at lua_close the registry goes anyway, and no Lua may run */
   if (s->selfref != LUA_NOREF && !s->loop->closing)
-    luaL_unref(s->L0, LUA_REGISTRYINDEX, s->selfref);
-  cu_unpinmemory(s->L0, s->rpin);
+    luaL_unref(s->loop->L0, LUA_REGISTRYINDEX, s->selfref);
+  cu_unpinmemory(s->loop->L0, s->rpin);
   free(s->stash);
   free(s);
   if (op) endclosed(op);  /* a read or accept still awaits: it ends here */
@@ -303,7 +264,7 @@ static int socket_bind (lua_State *L) {
 static void endconnwait (cu_Await *op, int status) {
   lua_State *co = cu_await_waiter(op);
   int n = 0;
-  if (co) n = cu_pushreqresult(co, status == 0 ? UV_EISCONN : status);
+  if (co) n = cu_await_pushresult(co, status == 0 ? UV_EISCONN : status);
   cu_await_finish(op, co, n);
 }
 
@@ -313,7 +274,7 @@ static void on_connected (uv_connect_t *req, int status) {
   s->connecting = 0;
   s->connwait = NULL;
   if (waiting) uv_unref(&s->h.handle);
-  cu_endrequest(cu_await_from(req), &s->h.handle, status);
+  cu_await_endrequest(cu_await_from(req), status);
   if (waiting) endconnwait(waiting, status);
 }
 
@@ -651,8 +612,7 @@ static int datagram_read (lua_State *L) {
 typedef struct cu_SendWait {
   struct cu_SendWait *next;
   cu_Socket *s;
-  cu_Await *op;
-  void *pin;                    /* of the bytes, see cu_pinbytes */
+  cu_Await *op;                 /* op->pin holds the bytes meanwhile */
   uv_buf_t buf;
   int hasaddr;
   struct sockaddr_storage addr;
@@ -666,37 +626,26 @@ static int startsend (cu_Socket *s, cu_Await *op, uv_buf_t buf,
   return uv_udp_send(&op->u.send, &s->h.udp, &buf, 1, sa, on_sent);
 }
 
-/* Ends one waiting write with 'err' (0 when it was started: nothing to
-   do), releasing its bytes. */
-static void endsendwait (cu_Socket *s, cu_SendWait *sw, int err) {
-  cu_Await *op = sw->op;
-  lua_State *co;
-  cu_unpinmemory(s->L0, sw->pin);
-  free(sw);
-  co = cu_await_waiter(op);
-  cu_await_finish(op, co, co ? (err == UV_ECANCELED ? cu_pushclosed(co)
-                                : cu_pushreqresult(co, err)) : 0);
-}
-
 /* Starts the waiting writes in order, or ends them with 'err' (the socket
    is closing). */
 static void endsendwaits (cu_Socket *s, int err) {
   cu_SendWait *sw;
   while ((sw = s->sendwaits) != NULL) {
+    cu_Await *op = sw->op;
     int res = err;
     s->sendwaits = sw->next;
     if (err == 0) {
-      cu_Await *op = sw->op;
       res = startsend(s, op, sw->buf, sw->hasaddr ?
                       (const struct sockaddr *)&sw->addr : NULL);
-      if (res == 0) {  /* on_sent ends it now: the pin goes with it */
-        op->data = sw->pin;
+      if (res == 0) {  /* on_sent ends it now */
+        op->data = NULL;
         op->cancel = cancelsend;
         free(sw);
         continue;
       }
     }
-    endsendwait(s, sw, res);
+    free(sw);
+    cu_await_endrequest(op, res);  /* UV_ECANCELED: "closed" */
   }
 }
 
@@ -704,7 +653,7 @@ static void on_sent (uv_udp_send_t *req, int status) {
   cu_Await *op = cu_await_from(req);
   cu_Socket *s = (cu_Socket *)req->handle;
   int abandoned = op->co == NULL;  /* see cancelsend */
-  cu_endrequest(op, &s->h.handle, status);
+  cu_await_endrequest(op, status);
   if (abandoned && --s->abandoned == 0 && s->sendwaits &&
       !uv_is_closing(&s->h.handle))
     endsendwaits(s, 0);
@@ -725,7 +674,6 @@ static int cancelsendwait (cu_Await *op) {
   cu_SendWait **p = &sw->s->sendwaits;
   while (*p != sw) p = &(*p)->next;
   *p = sw->next;
-  cu_unpinmemory(sw->s->L0, sw->pin);
   free(sw);
   return 1;  /* libuv never saw it */
 }
@@ -734,11 +682,10 @@ static int awaitsend (lua_State *L, cu_Socket *s, cu_Await *op, uv_buf_t buf,
                       const struct sockaddr *sa) {
   cu_SendWait *sw = (cu_SendWait *)malloc(sizeof(cu_SendWait));
   cu_SendWait **p = &s->sendwaits;
-  if (sw == NULL) return cu_failrequest(L, op, UV_ENOMEM);
+  if (sw == NULL) return cu_await_fail(L, op, UV_ENOMEM);
   sw->next = NULL;
   sw->s = s;
   sw->op = op;
-  sw->pin = op->data;
   sw->buf = buf;
   sw->hasaddr = sa != NULL;
   if (sa) memcpy(&sw->addr, sa, sa->sa_family == AF_INET6 ?
@@ -770,12 +717,12 @@ static int datagram_write (lua_State *L) {
   buf = uv_buf_init((char *)p, (unsigned int)len);
   luaL_argcheck(L, len <= 0x7fffffffu, 2, "too long");
   op = cu_await_begin(L);
-  op->data = cu_pinbytes(L, 2, p, len);  /* the bytes stay until on_sent */
+  op->pin = cu_pinbytes(L, 2, p, len);  /* the bytes stay until on_sent */
   if (s->abandoned > 0) return awaitsend(L, s, op, buf, sa);
   op->cancel = cancelsend;
   op->unguarded = 1;  /* a close need not stop it: the send goes on */
   err = startsend(s, op, buf, sa);
-  if (err < 0) return cu_failrequest(L, op, err);
+  if (err < 0) return cu_await_fail(L, op, err);
   return cu_await_yield(L, op, 2);
 }
 

@@ -39,7 +39,6 @@ typedef struct cu_Socket {
   size_t rlen;
   cu_Address *raddr;    /* datagram read: where to store the source */
   void *rpin;           /* that reader's memory pin (memory.h) */
-  lua_State *L0;        /* main thread: for cu_unpinmemory in callbacks */
   int selfref;          /* registry slot anchoring the closed userdata
                            until on_closed, or LUA_NOREF */
   char *stash;          /* stream bytes that came with no reader */
@@ -84,29 +83,10 @@ cu_Socket *cu_checkself (lua_State *L);
 cu_Socket **cu_tosocketref (lua_State *L, int arg, int kinds);
 /* uv_close for a socket whose userdata is already detached. */
 void cu_closesocket (cu_Socket *s);
-/* Pushes false, "closed": what a coroutine awaiting on a socket gets
-   when the socket is closed. Returns 2. */
-int cu_pushclosed (lua_State *L);
-/* Results of a request: true, the failure triple, or, when closing the
-   socket cancelled it (UV_ECANCELED), false, "closed". */
-int cu_pushreqresult (lua_State *L, int status);
-/* Pins the memory at 'arg' whose bytes p..p+len a request uses, unless
-   they cannot move anyway (strings, fixed memories): the token for
-   cu_unpinmemory, or NULL. */
-void *cu_pinbytes (lua_State *L, int arg, const char *p, size_t len);
-/* A request on socket handle 'h' is over: unpins its memory (op->data,
-   or NULL) and resumes the coroutine still waiting with its results. */
-void cu_endrequest (cu_Await *op, uv_handle_t *h, int status);
-/* Starting the request failed: unpins, drops 'op', pushes the failure. */
-int cu_failrequest (lua_State *L, cu_Await *op, int err);
 /* Makes 'op' the reader of 's' filling 'p' (len bytes), the memory at
    stack index 2, which stays pinned until the reader is cleared. */
 void cu_startread (lua_State *L, cu_Socket *s, cu_Await *op, char *p,
                    size_t len);
-/* Raises "unable to yield" when the caller cannot yield. Await functions
-   that may finish without waiting call this first, so they behave the
-   same whether or not they would have waited. */
-void cu_checkyield (lua_State *L);
 
 /* stream.c: methods of stream sockets and terminals */
 int cu_stream_read (lua_State *L);

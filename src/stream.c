@@ -31,7 +31,7 @@ void cu_setreader (cu_Socket *s, cu_Await *op) {
   else {
     uv_unref(&s->h.handle);
     if (s->rpin) {  /* the reader's memory may move again */
-      cu_unpinmemory(s->L0, s->rpin);
+      cu_unpinmemory(s->loop->L0, s->rpin);
       s->rpin = NULL;
     }
   }
@@ -260,7 +260,7 @@ int cu_stream_read (lua_State *L) {
 /* --- writing and shutdown ----------------------------------------------- */
 
 static void on_written (uv_write_t *req, int status) {
-  cu_endrequest(cu_await_from(req), (uv_handle_t *)req->handle, status);
+  cu_await_endrequest(cu_await_from(req), status);
 }
 
 /* socket:write(data [, i [, j [, socket]]]), terminal:write(data [, i [, j]])
@@ -302,16 +302,16 @@ int cu_stream_write (lua_State *L) {
      at the other end gets the chunk while it is still in the cache, where
      writing on until the system buffer is full costs far more. */
   op = cu_await_begin(L);
-  op->data = cu_pinbytes(L, 2, buf.base, buf.len);  /* until on_written */
+  op->pin = cu_pinbytes(L, 2, buf.base, buf.len);  /* until on_written */
   if (passed) err = uv_write2(&op->u.write, &s->h.stream, &buf, 1,
                               &passed->h.stream, on_written);
   else err = uv_write(&op->u.write, &s->h.stream, &buf, 1, on_written);
-  if (err < 0) return cu_failrequest(L, op, err);
+  if (err < 0) return cu_await_fail(L, op, err);
   return cu_await_yield(L, op, keep);
 }
 
 static void on_shutdown (uv_shutdown_t *req, int status) {
-  cu_endrequest(cu_await_from(req), (uv_handle_t *)req->handle, status);
+  cu_await_endrequest(cu_await_from(req), status);
 }
 
 /* socket:shutdown(), terminal:shutdown(): awaits until what was written
