@@ -8,6 +8,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netdb.h>
+#include "areas.h"
 #include "await.h"
 #include "address.h"
 #include "memory.h"

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include "areas.h"
 #include "await.h"
 #include "channel.h"
 #include "threads.h"
@@ -725,7 +726,7 @@ void cu_open_awaitch (lua_State *L) {
   cu_setfuncs(L, funcs);
 }
 
-int cu_open_channel (lua_State *L) {
+void cu_open_channel (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"create", channel_create},
     {"close", channel_close},
@@ -745,7 +746,5 @@ int cu_open_channel (lua_State *L) {
   lua_pushboolean(L, 0);  /* __close behaves like close */
   lua_pushcclosure(L, channel_close, 1);
   lua_setfield(L, -2, "__close");
-  lua_getfield(L, -1, "__index");  /* the module is the method table */
-  lua_remove(L, -2);
-  return 1;
+  cu_classmodule(L);  /* the module is the method table */
 }

@@ -67,8 +67,5 @@ int cu_chan_parktask_locked (void *sync, void *task);
 void cu_chan_unpark_locked (void *sync);
 
 
-/* Module openers (module.c). */
-int cu_open_channel (lua_State *L);     /* coutil.channel */
-void cu_open_awaitch (lua_State *L);    /* system.awaitch */
 
 #endif

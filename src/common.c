@@ -51,6 +51,21 @@ void cu_newclass (lua_State *L, const char *name, const luaL_Reg *methods,
   else lua_pop(L, nup);
 }
 
+void cu_classmodule (lua_State *L) {
+  int module = lua_absindex(L, -2);
+  lua_getfield(L, -1, "__index");
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, module);
+  }
+  lua_pop(L, 1);  /* the old method table */
+  lua_pushvalue(L, module);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
 void cu_checkyield (lua_State *L) {
   if (!lua_isyieldable(L)) luaL_error(L, "unable to yield");
 }

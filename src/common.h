@@ -42,6 +42,12 @@ const char *cu_checkmode (lua_State *L, int arg, const char *allowed);
 void cu_newclass (lua_State *L, const char *name, const luaL_Reg *methods,
                   const luaL_Reg *metamethods, int nup);
 
+/* With a class metatable (cu_newclass) on top of a module table: the
+   module table takes the class's methods and becomes its method table,
+   as in modules whose functions are also the methods of their objects
+   (channel, coroutine, threads). Pops the metatable. */
+void cu_classmodule (lua_State *L);
+
 /* Reports the error value at the top of 'co' (left there) through
    lua_warning, with the fixed prefix CU_WARN_PREFIX. */
 #define CU_WARN_PREFIX "coutil: unhandled error in coroutine: "
@@ -61,11 +67,5 @@ int cu_pushclosed (lua_State *L);
 /* Ensures there is room for 'n' more values on 'L' or raises. */
 void cu_checkstack (lua_State *L, int n);
 
-/* Each area adds its functions to the module table on the stack. */
-void cu_open_time (lua_State *L);     /* time.c */
-void cu_open_loop (lua_State *L);     /* loop.c: run, isrunning, halt */
-void cu_open_address (lua_State *L);  /* address.c: address, find/nameaddr */
-void cu_open_info (lua_State *L);     /* info.c: procinfo, cpuinfo, netinfo,
-                                         random */
 
 #endif

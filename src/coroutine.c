@@ -7,6 +7,7 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include "areas.h"
 #include "await.h"
 #include "state.h"
 #include "threads.h"
@@ -313,7 +314,7 @@ static int coroutine_gc (lua_State *L) {
   return 0;
 }
 
-int cu_open_coroutine (lua_State *L) {
+void cu_open_coroutine (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"load", coroutine_load},
     {"loadfile", coroutine_loadfile},
@@ -327,7 +328,5 @@ int cu_open_coroutine (lua_State *L) {
     {NULL, NULL}
   };
   cu_newclass(L, CLASS, funcs, metas, 0);
-  lua_getfield(L, -1, "__index");
-  lua_remove(L, -2);
-  return 1;
+  cu_classmodule(L);
 }

@@ -6,6 +6,7 @@
 ** by the value they wait on, so they live exactly as long as that value.
 */
 #include <string.h>
+#include "areas.h"
 #include "event.h"
 
 /* A FIFO of waiters on one value, kept in the ephemeron table: a

@@ -84,10 +84,5 @@ typedef int (*cu_Accept) (lua_State *L, lua_State *co, void *ud);
 int cu_event_emit (lua_State *L, int first, int n, int all,
                    cu_Accept accept, void *ud);
 
-void cu_open_event (lua_State *L);    /* event.c */
-void cu_open_queued (lua_State *L);   /* event.c */
-void cu_open_mutex (lua_State *L);    /* mutex.c */
-void cu_open_promise (lua_State *L);  /* promise.c */
-void cu_open_spawn (lua_State *L);    /* spawn.c */
 
 #endif

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include "areas.h"
 #include "await.h"
 #include "memory.h"
 

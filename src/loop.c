@@ -6,6 +6,7 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include "areas.h"
 #include "await.h"
 #include "channel.h"
 

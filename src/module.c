@@ -2,12 +2,8 @@
 ** module.c: every luaopen_coutil_* of coutil.so. Each area file adds its
 ** functions to the module table through its cu_open_<area>.
 */
-#include "common.h"
+#include "areas.h"
 #include "loop.h"
-#include "channel.h"
-#include "threads.h"
-#include "event.h"
-#include "socket.h"
 
 CU_EXPORT int luaopen_coutil_system (lua_State *L) {
   cu_pushloop(L);  /* first: its finalizer must run after every object's */
@@ -52,13 +48,13 @@ CU_EXPORT int luaopen_coutil_spawn (lua_State *L) {
 }
 
 CU_EXPORT int luaopen_coutil_channel (lua_State *L) {
-  return cu_open_channel(L);
+  return newmodule(L, cu_open_channel);
 }
 
 CU_EXPORT int luaopen_coutil_coroutine (lua_State *L) {
-  return cu_open_coroutine(L);
+  return newmodule(L, cu_open_coroutine);
 }
 
 CU_EXPORT int luaopen_coutil_threads (lua_State *L) {
-  return cu_open_threads(L);
+  return newmodule(L, cu_open_threads);
 }

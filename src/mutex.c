@@ -7,6 +7,7 @@
 ** Ownership: owners sit in an ephemeron table value -> coroutine, so a
 ** lock lives as long as its value.
 */
+#include "areas.h"
 #include "event.h"
 
 #define LOCKS_UP lua_upvalueindex(3)

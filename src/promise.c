@@ -5,6 +5,7 @@
 ** Ownership: the results live in the promise's state userdata, which the
 ** promise and its fulfillment function share as an upvalue.
 */
+#include "areas.h"
 #include "event.h"
 
 typedef struct Promise {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include "areas.h"
 #include "memory.h"
 #include "socket.h"
 

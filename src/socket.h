@@ -102,7 +102,5 @@ int cu_socket_toclose (lua_State *L);  /* __close */
 int cu_socket_gc (lua_State *L);       /* __gc */
 int cu_socket_tostring (lua_State *L);
 
-void cu_open_socket (lua_State *L);  /* system.socket */
-void cu_open_stdio (lua_State *L);   /* system.stdin, stdout, stderr */
 
 #endif

@@ -6,6 +6,7 @@
 ** Ownership: the returned coroutine belongs to whoever keeps it (an
 ** await it makes may keep it alive meanwhile, see event.c).
 */
+#include "areas.h"
 #include "event.h"
 
 /* The protected call ended with 'status': -1 when f did not fail, else

@@ -7,6 +7,7 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include "areas.h"
 #include "socket.h"
 
 /* terminal:setmode(mode) */

@@ -9,6 +9,7 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include "areas.h"
 #include "channel.h"
 #include "state.h"
 #include "threads.h"
@@ -720,7 +721,7 @@ static int threads_close (lua_State *L) {
   return 1;
 }
 
-int cu_open_threads (lua_State *L) {
+void cu_open_threads (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"create", threads_create},
     {"resize", threads_resize},
@@ -745,7 +746,5 @@ int cu_open_threads (lua_State *L) {
     {NULL, NULL}
   };
   cu_newclass(L, CLASS, funcs, metas, 0);
-  lua_getfield(L, -1, "__index");
-  lua_remove(L, -2);
-  return 1;
+  cu_classmodule(L);
 }

@@ -15,9 +15,5 @@ void cu_threads_wake_locked (void *task);
    coroutine a pool resumes, e.g. the main thread or a nested coroutine). */
 void *cu_threads_current (lua_State *L);
 
-/* Module openers (module.c). */
-int cu_open_threads (lua_State *L);     /* coutil.threads */
-int cu_open_coroutine (lua_State *L);   /* coutil.coroutine */
-void cu_open_resume (lua_State *L);     /* system.resume */
 
 #endif

@@ -5,6 +5,7 @@
 ** iteration.
 */
 #include <math.h>
+#include "areas.h"
 #include "await.h"
 
 /* system.nanosecs() */
