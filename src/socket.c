@@ -25,29 +25,45 @@ static const char *const domainnames[] = {
 
 /* --- objects ------------------------------------------------------------ */
 
-cu_Socket **cu_pushsocketref (lua_State *L, int kind) {
+cu_Socket *cu_socket_new (lua_State *L, int kind, int domain,
+                          cu_SocketInit init, cu_SocketOpen open,
+                          void *arg, int *err) {
   /* user value 1: the memory of the socket's cu_MemoryCache */
   cu_Socket **ref = (cu_Socket **)lua_newuserdatauv(L, sizeof(cu_Socket *),
                                                     1);
+  cu_Socket *s;
   *ref = NULL;  /* closed until the handle is ready */
   luaL_setmetatable(L, classnames[kind]);
-  return ref;
-}
-
-cu_Socket *cu_newsocket (lua_State *L, int kind, int domain) {
-  cu_Socket *s = (cu_Socket *)malloc(sizeof(cu_Socket));
-  if (s == NULL) luaL_error(L, "not enough memory");
+  s = (cu_Socket *)malloc(sizeof(cu_Socket));
+  if (s == NULL) luaL_error(L, "not enough memory");  /* 'ref' is closed */
   memset(s, 0, sizeof(cu_Socket));
   s->loop = cu_loopof(L);
   s->selfref = LUA_NOREF;
   s->kind = (unsigned char)kind;
   s->domain = (unsigned char)domain;
+  if ((*err = init(&s->loop->uv, s, arg)) < 0) {  /* libuv kept nothing */
+    free(s);
+    lua_pop(L, 1);
+    return NULL;
+  }
+  if (open && (*err = open(s, arg)) < 0) {  /* on_closed frees it */
+    cu_closesocket(s);
+    lua_pop(L, 1);
+    return NULL;
+  }
+  uv_unref(&s->h.handle);  /* only a waiting coroutine keeps the loop */
+  *ref = s;
   return s;
 }
 
-void cu_setsocket (cu_Socket **ref, cu_Socket *s) {
-  uv_unref(&s->h.handle);  /* only a waiting coroutine keeps the loop */
-  *ref = s;
+void cu_socket_setfamily (cu_Socket *s) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  ss.ss_family = AF_INET;
+  if (s->kind == CU_DATAGRAM)
+    uv_udp_getsockname(&s->h.udp, (struct sockaddr *)&ss, &len);
+  else uv_tcp_getsockname(&s->h.tcp, (struct sockaddr *)&ss, &len);
+  s->domain = ss.ss_family == AF_INET6 ? CU_IPV6 : CU_IPV4;
 }
 
 /* The socket pointer slot of 'self' when it is of the running method's
@@ -184,33 +200,31 @@ int cu_socket_tostring (lua_State *L) {
   return luaL_typeerror(L, 1, "socket");
 }
 
+/* cu_SocketInit of system.socket: 'arg' is the socket's own kind. */
+static int initsocket (uv_loop_t *uv, cu_Socket *s, void *arg) {
+  (void)arg;
+  if (s->domain >= CU_LOCAL)  /* libuv cannot listen on an IPC pipe: only
+                                 the accepted ones pass sockets */
+    return uv_pipe_init(uv, &s->h.pipe, s->domain == CU_SHARE &&
+                                        s->kind == CU_STREAM);
+  if (s->kind == CU_DATAGRAM)
+    return uv_udp_init_ex(uv, &s->h.udp, s->domain == CU_IPV6 ? AF_INET6
+                                                               : AF_INET);
+  return uv_tcp_init_ex(uv, &s->h.tcp, s->domain == CU_IPV6 ? AF_INET6
+                                                             : AF_INET);
+}
+
 /* system.socket(type, domain) */
 static int system_socket (lua_State *L) {
   static const char *const kinds[] = {"datagram", "stream", "passive", NULL};
   int kind = luaL_checkoption(L, 1, NULL, kinds);
   int domain = luaL_checkoption(L, 2, NULL, domainnames);
-  uv_loop_t *uv = cu_openloop(L);
-  cu_Socket **ref;
-  cu_Socket *s;
   int err;
+  cu_openloop(L);  /* raises once the loop is closed */
   if (kind == CU_DATAGRAM && domain >= CU_LOCAL)  /* libuv has none */
     return cu_pushfail(L, UV_ESOCKTNOSUPPORT);
-  ref = cu_pushsocketref(L, kind);
-  s = cu_newsocket(L, kind, domain);
-  if (domain >= CU_LOCAL)  /* libuv cannot listen on an IPC pipe: only
-                             the accepted ones pass sockets */
-    err = uv_pipe_init(uv, &s->h.pipe, domain == CU_SHARE &&
-                                       kind == CU_STREAM);
-  else {
-    int family = domain == CU_IPV6 ? AF_INET6 : AF_INET;
-    if (kind == CU_DATAGRAM) err = uv_udp_init_ex(uv, &s->h.udp, family);
-    else err = uv_tcp_init_ex(uv, &s->h.tcp, family);
-  }
-  if (err < 0) {  /* libuv did not keep the handle */
-    free(s);
+  if (cu_socket_new(L, kind, domain, initsocket, NULL, NULL, &err) == NULL)
     return cu_pushfail(L, err);
-  }
-  cu_setsocket(ref, s);
   return 1;
 }
 
@@ -473,25 +487,26 @@ static int cancelaccept (cu_Await *op) {
   return 1;
 }
 
+/* cu_SocketInit and cu_SocketOpen of accepted connections: 'arg' is
+   the passive socket. */
+static int initaccepted (uv_loop_t *uv, cu_Socket *c, void *arg) {
+  cu_Socket *s = (cu_Socket *)arg;
+  if (cu_islocal(s)) return uv_pipe_init(uv, &c->h.pipe,
+                                         s->domain == CU_SHARE);
+  return uv_tcp_init(uv, &c->h.tcp);
+}
+
+static int openaccepted (cu_Socket *c, void *arg) {
+  return uv_accept(&((cu_Socket *)arg)->h.stream, &c->h.stream);
+}
+
 /* Pushes a new stream socket for the connection waiting on 's'. */
 static int acceptnow (lua_State *L, cu_Socket *s) {
-  cu_Socket **ref = cu_pushsocketref(L, CU_STREAM);
-  cu_Socket *c = cu_newsocket(L, CU_STREAM, s->domain);
   int err;
   s->pending = 0;
-  if (cu_islocal(s))
-    err = uv_pipe_init(&s->loop->uv, &c->h.pipe, s->domain == CU_SHARE);
-  else err = uv_tcp_init(&s->loop->uv, &c->h.tcp);
-  if (err < 0) {
-    free(c);
+  if (cu_socket_new(L, CU_STREAM, s->domain, initaccepted, openaccepted, s,
+                    &err) == NULL)
     return cu_pushfail(L, err);
-  }
-  err = uv_accept(&s->h.stream, &c->h.stream);
-  if (err < 0) {
-    cu_closesocket(c);
-    return cu_pushfail(L, err);
-  }
-  cu_setsocket(ref, c);
   return 1;
 }
 

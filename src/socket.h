@@ -67,13 +67,24 @@ typedef struct cu_Socket {
 #define CU_MEMCLASS lua_upvalueindex(3)
 void cu_newsocketclass (lua_State *L, int kind, const luaL_Reg *methods,
                         const luaL_Reg *metamethods);
-/* Pushes a closed socket userdata of 'kind' (its pointer is NULL). */
-cu_Socket **cu_pushsocketref (lua_State *L, int kind);
-/* malloc'd, zeroed socket of 'kind' and 'domain' (raises on no memory);
-   the caller initialises the handle, or frees it if that fails. */
-cu_Socket *cu_newsocket (lua_State *L, int kind, int domain);
-/* Finishes a socket whose handle is initialised: stores it in 'ref'. */
-void cu_setsocket (cu_Socket **ref, cu_Socket *s);
+/* How a new socket gets its libuv handle (cu_socket_new): 'init' is a
+   uv_<type>_init (on failure libuv kept nothing); 'open', if not NULL,
+   then gives the handle its descriptor or connection (uv_<type>_open,
+   uv_accept; on failure the handle is closed). 'arg' is theirs. */
+typedef int (*cu_SocketInit) (uv_loop_t *uv, cu_Socket *s, void *arg);
+typedef int (*cu_SocketOpen) (cu_Socket *s, void *arg);
+
+/* Pushes a new socket object of 'kind' and 'domain' (open may change the
+   domain) and returns it; or pushes nothing and returns NULL with the
+   libuv error in *err. Raises only when out of memory. The one way
+   sockets are made: system.socket, accept, stdio, received sockets,
+   execute's pipes. */
+cu_Socket *cu_socket_new (lua_State *L, int kind, int domain,
+                          cu_SocketInit init, cu_SocketOpen open,
+                          void *arg, int *err);
+/* A TCP or UDP socket made from an existing descriptor or connection
+   takes the domain of its address family (IPv4 when unknown). */
+void cu_socket_setfamily (cu_Socket *s);
 /* The open socket at 'arg' of one of the kinds in 'kinds', or raises. */
 cu_Socket *cu_checksocket (lua_State *L, int arg, int kinds);
 /* The open socket 'self' (argument 1) of a method, which must be of the

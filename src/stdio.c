@@ -33,59 +33,54 @@ static int terminal_winsize (lua_State *L) {
   return 2;
 }
 
+/* cu_SocketInit/cu_SocketOpen of the standard streams: 'arg' points to
+   the descriptor. */
+static int inittty (uv_loop_t *uv, cu_Socket *s, void *arg) {
+  int fd = *(int *)arg;
+  return uv_tty_init(uv, &s->h.tty, fd, fd == 0);
+}
+
+static int initpipe (uv_loop_t *uv, cu_Socket *s, void *arg) {
+  (void)arg;
+  return uv_pipe_init(uv, &s->h.pipe, 0);
+}
+
+static int openpipe (cu_Socket *s, void *arg) {
+  return uv_pipe_open(&s->h.pipe, *(int *)arg);
+}
+
+static int inittcp (uv_loop_t *uv, cu_Socket *s, void *arg) {
+  (void)arg;
+  return uv_tcp_init(uv, &s->h.tcp);
+}
+
+static int opentcp (cu_Socket *s, void *arg) {
+  int err = uv_tcp_open(&s->h.tcp, *(int *)arg);
+  if (err == 0) cu_socket_setfamily(s);
+  return err;
+}
+
 /* Pushes the object for descriptor 'fd', or nil when its kind is not
    supported (regular files and character devices: see docs). */
 static void pushstdio (lua_State *L, int fd) {
-  uv_loop_t *uv = cu_openloop(L);
-  cu_Socket **ref;
-  cu_Socket *s;
+  cu_Socket *s = NULL;
   int err;
+  cu_openloop(L);  /* raises once the loop is closed */
   switch (uv_guess_handle(fd)) {
     case UV_TTY:
-      ref = cu_pushsocketref(L, CU_TERMINAL);
-      s = cu_newsocket(L, CU_TERMINAL, CU_NODOMAIN);
-      err = uv_tty_init(uv, &s->h.tty, fd, fd == 0);
+      s = cu_socket_new(L, CU_TERMINAL, CU_NODOMAIN, inittty, NULL, &fd,
+                        &err);
       break;
     case UV_NAMED_PIPE:
-      ref = cu_pushsocketref(L, CU_STREAM);
-      s = cu_newsocket(L, CU_STREAM, CU_LOCAL);
-      err = uv_pipe_init(uv, &s->h.pipe, 0);
-      if (err == 0 && (err = uv_pipe_open(&s->h.pipe, fd)) < 0) {
-        cu_closesocket(s);  /* initialised: on_closed frees it */
-        lua_pop(L, 1);
-        lua_pushnil(L);
-        return;
-      }
+      s = cu_socket_new(L, CU_STREAM, CU_LOCAL, initpipe, openpipe, &fd,
+                        &err);
       break;
-    case UV_TCP: {
-      struct sockaddr_storage ss;
-      int len = sizeof(ss);
-      ref = cu_pushsocketref(L, CU_STREAM);
-      s = cu_newsocket(L, CU_STREAM, CU_IPV4);
-      err = uv_tcp_init(uv, &s->h.tcp);
-      if (err == 0 && (err = uv_tcp_open(&s->h.tcp, fd)) < 0) {
-        cu_closesocket(s);
-        lua_pop(L, 1);
-        lua_pushnil(L);
-        return;
-      }
-      if (err == 0 &&
-          uv_tcp_getsockname(&s->h.tcp, (struct sockaddr *)&ss, &len) == 0 &&
-          ss.ss_family == AF_INET6)
-        s->domain = CU_IPV6;
+    case UV_TCP:
+      s = cu_socket_new(L, CU_STREAM, CU_IPV4, inittcp, opentcp, &fd, &err);
       break;
-    }
-    default:
-      lua_pushnil(L);
-      return;
+    default: break;
   }
-  if (err < 0) {  /* libuv did not keep the handle */
-    free(s);
-    lua_pop(L, 1);
-    lua_pushnil(L);
-    return;
-  }
-  cu_setsocket(ref, s);
+  if (s == NULL) lua_pushnil(L);
 }
 
 /* __index of the module table: makes stdin, stdout, stderr on demand */

@@ -125,43 +125,31 @@ static int cancelread (cu_Await *op) {
   return 1;
 }
 
-/* share sockets: the stream socket that came with the bytes, if any */
+/* cu_SocketInit/cu_SocketOpen of a socket received through a share
+   socket 'arg' (its handle type decides the kind). */
+static int initreceived (uv_loop_t *uv, cu_Socket *c, void *arg) {
+  (void)arg;
+  if (c->kind == CU_DATAGRAM) return uv_udp_init(uv, &c->h.udp);
+  if (c->domain == CU_LOCAL) return uv_pipe_init(uv, &c->h.pipe, 0);
+  return uv_tcp_init(uv, &c->h.tcp);
+}
+
+static int openreceived (cu_Socket *c, void *arg) {
+  int err = uv_accept(&((cu_Socket *)arg)->h.stream,
+                      (uv_stream_t *)&c->h.handle);
+  if (err == 0 && c->domain != CU_LOCAL) cu_socket_setfamily(c);
+  return err;
+}
+
+/* share sockets: the socket that came with the bytes, if any */
 static int pushreceived (lua_State *L, cu_Socket *s) {
-  static const int kinds[] = {CU_STREAM, CU_STREAM, CU_DATAGRAM};
   uv_handle_type type;
-  cu_Socket **ref;
-  cu_Socket *c;
-  int which, err;
+  int err;
   if (uv_pipe_pending_count(&s->h.pipe) == 0) return 0;
   type = uv_pipe_pending_type(&s->h.pipe);
-  which = type == UV_TCP ? 0 : type == UV_NAMED_PIPE ? 1 : 2;
-  ref = cu_pushsocketref(L, kinds[which]);
-  c = cu_newsocket(L, kinds[which], which == 1 ? CU_LOCAL : CU_IPV4);
-  if (which == 0) err = uv_tcp_init(&s->loop->uv, &c->h.tcp);
-  else if (which == 1) err = uv_pipe_init(&s->loop->uv, &c->h.pipe, 0);
-  else err = uv_udp_init(&s->loop->uv, &c->h.udp);
-  if (err < 0) {
-    free(c);
-    lua_pop(L, 1);
-    return 0;
-  }
-  err = uv_accept(&s->h.stream, (uv_stream_t *)&c->h.handle);
-  if (err == 0 && which != 1) {  /* the domain is the address family */
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    ss.ss_family = AF_INET;
-    if (which == 0) uv_tcp_getsockname(&c->h.tcp, (struct sockaddr *)&ss,
-                                       &len);
-    else uv_udp_getsockname(&c->h.udp, (struct sockaddr *)&ss, &len);
-    if (ss.ss_family == AF_INET6) c->domain = CU_IPV6;
-  }
-  if (err < 0) {  /* the handle is initialised: uv_close frees it */
-    cu_closesocket(c);
-    lua_pop(L, 1);
-    return 0;
-  }
-  cu_setsocket(ref, c);
-  return 1;
+  return cu_socket_new(L, type == UV_UDP ? CU_DATAGRAM : CU_STREAM,
+                       type == UV_NAMED_PIPE ? CU_LOCAL : CU_IPV4,
+                       initreceived, openreceived, s, &err) != NULL;
 }
 
 /* Continuation of a read on a share socket woken by the loop. */
