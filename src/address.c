@@ -55,7 +55,7 @@ static in_port_t checkport (lua_State *L, int arg) {
 static const char *checkbytes (lua_State *L, int arg, size_t *len) {
   const char *p;
   if (lua_type(L, arg) == LUA_TSTRING) return lua_tolstring(L, arg, len);
-  p = cu_tomemory(L, arg, len);
+  p = cu_memory_to(L, arg, len);
   if (p == NULL && lua_type(L, arg) == LUA_TNUMBER)
     p = lua_tolstring(L, arg, len);
   if (p == NULL) luaL_typeerror(L, arg, "string or memory");
@@ -129,17 +129,17 @@ static void setaddressuri (lua_State *L, int arg, cu_Address *a,
 
 static void pushaddressclass (lua_State *L);
 
-cu_Address *cu_toaddress (lua_State *L, int arg) {
+cu_Address *cu_address_to (lua_State *L, int arg) {
   return (cu_Address *)luaL_testudata(L, arg, CU_ADDRESS_CLASS);
 }
 
-cu_Address *cu_checkaddress (lua_State *L, int arg) {
-  cu_Address *a = cu_toaddress(L, arg);
+cu_Address *cu_address_check (lua_State *L, int arg) {
+  cu_Address *a = cu_address_to(L, arg);
   if (a == NULL) luaL_typeerror(L, arg, "address");
   return a;
 }
 
-cu_Address *cu_newaddress (lua_State *L, int family) {
+cu_Address *cu_address_new (lua_State *L, int family) {
   cu_Address *a = (cu_Address *)lua_newuserdatauv(L, sizeof(cu_Address), 0);
   memset(a, 0, sizeof(cu_Address));
   a->ss.ss_family = (sa_family_t)family;
@@ -158,12 +158,12 @@ static int system_address (lua_State *L) {
   const char *data;
   cu_Address *a;
   if (top == 1) {  /* null address */
-    cu_newaddress(L, family);
+    cu_address_new(L, family);
     return 1;
   }
   data = checkbytes(L, 2, &len);
   if (top == 2) {  /* a URI literal */
-    a = cu_newaddress(L, family);
+    a = cu_address_new(L, family);
     setaddressuri(L, 2, a, data, len);
   }
   else {  /* host and port */
@@ -171,7 +171,7 @@ static int system_address (lua_State *L) {
     const char *mode = luaL_optstring(L, 4, "t");
     int binary = strcmp(mode, "b") == 0;
     luaL_argcheck(L, binary || strcmp(mode, "t") == 0, 4, "invalid mode");
-    a = cu_newaddress(L, family);
+    a = cu_address_new(L, family);
     if (binary)
       luaL_argcheck(L, sethostbinary(a, data, len), 2,
                     "invalid binary address");
@@ -195,7 +195,7 @@ static const char *const readfields[] = {
 
 /* address.type, .literal, .binary, .port */
 static int address_index (lua_State *L) {
-  cu_Address *a = cu_checkaddress(L, 1);
+  cu_Address *a = cu_address_check(L, 1);
   size_t size;
   switch (luaL_checkoption(L, 2, NULL, readfields)) {
     case 0: lua_pushstring(L, domains[isipv6(a)]); break;
@@ -215,7 +215,7 @@ static const char *const writefields[] = {"literal", "binary", "port", NULL};
 
 /* address.literal = text, .binary = bytes, .port = number */
 static int address_newindex (lua_State *L) {
-  cu_Address *a = cu_checkaddress(L, 1);
+  cu_Address *a = cu_address_check(L, 1);
   int field = luaL_checkoption(L, 2, NULL, writefields);
   size_t len;
   const char *data;
@@ -233,7 +233,7 @@ static int address_newindex (lua_State *L) {
 
 /* tostring(address): "192.0.2.128:80" or "[::1]:80" */
 static int address_tostring (lua_State *L) {
-  cu_Address *a = cu_checkaddress(L, 1);
+  cu_Address *a = cu_address_check(L, 1);
   pushliteral(L, a);
   if (isipv6(a))
     lua_pushfstring(L, "[%s]:%d", lua_tostring(L, -1), getport(a));
@@ -244,8 +244,8 @@ static int address_tostring (lua_State *L) {
 
 /* a1 == a2: same family, host, port (and IPv6 scope) */
 static int address_eq (lua_State *L) {
-  cu_Address *a = cu_toaddress(L, 1);
-  cu_Address *b = cu_toaddress(L, 2);
+  cu_Address *a = cu_address_to(L, 1);
+  cu_Address *b = cu_address_to(L, 2);
   int eq = 0;
   if (a && b && a->ss.ss_family == b->ss.ss_family) {
     size_t size;
@@ -345,9 +345,9 @@ static int addrlist_getaddress (lua_State *L) {
   struct addrinfo *ai = checkaddrlist(L)->current;
   cu_Address *a;
   if (lua_isnoneornil(L, 2))
-    a = cu_newaddress(L, ai->ai_family);
+    a = cu_address_new(L, ai->ai_family);
   else {
-    a = cu_checkaddress(L, 2);
+    a = cu_address_check(L, 2);
     luaL_argcheck(L, a->ss.ss_family == ai->ai_family, 2, "wrong domain");
     lua_settop(L, 2);
   }
@@ -545,7 +545,7 @@ static int nameaddr_canonical (lua_State *L, const char *mode) {
 static int system_nameaddr (lua_State *L) {
   const char *mode = cu_checkmode(L, 2, "~ldiua");
   struct sockaddr_storage ss;
-  cu_Address *a = cu_toaddress(L, 1);
+  cu_Address *a = cu_address_to(L, 1);
   int portonly = lua_type(L, 1) == LUA_TNUMBER;
   int flags = 0;
   cu_Await *op;
@@ -607,5 +607,5 @@ void cu_open_address (lua_State *L) {
   lua_pop(L, 1);
   cu_newclass(L, ADDRLIST_CLASS, methods, meta, 0);
   lua_pop(L, 1);
-  cu_setfuncs(L, funcs);
+  cu_loop_setfuncs(L, funcs);
 }

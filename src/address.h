@@ -18,11 +18,11 @@ typedef struct cu_Address {
 } cu_Address;
 
 /* The address object at 'arg' or raises "address expected". */
-cu_Address *cu_checkaddress (lua_State *L, int arg);
+cu_Address *cu_address_check (lua_State *L, int arg);
 /* The address object at 'arg', or NULL if it is not one. */
-cu_Address *cu_toaddress (lua_State *L, int arg);
+cu_Address *cu_address_to (lua_State *L, int arg);
 /* Pushes a new address of 'family' (AF_INET/AF_INET6), zeroed. */
-cu_Address *cu_newaddress (lua_State *L, int family);
+cu_Address *cu_address_new (lua_State *L, int family);
 /* Size of the sockaddr actually used by 'a' (for bind/connect). */
 #define cu_addrlen(a) ((a)->ss.ss_family == AF_INET6 ? \
   sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in))

@@ -132,7 +132,7 @@ static void release (cu_Await *op) {
                                                    : &loop->freereqs;
   op->co = NULL;
   if (op->pin) {  /* libuv is done with the bytes */
-    cu_unpinmemory(loop->L0, op->pin);
+    cu_memory_unpin(loop->L0, op->pin);
     op->pin = NULL;
   }
   op->next = *freelist;

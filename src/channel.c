@@ -76,7 +76,7 @@ void cu_chan_unlock (void) {
   }
 }
 
-void cu_chan_defer_locked (cu_Waiter *w) {
+void cu_chan_defer_chanlocked (cu_Waiter *w) {
   w->next = deferred;
   deferred = w;
 }
@@ -88,7 +88,7 @@ int cu_chan_endpoint (const char *name) {
   return -1;
 }
 
-static cu_Chan *find_locked (const char *name, size_t len) {
+static cu_Chan *find_chanlocked (const char *name, size_t len) {
   cu_Chan *c;
   for (c = channels; c; c = c->next)
     if (c->len == len && memcmp(c->name, name, len) == 0) return c;
@@ -96,8 +96,8 @@ static cu_Chan *find_locked (const char *name, size_t len) {
 }
 
 /* The entry named 'name' with one more reference; NULL: no memory. */
-static cu_Chan *ref_locked (const char *name, size_t len) {
-  cu_Chan *c = find_locked(name, len);
+static cu_Chan *ref_chanlocked (const char *name, size_t len) {
+  cu_Chan *c = find_chanlocked(name, len);
   if (c == NULL) {
     c = malloc(sizeof(cu_Chan) + len);
     if (c == NULL) return NULL;
@@ -113,7 +113,7 @@ static cu_Chan *ref_locked (const char *name, size_t len) {
   return c;
 }
 
-static void unref_locked (cu_Chan *c) {
+static void unref_chanlocked (cu_Chan *c) {
   if (--c->refs == 0) {
     cu_Chan **p = &channels;
     while (*p != c) p = &(*p)->next;
@@ -129,7 +129,7 @@ static int matches (int a, int b) {
   return a == CU_EP_ANY || b == CU_EP_ANY || a != b;
 }
 
-static void enqueue_locked (cu_Chan *c, cu_Waiter *w) {
+static void enqueue_chanlocked (cu_Chan *c, cu_Waiter *w) {
   c->refs++;
   w->chan = c;
   w->next = NULL;
@@ -139,7 +139,7 @@ static void enqueue_locked (cu_Chan *c, cu_Waiter *w) {
   c->tail = w;
 }
 
-void cu_chan_unqueue_locked (cu_Waiter *w) {
+void cu_chan_unqueue_chanlocked (cu_Waiter *w) {
   cu_Chan *c = w->chan;
   if (c == NULL) return;
   if (w->prev) w->prev->next = w->next;
@@ -148,30 +148,30 @@ void cu_chan_unqueue_locked (cu_Waiter *w) {
   else c->tail = w->prev;
   w->next = w->prev = NULL;
   w->chan = NULL;
-  unref_locked(c);
+  unref_chanlocked(c);
 }
 
 /* Takes the first waiter of 'c' that matches 'endpoint', hands it the
    values 'mine' and wakes it; its own values go to 'theirs'. Returns 0
    when no waiter matches. */
-static int exchange_locked (cu_Chan *c, int endpoint, cu_Values *mine,
+static int exchange_chanlocked (cu_Chan *c, int endpoint, cu_Values *mine,
                             cu_Values *theirs) {
   cu_Waiter *w = c->head;
   if (w == NULL || !matches(w->endpoint, endpoint)) return 0;
   cu_values_move(theirs, &w->sent);
   cu_values_move(&w->got, mine);
-  cu_chan_unqueue_locked(w);  /* 'c' survives: the caller has a ref */
+  cu_chan_unqueue_chanlocked(w);  /* 'c' survives: the caller has a ref */
   w->wake(w);
   return 1;
 }
 
-int cu_chan_await_locked (cu_Waiter *w, const char *name, size_t len) {
-  cu_Chan *c = ref_locked(name, len);
+int cu_chan_await_chanlocked (cu_Waiter *w, const char *name, size_t len) {
+  cu_Chan *c = ref_chanlocked(name, len);
   int matched;
   if (c == NULL) return -1;
-  matched = exchange_locked(c, w->endpoint, &w->sent, &w->got);
-  if (!matched) enqueue_locked(c, w);
-  unref_locked(c);
+  matched = exchange_chanlocked(c, w->endpoint, &w->sent, &w->got);
+  if (!matched) enqueue_chanlocked(c, w);
+  unref_chanlocked(c);
   return matched;
 }
 
@@ -281,7 +281,7 @@ static void on_wakeup (uv_poll_t *poll, int status, int events) {
   if (!s->loop->closing) drain(s);
 }
 
-static void appenddone_locked (LoopSync *s, LoopWaiter *lw) {
+static void appenddone_chanlocked (LoopSync *s, LoopWaiter *lw) {
   lw->donenext = NULL;
   if (s->donetail) s->donetail->donenext = lw;
   else s->done = lw;
@@ -299,12 +299,12 @@ static void signalloop (LoopSync *s) {
 static void wakeloop (cu_Waiter *w) {
   LoopWaiter *lw = (LoopWaiter *)w;
   LoopSync *s = lw->sync;
-  appenddone_locked(s, lw);
+  appenddone_chanlocked(s, lw);
   if (s->parked) {  /* its task resumes and drains: no need to signal */
     void *task = s->parked;
     s->parked = NULL;
     s->unsignaled = 1;
-    cu_threads_wake_locked(task);
+    cu_threads_wake_chanlocked(task);
   }
   else {  /* one match per hold of the lock: one loop to signal at most */
     if (tosignal) signalloop(tosignal);  /* never happens; to be safe */
@@ -377,7 +377,7 @@ static int cancelwait (cu_Await *op) {
   int queued;
   cu_chan_lock();
   queued = lw->w.chan != NULL;
-  cu_chan_unqueue_locked(&lw->w);
+  cu_chan_unqueue_chanlocked(&lw->w);
   cu_chan_unlock();
   if (lw->obj) {
     lw->obj->waiter = NULL;
@@ -398,8 +398,8 @@ static void detach (ChanObj *obj) {
   lw->obj = NULL;
   cu_chan_lock();
   if (lw->w.chan) {
-    cu_chan_unqueue_locked(&lw->w);
-    appenddone_locked(s, lw);
+    cu_chan_unqueue_chanlocked(&lw->w);
+    appenddone_chanlocked(s, lw);
     poke(s);
   }
   cu_chan_unlock();
@@ -474,14 +474,14 @@ static int afterrun (lua_State *L, cu_Loop *loop, void *data) {
   return park ? 2 : 0;
 }
 
-int cu_chan_parktask_locked (void *sync, void *task) {
+int cu_chan_parktask_chanlocked (void *sync, void *task) {
   LoopSync *s = (LoopSync *)sync;
   if (s->done != NULL) return 0;
   s->parked = task;
   return 1;
 }
 
-void cu_chan_unpark_locked (void *sync) {
+void cu_chan_unpark_chanlocked (void *sync) {
   ((LoopSync *)sync)->parked = NULL;
 }
 
@@ -497,7 +497,7 @@ static void teardown (cu_Loop *loop, void *data) {
   LoopSync *s = (LoopSync *)data;
   LoopWaiter *lw;
   cu_chan_lock();
-  for (lw = s->all; lw; lw = lw->allnext) cu_chan_unqueue_locked(&lw->w);
+  for (lw = s->all; lw; lw = lw->allnext) cu_chan_unqueue_chanlocked(&lw->w);
   s->done = s->donetail = NULL;
   s->parked = NULL;
   cu_chan_unlock();
@@ -543,7 +543,7 @@ static int channel_create (lua_State *L) {
   obj->waiter = NULL;
   luaL_setmetatable(L, CLASS);
   cu_chan_lock();
-  obj->chan = ref_locked(name, len);
+  obj->chan = ref_chanlocked(name, len);
   cu_chan_unlock();
   if (obj->chan == NULL) return luaL_error(L, "not enough memory");
   return 1;
@@ -563,7 +563,7 @@ static int channel_close (lua_State *L) {
     return 1;
   }
   cu_chan_lock();
-  unref_locked(obj->chan);
+  unref_chanlocked(obj->chan);
   cu_chan_unlock();
   obj->chan = NULL;
   lua_pushboolean(L, 1);
@@ -629,7 +629,7 @@ static int channel_getnames (lua_State *L) {
       const char *name = lua_tolstring(L, 2, &len);
       int exists;
       cu_chan_lock();
-      exists = find_locked(name, len) != NULL;
+      exists = find_chanlocked(name, len) != NULL;
       cu_chan_unlock();
       lua_pushvalue(L, 2);
       if (exists) lua_pushboolean(L, 1);
@@ -657,7 +657,7 @@ static int channel_sync (lua_State *L) {
   cu_values_init(&theirs);
   cu_values_checksave(&mine, L, 3, lua_gettop(L), 0);
   cu_chan_lock();
-  matched = exchange_locked(c, endpoint, &mine, &theirs);
+  matched = exchange_chanlocked(c, endpoint, &mine, &theirs);
   cu_chan_unlock();
   cu_values_free(&mine);
   if (!matched) {  /* false, not nil: conventions.md */
@@ -692,14 +692,14 @@ static int system_awaitch (lua_State *L) {
   if (bad != 0) {
     freewaiter(lw);
     if (bad < 0) return luaL_error(L, "not enough memory");
-    cu_pushtransfererror(L, "argument", bad, luaL_typename(L, bad));
+    cu_values_pusherror(L, "argument", bad, luaL_typename(L, bad));
     return lua_error(L);
   }
   lw->w.endpoint = endpoint;
   op = cu_await_begin(L);  /* may raise: nothing is queued yet */
   cu_chan_lock();
-  matched = exchange_locked(c, endpoint, &lw->w.sent, &lw->w.got);
-  if (!matched) enqueue_locked(c, &lw->w);
+  matched = exchange_chanlocked(c, endpoint, &lw->w.sent, &lw->w.got);
+  if (!matched) enqueue_chanlocked(c, &lw->w);
   cu_chan_unlock();
   if (matched) {  /* no need to wait: drop the record, return at once */
     int n;
@@ -723,7 +723,7 @@ void cu_open_awaitch (lua_State *L) {
     {"awaitch", system_awaitch},
     {NULL, NULL}
   };
-  cu_setfuncs(L, funcs);
+  cu_loop_setfuncs(L, funcs);
 }
 
 void cu_open_channel (lua_State *L) {

@@ -24,7 +24,7 @@ struct cu_Waiter {
   cu_Chan *chan;           /* the channel while queued, NULL otherwise */
   int endpoint;
   cu_Wake wake;
-  cu_Wake release;         /* for cu_chan_defer_locked */
+  cu_Wake release;         /* for cu_chan_defer_chanlocked */
   cu_Values sent;          /* this call's extra values */
   cu_Values got;           /* the matching call's extra values */
 };
@@ -44,27 +44,27 @@ int cu_chan_endpoint (const char *name);
    queue of channel 'name': returns 1 when it matched at once (w->got is
    filled, the other side woken), 0 when 'w' was queued, -1 when out of
    memory. */
-int cu_chan_await_locked (cu_Waiter *w, const char *name, size_t len);
+int cu_chan_await_chanlocked (cu_Waiter *w, const char *name, size_t len);
 
 /* Channel lock held. Takes 'w' out of its queue if it is still there. */
-void cu_chan_unqueue_locked (cu_Waiter *w);
+void cu_chan_unqueue_chanlocked (cu_Waiter *w);
 
 /* Channel lock held, 'w' out of its queue (a cu_Wake may call it): has
    cu_chan_unlock call w->release(w) once the lock is released, for work
    that may not happen inside it (closing a Lua state). */
-void cu_chan_defer_locked (cu_Waiter *w);
+void cu_chan_defer_chanlocked (cu_Waiter *w);
 
 /* Loops and tasks. A task whose system.run("loop") has only awaitch calls
    left yields CU_PARKMARK and the loop's sync record (2 values); the pool
-   then calls cu_chan_parktask_locked (channel lock held), which returns 0
+   then calls cu_chan_parktask_chanlocked (channel lock held), which returns 0
    when a match already came (resume the task again now) or 1 when the
-   task is parked: a later match calls cu_threads_wake_locked(task). */
+   task is parked: a later match calls cu_threads_wake_chanlocked(task). */
 extern const char cu_parkmark;
 #define CU_PARKMARK ((void *)&cu_parkmark)
-int cu_chan_parktask_locked (void *sync, void *task);
+int cu_chan_parktask_chanlocked (void *sync, void *task);
 
 /* Channel lock held: a parked task is being discarded; forget it. */
-void cu_chan_unpark_locked (void *sync);
+void cu_chan_unpark_chanlocked (void *sync);
 
 
 

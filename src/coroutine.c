@@ -111,7 +111,7 @@ static int pushoutcome (lua_State *L, StateCo *p) {
   if (p->bad) {
     lua_pushboolean(L, 0);  /* conventions.md: false, never nil */
     if (p->badtype == NULL) lua_pushliteral(L, "not enough memory");
-    else cu_pushtransfererror(L, ok ? "return value" : "error",
+    else cu_values_pusherror(L, ok ? "return value" : "error",
                               ok ? p->bad : 0, p->badtype);
     return 2;
   }
@@ -170,7 +170,7 @@ static int system_resume (lua_State *L) {
   if (bad != 0) {
     cu_values_free(&p->io);  /* it may have grown */
     if (bad < 0) return luaL_error(L, "not enough memory");
-    cu_pushtransfererror(L, "argument", bad, cu_values_typename(L, bad));
+    cu_values_pusherror(L, "argument", bad, cu_values_typename(L, bad));
     return failresume(L);
   }
   op = cu_await_begin(L);
@@ -186,7 +186,7 @@ void cu_open_resume (lua_State *L) {
     {"resume", system_resume},
     {NULL, NULL}
   };
-  cu_setfuncs(L, funcs);
+  cu_loop_setfuncs(L, funcs);
 }
 
 /* --- coutil.coroutine ---------------------------------------------------- */
@@ -203,7 +203,7 @@ static StateCo *newstateco (lua_State *L) {
   cu_values_init(&p->io);
   p->status = SUSPENDED;
   *ref = p;
-  p->L = cu_newstate(L);
+  p->L = cu_state_new(L);
   if (p->L == NULL) lua_error(L);
   p->co = lua_newthread(p->L);  /* stays on the main stack: anchored */
   return p;

@@ -54,7 +54,7 @@ void cu_event_pushweak (lua_State *L, const void *key) {
 /* Registry keys of the per-state record and tables. */
 static const char events_key = 'e', waiters_key = 'w', stored_key = 's';
 
-void cu_events_push (lua_State *L) {
+void cu_event_pushstate (lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &events_key) != LUA_TUSERDATA) {
     cu_Events *st;
     lua_pop(L, 1);
@@ -598,7 +598,7 @@ void cu_open_event (lua_State *L) {
     {"pending", event_pending},
     {NULL, NULL}
   };
-  cu_events_push(L);
+  cu_event_pushstate(L);
   newweak(L, "v");  /* the emitqueue cache */
   luaL_setfuncs(L, funcs, 3);
 }
@@ -732,7 +732,7 @@ void cu_open_queued (lua_State *L) {
     {"pending", event_pending},
     {NULL, NULL}
   };
-  cu_events_push(L);
+  cu_event_pushstate(L);
   cu_event_pushweak(L, &stored_key);
   newweak(L, "v");  /* the emitqueue cache */
   luaL_setfuncs(L, funcs, 4);

@@ -34,7 +34,7 @@ typedef struct cu_Events {
 
 /* Pushes the per-state record and waiter table (2 values), creating them
    on first use; modules take them as their first two upvalues. */
-void cu_events_push (lua_State *L);
+void cu_event_pushstate (lua_State *L);
 
 /* Pushes the table with weak keys kept in the registry at 'key' (an
    ephemeron when its values refer back to their keys), creating it on

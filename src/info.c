@@ -387,7 +387,7 @@ static void on_random (uv_random_t *req, int status, void *buf,
 /* system.random(buffer [, i [, j [, mode]]]) */
 static int system_random (lua_State *L) {
   size_t len;
-  char *p = cu_checkbuffer(L, 1, &len, 0);
+  char *p = cu_memory_checkbuffer(L, 1, &len, 0);
   const char *mode = cu_checkmode(L, 4, "~");
   cu_Await *op;
   int err;
@@ -401,7 +401,7 @@ static int system_random (lua_State *L) {
   lua_settop(L, 3);
   op = cu_await_begin(L);
   op->cancel = cu_await_cancelwork;
-  op->pin = cu_pinmemory(L, 1);  /* a resize must not move the bytes */
+  op->pin = cu_memory_pin(L, 1);  /* a resize must not move the bytes */
   err = uv_random(cu_loop(L), &op->u.random, p, len, 0, on_random);
   if (err < 0) return cu_await_fail(L, op, err);
   return cu_await_yield(L, op, 1);
@@ -421,5 +421,5 @@ void cu_open_info (lua_State *L) {
   };
   cu_newclass(L, SNAPSHOT, NULL, meta, 0);
   lua_pop(L, 1);
-  cu_setfuncs(L, funcs);
+  cu_loop_setfuncs(L, funcs);
 }

@@ -39,7 +39,7 @@ static void on_roundend (uv_check_t *check) {
   uv_check_stop(check);
 }
 
-unsigned cu_loopround (cu_Loop *loop) {
+unsigned cu_loop_round (cu_Loop *loop) {
   if (!uv_is_active((uv_handle_t *)&loop->roundend))
     uv_check_start(&loop->roundend, on_roundend);
   return loop->round;
@@ -114,7 +114,7 @@ void *cu_loop_hookdata (cu_Loop *loop, const cu_LoopHooks *hooks) {
 
 /* --- creation --------------------------------------------------------- */
 
-cu_Loop *cu_pushloop (lua_State *L) {
+cu_Loop *cu_loop_push (lua_State *L) {
   cu_Loop *loop;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LOOPKEY) == LUA_TUSERDATA)
     return (cu_Loop *)lua_touserdata(L, -1);
@@ -141,20 +141,20 @@ cu_Loop *cu_pushloop (lua_State *L) {
   return loop;
 }
 
-uv_loop_t *cu_openloop (lua_State *L) {
+uv_loop_t *cu_loop_open (lua_State *L) {
   cu_Loop *loop = cu_loopof(L);
   if (loop->closing) luaL_error(L, "closed");
   return &loop->uv;
 }
 
-void cu_setfuncs (lua_State *L, const luaL_Reg *l) {
-  cu_pushloop(L);
+void cu_loop_setfuncs (lua_State *L, const luaL_Reg *l) {
+  cu_loop_push(L);
   luaL_setfuncs(L, l, 1);
 }
 
-void cu_newloopclass (lua_State *L, const char *name,
+void cu_loop_newclass (lua_State *L, const char *name,
                       const luaL_Reg *methods, const luaL_Reg *metamethods) {
-  cu_pushloop(L);
+  cu_loop_push(L);
   cu_newclass(L, name, methods, metamethods, 1);
 }
 
@@ -220,5 +220,5 @@ void cu_open_loop (lua_State *L) {
     {"halt", system_halt},
     {NULL, NULL}
   };
-  cu_setfuncs(L, funcs);
+  cu_loop_setfuncs(L, funcs);
 }

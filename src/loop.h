@@ -2,7 +2,7 @@
 ** loop.h: the libuv loop of a Lua state. One per state, created by the
 ** first require of coutil.system (or any module needing it) and torn down
 ** by its finalizer at lua_close. Every system function and method gets
-** the loop userdata as upvalue 1 (use cu_setfuncs / cu_newclass).
+** the loop userdata as upvalue 1 (use cu_loop_setfuncs / cu_newclass).
 */
 #ifndef coutil_loop_h
 #define coutil_loop_h
@@ -47,8 +47,8 @@ struct cu_Loop {
                           join readyhead when the iteration ends (time.c) */
   uv_check_t lateend;  /* moves them there; active while it matters */
   unsigned readygen;   /* batch number of the records in readyhead */
-  uv_check_t roundend; /* ends a round that cu_loopround was asked for */
-  unsigned round;      /* see cu_loopround */
+  uv_check_t roundend; /* ends a round that cu_loop_round was asked for */
+  unsigned round;      /* see cu_loop_round */
   int nhooks;
   struct { const cu_LoopHooks *hooks; void *data; } hook[CU_MAXHOOKS];
 };
@@ -60,12 +60,12 @@ struct cu_Loop {
 /* The loop of the running function for a function about to create a
    libuv handle: raises 'closed' once lua_close tore the loop down (a
    finalizer of an object older than the loop may still call us). */
-uv_loop_t *cu_openloop (lua_State *L);
+uv_loop_t *cu_loop_open (lua_State *L);
 
 /* A number that changes from one loop iteration to the next, for
    callers that bound the work they do in one iteration (stream.c). It
    costs a check handle callback, only in iterations where it is asked. */
-unsigned cu_loopround (cu_Loop *loop);
+unsigned cu_loop_round (cu_Loop *loop);
 
 /* Registers 'hooks' with 'data' (one registration per 'hooks'; no
    effect when full, which a fixed set of areas never makes it). */
@@ -76,13 +76,13 @@ void cu_loop_unhook (cu_Loop *loop, const cu_LoopHooks *hooks);
 void *cu_loop_hookdata (cu_Loop *loop, const cu_LoopHooks *hooks);
 
 /* Pushes the loop userdata of L's state, creating it on first use. */
-cu_Loop *cu_pushloop (lua_State *L);
+cu_Loop *cu_loop_push (lua_State *L);
 
 /* luaL_setfuncs with the loop userdata as the single upvalue. */
-void cu_setfuncs (lua_State *L, const luaL_Reg *l);
+void cu_loop_setfuncs (lua_State *L, const luaL_Reg *l);
 
 /* cu_newclass with the loop userdata as the single upvalue. */
-void cu_newloopclass (lua_State *L, const char *name,
+void cu_loop_newclass (lua_State *L, const char *name,
                       const luaL_Reg *methods, const luaL_Reg *metamethods);
 
 #endif

@@ -22,7 +22,7 @@
    another build, and is refused rather than misread). 'closed' is set
    by __close: size 0, type "other". While 'pins' > 0 libuv may still use
    the bytes: they cannot move, and bytes released meanwhile wait in
-   'orphan' for the last cu_unpinmemory. */
+   'orphan' for the last cu_memory_unpin. */
 #define LAYOUT 2  /* change with the struct below */
 typedef struct Resizable {
   char *data;  /* NULL while size is 0 or once closed */
@@ -63,7 +63,7 @@ static int isclass (lua_State *L, const char *name) {
 
 /* Fills 'm' from the value at 'arg'; returns its kind (MEM_NONE for a
    value that is not a memory). 'mt' is the stack index of the "char[]"
-   metatable (cu_pushmemoryclass) when the caller has it at hand, or 0:
+   metatable (cu_memory_pushclass) when the caller has it at hand, or 0:
    comparing with it saves a registry lookup by name on the hot path of
    every socket read and write. */
 static MemKind tomemory (lua_State *L, int arg, Memory *m, int mt) {
@@ -82,7 +82,7 @@ static MemKind tomemory (lua_State *L, int arg, Memory *m, int mt) {
   if (!lua_getmetatable(L, arg)) return MEM_NONE;
   ours = (mt != 0 && lua_topointer(L, -1) == lua_topointer(L, mt)) ||
          isclass(L, MEMORY_CLASS);  /* addresses of live tables: see
-                                       cu_tosocketref */
+                                       cu_socket_toref */
   if (ours) {
     size_t size = lua_rawlen(L, arg);
     /* only a block the size of a Resizable can be one: the common fixed
@@ -199,22 +199,22 @@ static char *tobytes (lua_State *L, int arg, size_t *len, int mt) {
   return m.data;
 }
 
-char *cu_tomemory (lua_State *L, int arg, size_t *len) {
+char *cu_memory_to (lua_State *L, int arg, size_t *len) {
   return tobytes(L, arg, len, 0);
 }
 
-char *cu_checkmemory (lua_State *L, int arg, size_t *len) {
+char *cu_memory_check (lua_State *L, int arg, size_t *len) {
   Memory m = checkmemory(L, arg, 0);
   if (len) *len = m.len;
   return m.data;
 }
 
-char *cu_checkbuffer (lua_State *L, int arg, size_t *len, int mt) {
+char *cu_memory_checkbuffer (lua_State *L, int arg, size_t *len, int mt) {
   Memory m = checkmemory(L, arg, mt);
   return inrange(L, arg + 1, m.data, m.len, len);
 }
 
-const char *cu_checkdata (lua_State *L, int arg, size_t *len, int mt) {
+const char *cu_memory_checkdata (lua_State *L, int arg, size_t *len, int mt) {
   size_t size;
   const char *data = checkbytes(L, arg, &size, mt);
   return inrange(L, arg + 1, data, size, len);
@@ -281,16 +281,16 @@ static char *cachedrange (lua_State *L, int arg, size_t *len, int mt,
   return p;
 }
 
-char *cu_checkbufferc (lua_State *L, int arg, size_t *len, int mt,
+char *cu_memory_checkbufferc (lua_State *L, int arg, size_t *len, int mt,
                        cu_MemoryCache *c, int owner) {
   return cachedrange(L, arg, len, mt, c, owner, 1);
 }
 
-const char *cu_checkdatac (lua_State *L, int arg, size_t *len, int mt,
+const char *cu_memory_checkdatac (lua_State *L, int arg, size_t *len, int mt,
                            cu_MemoryCache *c, int owner) {
   const char *p = lua_type(L, arg) == LUA_TSTRING ? NULL :
                   cachedrange(L, arg, len, mt, c, owner, 0);
-  return p ? p : cu_checkdata(L, arg, len, mt);  /* a string or number */
+  return p ? p : cu_memory_checkdata(L, arg, len, mt);  /* string, number */
 }
 
 /* --- creation, type, size ---------------------------------------------- */
@@ -427,14 +427,14 @@ static void release (lua_State *L, Resizable *r) {
   r->size = 0;
 }
 
-void *cu_pinmemory (lua_State *L, int arg) {
+void *cu_memory_pin (lua_State *L, int arg) {
   Memory m;
   if (tomemory(L, arg, &m, 0) != MEM_RESIZABLE) return NULL;
   m.rsz->pins++;
   return m.rsz;
 }
 
-void cu_unpinmemory (lua_State *L, void *token) {
+void cu_memory_unpin (lua_State *L, void *token) {
   Resizable *r = (Resizable *)token;
   if (r == NULL || r->pins == 0 || --r->pins > 0 || r->orphan == NULL)
     return;
@@ -443,14 +443,14 @@ void cu_unpinmemory (lua_State *L, void *token) {
   r->orphansize = 0;
 }
 
-void *cu_pinbytes (lua_State *L, int arg, const char *p, size_t len) {
+void *cu_memory_pinbytes (lua_State *L, int arg, const char *p, size_t len) {
   const char *block = (const char *)lua_touserdata(L, arg);
   /* bytes inside the userdata block itself (a fixed memory) never move:
      Lua does not move userdata; this saves a lookup on every read */
   if (block == NULL ||
       (p >= block && p + len <= block + lua_rawlen(L, arg)))
     return NULL;
-  return cu_pinmemory(L, arg);
+  return cu_memory_pin(L, arg);
 }
 
 static int memory_gc (lua_State *L) {
@@ -1022,7 +1022,7 @@ static void setupclass (lua_State *L) {
   luaL_setfuncs(L, metamethods, 1);
 }
 
-void cu_pushmemoryclass (lua_State *L) {
+void cu_memory_pushclass (lua_State *L) {
   if (luaL_getmetatable(L, MEMORY_CLASS) == LUA_TTABLE) return;
   lua_pop(L, 1);
   setupclass(L);  /* no memory module yet: memories made later use it */

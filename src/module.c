@@ -6,7 +6,7 @@
 #include "loop.h"
 
 CU_EXPORT int luaopen_coutil_system (lua_State *L) {
-  cu_pushloop(L);  /* first: its finalizer must run after every object's */
+  cu_loop_push(L);  /* first: its finalizer must run after every object's */
   lua_pop(L, 1);
   lua_newtable(L);
   cu_open_loop(L);

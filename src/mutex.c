@@ -110,7 +110,7 @@ void cu_open_mutex (lua_State *L) {
     {NULL, NULL}
   };
   static const char locks_key = 'm';
-  cu_events_push(L);
+  cu_event_pushstate(L);
   cu_event_pushweak(L, &locks_key);  /* value -> owner */
   luaL_setfuncs(L, funcs, 3);
 }

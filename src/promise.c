@@ -230,6 +230,6 @@ void cu_open_promise (lua_State *L) {
     {"pickready", promise_pickready},
     {NULL, NULL}
   };
-  cu_events_push(L);
+  cu_event_pushstate(L);
   luaL_setfuncs(L, funcs, 2);
 }

@@ -47,7 +47,7 @@ cu_Socket *cu_socket_new (lua_State *L, int kind, int domain,
     return NULL;
   }
   if (open && (*err = open(s, arg)) < 0) {  /* on_closed frees it */
-    cu_closesocket(s);
+    cu_socket_closehandle(s);
     lua_pop(L, 1);
     return NULL;
   }
@@ -68,7 +68,7 @@ void cu_socket_setfamily (cu_Socket *s) {
 
 /* The socket pointer slot of 'self' when it is of the running method's
    class: a method gets its class's metatable as upvalue 2 (see
-   cu_newsocketclass), so the check needs no registry lookup. NULL
+   cu_socket_newclass), so the check needs no registry lookup. NULL
    otherwise. */
 static cu_Socket **toselfref (lua_State *L) {
   cu_Socket **ref = NULL;
@@ -92,13 +92,13 @@ static cu_Socket **checkselfref (lua_State *L) {
   return ref;
 }
 
-cu_Socket *cu_checkself (lua_State *L) {
+cu_Socket *cu_socket_checkself (lua_State *L) {
   cu_Socket *s = *checkselfref(L);
   if (s == NULL) luaL_argerror(L, 1, "closed object");
   return s;
 }
 
-cu_Socket **cu_tosocketref (lua_State *L, int arg, int kinds) {
+cu_Socket **cu_socket_toref (lua_State *L, int arg, int kinds) {
   int k;
   for (k = CU_DATAGRAM; k <= CU_TERMINAL; k++) {
     if (kinds & CU_KIND(k)) {
@@ -109,8 +109,8 @@ cu_Socket **cu_tosocketref (lua_State *L, int arg, int kinds) {
   return NULL;
 }
 
-cu_Socket *cu_checksocket (lua_State *L, int arg, int kinds) {
-  cu_Socket **ref = cu_tosocketref(L, arg, kinds);
+cu_Socket *cu_socket_check (lua_State *L, int arg, int kinds) {
+  cu_Socket **ref = cu_socket_toref(L, arg, kinds);
   if (ref == NULL) {
     const char *what = kinds == CU_KIND(CU_TERMINAL) ? "terminal" :
                        kinds == CU_KIND(CU_STREAM) ? "stream socket" :
@@ -136,14 +136,14 @@ static void on_closed (uv_handle_t *h) {
   /* at lua_close the registry goes anyway, and no Lua may run */
   if (s->selfref != LUA_NOREF && !s->loop->closing)
     luaL_unref(s->loop->L0, LUA_REGISTRYINDEX, s->selfref);
-  cu_unpinmemory(s->loop->L0, s->rpin);
+  cu_memory_unpin(s->loop->L0, s->rpin);
   free(s->stash);
   free(s);
   if (op) endclosed(op);  /* a read or accept still awaits: it ends here */
   if (conn) endclosed(conn);
 }
 
-void cu_closesocket (cu_Socket *s) {
+void cu_socket_closehandle (cu_Socket *s) {
   if (s->kind == CU_TERMINAL && s->ttymode != UV_TTY_MODE_NORMAL)
     uv_tty_set_mode(&s->h.tty, UV_TTY_MODE_NORMAL);
   uv_close(&s->h.handle, on_closed);
@@ -159,7 +159,7 @@ static void closeref (lua_State *L, cu_Socket **ref, int anchor) {
     lua_pushvalue(L, 1);
     s->selfref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  cu_closesocket(s);
+  cu_socket_closehandle(s);
   lua_pushnil(L);  /* the cache went with 's': its memory may go */
   lua_setiuservalue(L, 1, 1);
 }
@@ -192,7 +192,7 @@ int cu_socket_tostring (lua_State *L) {
                                       "passive socket", "terminal"};
   int k;
   for (k = CU_DATAGRAM; k <= CU_TERMINAL; k++) {
-    cu_Socket **ref = cu_tosocketref(L, 1, CU_KIND(k));
+    cu_Socket **ref = cu_socket_toref(L, 1, CU_KIND(k));
     if (ref && *ref) lua_pushfstring(L, "%s (%p)", names[k], (void *)*ref);
     else if (ref) lua_pushfstring(L, "%s (closed)", names[k]);
     if (ref) return 1;
@@ -220,7 +220,7 @@ static int system_socket (lua_State *L) {
   int kind = luaL_checkoption(L, 1, NULL, kinds);
   int domain = luaL_checkoption(L, 2, NULL, domainnames);
   int err;
-  cu_openloop(L);  /* raises once the loop is closed */
+  cu_loop_open(L);  /* raises once the loop is closed */
   if (kind == CU_DATAGRAM && domain >= CU_LOCAL)  /* libuv has none */
     return cu_pushfail(L, UV_ESOCKTNOSUPPORT);
   if (cu_socket_new(L, kind, domain, initsocket, NULL, NULL, &err) == NULL)
@@ -230,7 +230,7 @@ static int system_socket (lua_State *L) {
 
 /* socket:getdomain() */
 static int socket_getdomain (lua_State *L) {
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   lua_pushstring(L, domainnames[s->domain]);
   return 1;
 }
@@ -240,7 +240,7 @@ static int socket_getdomain (lua_State *L) {
 /* The address at 'arg' for an IP socket, of its family. */
 static const struct sockaddr *checkipaddr (lua_State *L, int arg,
                                            cu_Socket *s) {
-  cu_Address *a = cu_checkaddress(L, arg);
+  cu_Address *a = cu_address_check(L, arg);
   int family = s->domain == CU_IPV6 ? AF_INET6 : AF_INET;
   luaL_argcheck(L, a->ss.ss_family == family, arg, "wrong domain");
   return (const struct sockaddr *)&a->ss;
@@ -257,7 +257,7 @@ static const char *checkpath (lua_State *L, int arg) {
 
 /* socket:bind(address) */
 static int socket_bind (lua_State *L) {
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   int err;
   if (cu_islocal(s)) err = uv_pipe_bind(&s->h.pipe, checkpath(L, 2));
   else {
@@ -318,7 +318,7 @@ static int awaitconnect (lua_State *L, cu_Socket *s) {
 
 /* socket:connect([address]) */
 static int socket_connect (lua_State *L) {
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   cu_Await *op;
   int err;
   if (s->kind == CU_DATAGRAM) {  /* no wait: it only sets the peer */
@@ -348,7 +348,7 @@ static int socket_connect (lua_State *L) {
 /* socket:getaddress([site [, address]]) */
 static int socket_getaddress (lua_State *L) {
   static const char *const sites[] = {"self", "peer", NULL};
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   int peer = luaL_checkoption(L, 2, "self", sites);
   struct sockaddr *sa;
   int err, len;
@@ -362,13 +362,13 @@ static int socket_getaddress (lua_State *L) {
     return 1;
   }
   if (lua_isnoneornil(L, 3)) {
-    cu_newaddress(L, s->domain == CU_IPV6 ? AF_INET6 : AF_INET);
+    cu_address_new(L, s->domain == CU_IPV6 ? AF_INET6 : AF_INET);
   }
   else {
     checkipaddr(L, 3, s);
     lua_settop(L, 3);
   }
-  sa = (struct sockaddr *)&cu_toaddress(L, -1)->ss;
+  sa = (struct sockaddr *)&cu_address_to(L, -1)->ss;
   len = sizeof(struct sockaddr_storage);
   if (s->kind == CU_DATAGRAM)
     err = peer ? uv_udp_getpeername(&s->h.udp, sa, &len)
@@ -447,7 +447,7 @@ static int localoption (lua_State *L, cu_Socket *s) {
 
 /* socket:setoption(name, value, ...) */
 static int socket_setoption (lua_State *L) {
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   int err;
   if (s->kind == CU_DATAGRAM) err = udpoption(L, s);
   else if (cu_islocal(s)) err = localoption(L, s);
@@ -473,7 +473,7 @@ static void on_connection (uv_stream_t *server, int status) {
   }
   co = cu_await_waiter(op);
   if (co == NULL && status == 0) s->pending = 1;
-  cu_setreader(s, NULL);
+  cu_socket_setreader(s, NULL);
   if (co && status == 0) {  /* accept_k does it in the coroutine */
     lua_pushlightuserdata(co, s);
     n = 1;
@@ -483,7 +483,7 @@ static void on_connection (uv_stream_t *server, int status) {
 }
 
 static int cancelaccept (cu_Await *op) {
-  cu_setreader((cu_Socket *)op->data, NULL);
+  cu_socket_setreader((cu_Socket *)op->data, NULL);
   return 1;
 }
 
@@ -522,7 +522,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
 
 /* socket:accept() */
 static int socket_accept (lua_State *L) {
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   cu_Await *op;
   if (!s->listening) return luaL_error(L, "not listening");
   if (s->reader) return luaL_error(L, "already in use");
@@ -531,13 +531,13 @@ static int socket_accept (lua_State *L) {
   op = cu_await_begin(L);
   op->data = s;
   op->cancel = cancelaccept;
-  cu_setreader(s, op);
+  cu_socket_setreader(s, op);
   return cu_await_yieldk(L, op, 0, accept_k, lua_gettop(L));
 }
 
 /* socket:listen(backlog) */
 static int socket_listen (lua_State *L) {
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   lua_Integer backlog = luaL_checkinteger(L, 2);
   int err;
   luaL_argcheck(L, 0 <= backlog && backlog <= INT_MAX, 2, "out of range");
@@ -568,7 +568,7 @@ static void on_received (uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf,
   if (nread == 0 && addr == NULL) return;  /* nothing to read */
   uv_udp_recv_stop(udp);
   if (op == NULL) return;
-  cu_setreader(s, NULL);
+  cu_socket_setreader(s, NULL);
   co = cu_await_waiter(op);
   if (co && nread < 0) n = cu_pushfail(co, (int)nread);
   else if (co) {
@@ -590,34 +590,35 @@ static void on_received (uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf,
 static int cancelreceive (cu_Await *op) {
   cu_Socket *s = (cu_Socket *)op->data;
   uv_udp_recv_stop(&s->h.udp);
-  cu_setreader(s, NULL);
+  cu_socket_setreader(s, NULL);
   return 1;
 }
 
 /* socket:read(buffer [, i [, j [, address]]]) of datagram sockets */
 static int datagram_read (lua_State *L) {
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   size_t len;
-  char *p = cu_checkbufferc(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
+  char *p = cu_memory_checkbufferc(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
   cu_Address *a = NULL;
   cu_Await *op;
   int err;
   if (!lua_isnoneornil(L, 5)) {
     checkipaddr(L, 5, s);
-    a = cu_toaddress(L, 5);
+    a = cu_address_to(L, 5);
   }
   if (s->reader) return luaL_error(L, "already in use");
   op = cu_await_begin(L);
   op->data = s;
   op->cancel = cancelreceive;
   s->raddr = a;
-  cu_startread(L, s, op, p, len);
+  cu_socket_startread(L, s, op, p, len);
   err = uv_udp_recv_start(&s->h.udp, on_udpalloc, on_received);
   if (err < 0) {
-    cu_setreader(s, NULL);
+    cu_socket_setreader(s, NULL);
     return cu_await_fail(L, op, err);
   }
-  return cu_await_yield(L, op, 0);  /* no kept value: see cu_startread */
+  /* no kept value: see cu_socket_startread */
+  return cu_await_yield(L, op, 0);
 }
 
 /* Datagram writes that wait: as in the original library, a write made
@@ -720,7 +721,7 @@ static int awaitsend (lua_State *L, cu_Socket *s, cu_Await *op, uv_buf_t buf,
    always waits for libuv's callback, like any await function (libuv sends
    at once when it can). */
 static int datagram_write (lua_State *L) {
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   const struct sockaddr *sa = NULL;
   const char *p;
   size_t len;
@@ -729,11 +730,11 @@ static int datagram_write (lua_State *L) {
   int err;
   cu_checkyield(L);
   if (!s->peer || !lua_isnoneornil(L, 5)) sa = checkipaddr(L, 5, s);
-  p = cu_checkdatac(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
+  p = cu_memory_checkdatac(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
   buf = uv_buf_init((char *)p, (unsigned int)len);
   luaL_argcheck(L, len <= 0x7fffffffu, 2, "too long");
   op = cu_await_begin(L);
-  op->pin = cu_pinbytes(L, 2, p, len);  /* the bytes stay until on_sent */
+  op->pin = cu_memory_pinbytes(L, 2, p, len);  /* until on_sent */
   if (s->abandoned > 0) return awaitsend(L, s, op, buf, sa);
   op->cancel = cancelsend;
   op->unguarded = 1;  /* a close need not stop it: the send goes on */
@@ -744,12 +745,12 @@ static int datagram_write (lua_State *L) {
 
 /* --- classes ------------------------------------------------------------ */
 
-void cu_newsocketclass (lua_State *L, int kind, const luaL_Reg *methods,
+void cu_socket_newclass (lua_State *L, int kind, const luaL_Reg *methods,
                         const luaL_Reg *metamethods) {
   luaL_newmetatable(L, classnames[kind]);
-  cu_pushloop(L);  /* upvalue 1: the loop, as for every function */
+  cu_loop_push(L);  /* upvalue 1: the loop, as for every function */
   lua_pushvalue(L, -2);  /* upvalue 2: the class's own metatable */
-  cu_pushmemoryclass(L);  /* upvalue 3: CU_MEMCLASS */
+  cu_memory_pushclass(L);  /* upvalue 3: CU_MEMCLASS */
   cu_newclass(L, classnames[kind], methods, metamethods, 3);
   lua_pop(L, 2);
 }
@@ -796,6 +797,6 @@ void cu_open_socket (lua_State *L) {
     sigaction(SIGPIPE, &sa, NULL);
   }
   for (k = CU_DATAGRAM; k <= CU_PASSIVE; k++)
-    cu_newsocketclass(L, k, methods[k], meta);
-  cu_setfuncs(L, funcs);
+    cu_socket_newclass(L, k, methods[k], meta);
+  cu_loop_setfuncs(L, funcs);
 }

@@ -55,7 +55,7 @@ typedef struct cu_Socket {
   unsigned char more;       /* the last system read filled the reader's
                                buffer: more bytes are likely there */
   unsigned char direct;     /* reads done at once in this loop round */
-  unsigned round;           /* that round (cu_loopround) */
+  unsigned round;           /* that round (cu_loop_round) */
   char scratch;             /* datagram read into an empty range */
   cu_MemoryCache mcache;    /* the memory last read into or written from,
                                anchored as the userdata's user value 1 */
@@ -65,7 +65,7 @@ typedef struct cu_Socket {
    the class's metatable as upvalue 2 (a quick self check) and the memory
    metatable as upvalue 3 (CU_MEMCLASS, a quick buffer check). */
 #define CU_MEMCLASS lua_upvalueindex(3)
-void cu_newsocketclass (lua_State *L, int kind, const luaL_Reg *methods,
+void cu_socket_newclass (lua_State *L, int kind, const luaL_Reg *methods,
                         const luaL_Reg *metamethods);
 /* How a new socket gets its libuv handle (cu_socket_new): 'init' is a
    uv_<type>_init (on failure libuv kept nothing); 'open', if not NULL,
@@ -86,17 +86,17 @@ cu_Socket *cu_socket_new (lua_State *L, int kind, int domain,
    takes the domain of its address family (IPv4 when unknown). */
 void cu_socket_setfamily (cu_Socket *s);
 /* The open socket at 'arg' of one of the kinds in 'kinds', or raises. */
-cu_Socket *cu_checksocket (lua_State *L, int arg, int kinds);
+cu_Socket *cu_socket_check (lua_State *L, int arg, int kinds);
 /* The open socket 'self' (argument 1) of a method, which must be of the
    method's own class (upvalue 2): "<class> expected, got <class>". */
-cu_Socket *cu_checkself (lua_State *L);
+cu_Socket *cu_socket_checkself (lua_State *L);
 /* The socket pointer slot at 'arg' if it is one of 'kinds', or NULL. */
-cu_Socket **cu_tosocketref (lua_State *L, int arg, int kinds);
+cu_Socket **cu_socket_toref (lua_State *L, int arg, int kinds);
 /* uv_close for a socket whose userdata is already detached. */
-void cu_closesocket (cu_Socket *s);
+void cu_socket_closehandle (cu_Socket *s);
 /* Makes 'op' the reader of 's' filling 'p' (len bytes), the memory at
    stack index 2, which stays pinned until the reader is cleared. */
-void cu_startread (lua_State *L, cu_Socket *s, cu_Await *op, char *p,
+void cu_socket_startread (lua_State *L, cu_Socket *s, cu_Await *op, char *p,
                    size_t len);
 
 /* stream.c: methods of stream sockets and terminals */
@@ -105,7 +105,7 @@ int cu_stream_write (lua_State *L);
 int cu_stream_shutdown (lua_State *L);
 /* Sets or clears the reader; a socket keeps the loop alive only while
    a coroutine awaits on it. */
-void cu_setreader (cu_Socket *s, cu_Await *op);
+void cu_socket_setreader (cu_Socket *s, cu_Await *op);
 
 /* socket.c: methods shared with terminals */
 int cu_socket_close (lua_State *L);

@@ -177,7 +177,7 @@ int cu_values_push (cu_Values *v, lua_State *L) {
   return v->n;
 }
 
-void cu_pushtransfererror (lua_State *L, const char *what, int n,
+void cu_values_pusherror (lua_State *L, const char *what, int n,
                            const char *tname) {
   if (n > 0)
     lua_pushfstring(L, "unable to transfer %s #%d (got %s)", what, n, tname);
@@ -191,7 +191,7 @@ void cu_values_checksave (cu_Values *v, lua_State *L, int first, int last,
   if (bad != 0) cu_values_free(v);  /* it may have grown */
   if (bad < 0) luaL_error(L, "not enough memory");
   if (bad > 0) {
-    cu_pushtransfererror(L, "argument", bad + shift,
+    cu_values_pusherror(L, "argument", bad + shift,
                          cu_values_typename(L, bad));
     lua_error(L);
   }
@@ -406,13 +406,13 @@ static int addpreloads (lua_State *L) {
   return 0;
 }
 
-void cu_stateorigin (lua_State *L, cu_StateOrigin *o) {
+void cu_state_origin (lua_State *L, cu_StateOrigin *o) {
   o->alloc = lua_getallocf(L, &o->ud);
   o->panic = lua_atpanic(L, NULL);
   lua_atpanic(L, o->panic);  /* only read it */
 }
 
-lua_State *cu_newbarestate (const cu_StateOrigin *o) {
+lua_State *cu_state_newbare (const cu_StateOrigin *o) {
   lua_State *NL = lua_newstate(o->alloc, o->ud);
   if (NL == NULL) return NULL;
   lua_atpanic(NL, o->panic);
@@ -425,7 +425,7 @@ lua_State *cu_newbarestate (const cu_StateOrigin *o) {
   return NL;
 }
 
-lua_State *cu_inheritpreloads (lua_State *L, lua_State *NL) {
+lua_State *cu_state_inheritpreloads (lua_State *L, lua_State *NL) {
   InheritList in = {NULL, 0, 0};
   if (inheritable(L, &in) < 0) {
     lua_close(NL);
@@ -445,14 +445,14 @@ lua_State *cu_inheritpreloads (lua_State *L, lua_State *NL) {
   return NL;
 }
 
-lua_State *cu_newstate (lua_State *L) {
+lua_State *cu_state_new (lua_State *L) {
   cu_StateOrigin o;
   lua_State *NL;
-  cu_stateorigin(L, &o);
-  NL = cu_newbarestate(&o);
+  cu_state_origin(L, &o);
+  NL = cu_state_newbare(&o);
   if (NL == NULL) {
     lua_pushliteral(L, "not enough memory");
     return NULL;
   }
-  return cu_inheritpreloads(L, NL);
+  return cu_state_inheritpreloads(L, NL);
 }

@@ -46,7 +46,7 @@ int cu_values_push (cu_Values *v, lua_State *L);
 
 /* Pushes onto L "unable to transfer <what> #<n> (got <tname>)", or
    "unable to transfer <what> (got <tname>)" when n is 0. */
-void cu_pushtransfererror (lua_State *L, const char *what, int n,
+void cu_values_pusherror (lua_State *L, const char *what, int n,
                            const char *tname);
 
 /* Saves values first..last of L or raises "unable to transfer argument
@@ -60,7 +60,7 @@ void cu_values_checksave (cu_Values *v, lua_State *L, int first, int last,
    preloaded and L's preloads inherited (C functions without upvalues as
    they are, Lua functions dumped and loaded again). NULL on failure
    (out of memory); the error message is then pushed onto L. */
-lua_State *cu_newstate (lua_State *L);
+lua_State *cu_state_new (lua_State *L);
 
 /* The same in two steps, so that the first can run on another thread
    ahead of time (thread pools keep a few spare states): */
@@ -71,15 +71,15 @@ typedef struct cu_StateOrigin {
 } cu_StateOrigin;
 
 /* What a new state takes from L (its allocator and panic function). */
-void cu_stateorigin (lua_State *L, cu_StateOrigin *o);
+void cu_state_origin (lua_State *L, cu_StateOrigin *o);
 
 /* Step 1, on any thread: a fresh state with 'package' loaded and the
    standard libraries and coutil's modules preloaded; NULL when out of
    memory. */
-lua_State *cu_newbarestate (const cu_StateOrigin *o);
+lua_State *cu_state_newbare (const cu_StateOrigin *o);
 
 /* Step 2, on L's thread: adds L's preloads to NL. Returns NL,
    or NULL after closing NL and pushing an error message onto L. */
-lua_State *cu_inheritpreloads (lua_State *L, lua_State *NL);
+lua_State *cu_state_inheritpreloads (lua_State *L, lua_State *NL);
 
 #endif

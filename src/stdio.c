@@ -15,7 +15,7 @@ static int terminal_setmode (lua_State *L) {
   static const char *const modes[] = {"normal", "raw", "binary", NULL};
   static const uv_tty_mode_t uvmodes[] = {UV_TTY_MODE_NORMAL, UV_TTY_MODE_RAW,
                                           UV_TTY_MODE_IO};
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   uv_tty_mode_t mode = uvmodes[luaL_checkoption(L, 2, NULL, modes)];
   int err = uv_tty_set_mode(&s->h.tty, mode);
   if (err == 0) s->ttymode = (unsigned char)mode;
@@ -24,7 +24,7 @@ static int terminal_setmode (lua_State *L) {
 
 /* terminal:winsize() */
 static int terminal_winsize (lua_State *L) {
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   int width, height;
   int err = uv_tty_get_winsize(&s->h.tty, &width, &height);
   if (err < 0) return cu_pushfail(L, err);
@@ -65,7 +65,7 @@ static int opentcp (cu_Socket *s, void *arg) {
 static void pushstdio (lua_State *L, int fd) {
   cu_Socket *s = NULL;
   int err;
-  cu_openloop(L);  /* raises once the loop is closed */
+  cu_loop_open(L);  /* raises once the loop is closed */
   switch (uv_guess_handle(fd)) {
     case UV_TTY:
       s = cu_socket_new(L, CU_TERMINAL, CU_NODOMAIN, inittty, NULL, &fd,
@@ -112,9 +112,9 @@ void cu_open_stdio (lua_State *L) {
     {"__tostring", cu_socket_tostring},
     {NULL, NULL}
   };
-  cu_newsocketclass(L, CU_TERMINAL, methods, meta);
+  cu_socket_newclass(L, CU_TERMINAL, methods, meta);
   if (!lua_getmetatable(L, -1)) lua_createtable(L, 0, 1);
-  cu_pushloop(L);
+  cu_loop_push(L);
   lua_pushcclosure(L, stdio_index, 1);
   lua_setfield(L, -2, "__index");
   lua_setmetatable(L, -2);

@@ -25,13 +25,13 @@
 /* Reads readnow may do in one loop iteration (see readnow). */
 #define MAXDIRECT 32
 
-void cu_setreader (cu_Socket *s, cu_Await *op) {
+void cu_socket_setreader (cu_Socket *s, cu_Await *op) {
   s->reader = op;
   if (op) uv_ref(&s->h.handle);
   else {
     uv_unref(&s->h.handle);
     if (s->rpin) {  /* the reader's memory may move again */
-      cu_unpinmemory(s->loop->L0, s->rpin);
+      cu_memory_unpin(s->loop->L0, s->rpin);
       s->rpin = NULL;
     }
   }
@@ -41,12 +41,12 @@ void cu_setreader (cu_Socket *s, cu_Await *op) {
    while the reader waits, and meanwhile the waiting coroutine, anchored,
    keeps its frame's arguments alive; an early wake-up or a close ends the
    read (cancelread, cancelreceive) before the anchor goes. */
-void cu_startread (lua_State *L, cu_Socket *s, cu_Await *op, char *p,
+void cu_socket_startread (lua_State *L, cu_Socket *s, cu_Await *op, char *p,
                    size_t len) {
   s->rbuf = p;
   s->rlen = len;
-  cu_setreader(s, op);
-  s->rpin = cu_pinbytes(L, 2, p, len);  /* they must stay where they are */
+  cu_socket_setreader(s, op);
+  s->rpin = cu_memory_pinbytes(L, 2, p, len);  /* they must not move */
 }
 
 /* --- reading ------------------------------------------------------------ */
@@ -107,7 +107,7 @@ static void on_read (uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     s->rerr = (int)nread;  /* end of file or error: every later read */
     if (op == NULL) return;
   }
-  cu_setreader(s, NULL);
+  cu_socket_setreader(s, NULL);
   co = cu_await_waiter(op);
   if (co) {
     if (nread > 0) {
@@ -121,7 +121,7 @@ static void on_read (uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 
 /* Early wake-up: reading goes on into the stash. */
 static int cancelread (cu_Await *op) {
-  cu_setreader((cu_Socket *)op->data, NULL);
+  cu_socket_setreader((cu_Socket *)op->data, NULL);
   return 1;
 }
 
@@ -157,7 +157,7 @@ static int readshare_k (lua_State *L, int status, lua_KContext ctx) {
   int n = lua_gettop(L) - (int)ctx;
   (void)status;
   if (n == 1 && lua_isinteger(L, -1))
-    n += pushreceived(L, *cu_tosocketref(L, 1, CU_KIND(CU_STREAM)));
+    n += pushreceived(L, *cu_socket_toref(L, 1, CU_KIND(CU_STREAM)));
   return n;
 }
 
@@ -182,7 +182,7 @@ static int readnow (lua_State *L, cu_Socket *s, char *p, size_t len) {
   if (!s->more || len < DIRECTSIZE || s->kind != CU_STREAM ||
       s->domain == CU_SHARE || uv_fileno(&s->h.handle, &fd) != 0)
     return 0;
-  round = cu_loopround(s->loop);
+  round = cu_loop_round(s->loop);
   if (s->round != round) {
     s->round = round;
     s->direct = 0;
@@ -207,9 +207,9 @@ static int readnow (lua_State *L, cu_Socket *s, char *p, size_t len) {
 
 /* socket:read(buffer [, i [, j]]), terminal:read(buffer [, i [, j]]) */
 int cu_stream_read (lua_State *L) {
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   size_t len;
-  char *p = cu_checkbufferc(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
+  char *p = cu_memory_checkbufferc(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
   cu_Await *op;
   if (s->reader) return luaL_error(L, "already in use");  /* first, as */
   cu_checkyield(L);                        /* with the original */
@@ -238,8 +238,8 @@ int cu_stream_read (lua_State *L) {
   op = cu_await_begin(L);
   op->data = s;
   op->cancel = cancelread;
-  cu_startread(L, s, op, p, len);
-  /* no kept value: see cu_startread */
+  cu_socket_startread(L, s, op, p, len);
+  /* no kept value: see cu_socket_startread */
   if (s->domain == CU_SHARE)
     return cu_await_yieldk(L, op, 0, readshare_k, lua_gettop(L));
   return cu_await_yield(L, op, 0);
@@ -255,7 +255,7 @@ static void on_written (uv_write_t *req, int status) {
    The data (and a socket being passed) stay anchored with the request,
    since an early wake-up does not stop libuv from sending them. */
 int cu_stream_write (lua_State *L) {
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   cu_Socket *passed = NULL;
   const char *p;
   size_t len;
@@ -263,10 +263,10 @@ int cu_stream_write (lua_State *L) {
   cu_Await *op;
   int err, keep = 2;
   cu_checkyield(L);  /* first, as with the original */
-  p = cu_checkdatac(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
+  p = cu_memory_checkdatac(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
   buf = uv_buf_init((char *)p, (unsigned int)len);
   if (s->domain == CU_SHARE && !lua_isnoneornil(L, 5))
-    passed = cu_checksocket(L, 5, CU_KIND(CU_STREAM));
+    passed = cu_socket_check(L, 5, CU_KIND(CU_STREAM));
   luaL_argcheck(L, len <= 0x7fffffffu, 2, "too long");
   if (passed) {  /* keep the data and the socket being passed */
     lua_createtable(L, 2, 0);
@@ -290,7 +290,7 @@ int cu_stream_write (lua_State *L) {
      at the other end gets the chunk while it is still in the cache, where
      writing on until the system buffer is full costs far more. */
   op = cu_await_begin(L);
-  op->pin = cu_pinbytes(L, 2, buf.base, buf.len);  /* until on_written */
+  op->pin = cu_memory_pinbytes(L, 2, buf.base, buf.len);  /* on_written */
   if (passed) err = uv_write2(&op->u.write, &s->h.stream, &buf, 1,
                               &passed->h.stream, on_written);
   else err = uv_write(&op->u.write, &s->h.stream, &buf, 1, on_written);
@@ -305,7 +305,7 @@ static void on_shutdown (uv_shutdown_t *req, int status) {
 /* socket:shutdown(), terminal:shutdown(): awaits until what was written
    before is sent and the write side is shut. */
 int cu_stream_shutdown (lua_State *L) {
-  cu_Socket *s = cu_checkself(L);
+  cu_Socket *s = cu_socket_checkself(L);
   cu_Await *op;
   int err;
   /* libuv accepts a shutdown while connecting, but never completes it if

@@ -71,7 +71,7 @@ typedef struct PoolRef {
 static void workermain (void *arg);
 
 /* Starts one more worker; returns a libuv error code. */
-static int spawn_locked (Pool *pool) {
+static int spawn_poollocked (Pool *pool) {
   Worker *wk = (Worker *)malloc(sizeof(Worker));
   int err;
   if (wk == NULL) return UV_ENOMEM;
@@ -89,40 +89,40 @@ static int spawn_locked (Pool *pool) {
 
 /* Pending tasks no free thread will take: threads that run no task
    (waiting, or making spare states) take the others. */
-static int unserved_locked (Pool *pool) {
+static int unserved_poollocked (Pool *pool) {
   return pool->npending - (pool->actual - pool->nrunning);
 }
 
 /* A task became pending: wake an idle worker or, if none is free and the
    pool may grow, start one (threads are created on demand). */
-static void push_locked (Pool *pool, Task *t) {
+static void push_poollocked (Pool *pool, Task *t) {
   t->next = NULL;
   if (pool->tail) pool->tail->next = t;
   else pool->head = t;
   pool->tail = t;
   pool->npending++;
-  if (unserved_locked(pool) > 0 && pool->actual < pool->expected)
-    spawn_locked(pool);  /* on failure the existing threads carry on */
+  if (unserved_poollocked(pool) > 0 && pool->actual < pool->expected)
+    spawn_poollocked(pool);  /* on failure the existing threads carry on */
   if (pool->nidle > 0) uv_cond_signal(&pool->work);
 }
 
-void cu_threads_wake_locked (void *task) {
+void cu_threads_wake_chanlocked (void *task) {
   Task *t = (Task *)task;
   Pool *pool = t->pool;
   t->parkedon = NULL;
   uv_mutex_lock(&pool->mutex);
   pool->nsuspended--;
-  push_locked(pool, t);
+  push_poollocked(pool, t);
   uv_mutex_unlock(&pool->mutex);
 }
 
 /* cu_Wake of a task suspended by "yield name, endpoint, ...". */
 static void waketask (cu_Waiter *w) {
-  cu_threads_wake_locked(cu_container_of(w, Task, waiter));
+  cu_threads_wake_chanlocked(cu_container_of(w, Task, waiter));
 }
 
 /* Channel lock held: the running task 't' stops running and waits. */
-static void suspend_locked (Task *t) {
+static void suspend_chanlocked (Task *t) {
   Pool *pool = t->pool;
   uv_mutex_lock(&pool->mutex);
   pool->nrunning--;
@@ -166,18 +166,18 @@ static int awaitchannel (Task *t, int nres) {
   bad = cu_values_save(&t->waiter.sent, co, base + 3, lua_gettop(co));
   if (bad != 0) {
     if (bad > 0)
-      cu_pushtransfererror(co, "argument", bad - base,
+      cu_values_pusherror(co, "argument", bad - base,
                            luaL_typename(co, bad));
     else lua_pushliteral(co, "not enough memory");
     t->nargs = failyield(t, nres);
     return RESCHEDULE;
   }
   cu_chan_lock();
-  res = cu_chan_await_locked(&t->waiter, name, len);
+  res = cu_chan_await_chanlocked(&t->waiter, name, len);
   lua_settop(co, base);  /* before anyone else may resume it */
   if (res == 0) {
     t->deliver = 1;
-    suspend_locked(t);
+    suspend_chanlocked(t);
     cu_chan_unlock();
     return SUSPENDED;
   }
@@ -219,10 +219,10 @@ static int runtask (Task *t) {
       int parked;
       lua_pop(co, 2);
       cu_chan_lock();
-      parked = cu_chan_parktask_locked(sync, t);
+      parked = cu_chan_parktask_chanlocked(sync, t);
       if (parked) {
         t->parkedon = sync;
-        suspend_locked(t);
+        suspend_chanlocked(t);
       }
       cu_chan_unlock();
       if (parked) return SUSPENDED;
@@ -246,7 +246,7 @@ static void freetask (Task *t) {
   free(t);
 }
 
-static void unlinktask_locked (Pool *pool, Task *t) {
+static void unlinktask_poollocked (Pool *pool, Task *t) {
   if (t->allprev) t->allprev->allnext = t->allnext;
   else pool->all = t->allnext;
   if (t->allnext) t->allnext->allprev = t->allprev;
@@ -256,11 +256,11 @@ static void unlinktask_locked (Pool *pool, Task *t) {
 
 /* Makes spare states up to 'upto', unless a task comes. Called and
    returns with the lock held; builds each state without it. */
-static void makespares_locked (Pool *pool, int upto) {
+static void makespares_poollocked (Pool *pool, int upto) {
   while (pool->nspare < upto) {
     lua_State *NL;
     uv_mutex_unlock(&pool->mutex);
-    NL = cu_newbarestate(&pool->origin);
+    NL = cu_state_newbare(&pool->origin);
     uv_mutex_lock(&pool->mutex);
     if (NL == NULL) break;
     if (pool->nspare < NSPARE) pool->spare[pool->nspare++] = NL;
@@ -279,13 +279,13 @@ static lua_State *takestate (lua_State *L, Pool *pool) {
   uv_mutex_lock(&pool->mutex);
   if (pool->nspare > 0) NL = pool->spare[--pool->nspare];
   uv_mutex_unlock(&pool->mutex);
-  if (NL == NULL) return cu_newstate(L);
-  return cu_inheritpreloads(L, NL);
+  if (NL == NULL) return cu_state_new(L);
+  return cu_state_inheritpreloads(L, NL);
 }
 
 /* The first pending task, now running, for a worker; NULL when there is
    none or the worker must leave (the pool was resized down). */
-static Task *take_locked (Pool *pool) {
+static Task *take_poollocked (Pool *pool) {
   Task *t = pool->head;
   if (t == NULL || pool->actual > pool->expected) return NULL;
   pool->head = t->next;
@@ -297,17 +297,17 @@ static Task *take_locked (Pool *pool) {
 
 /* Counts the end of a run of 't' that returned 'res'. Returns 't' when it
    finished, to be freed outside the lock; else NULL. */
-static Task *settle_locked (Pool *pool, Task *t, int res) {
+static Task *settle_poollocked (Pool *pool, Task *t, int res) {
   switch (res) {
     case FINISHED:
       pool->nrunning--;
-      unlinktask_locked(pool, t);
+      unlinktask_poollocked(pool, t);
       return t;
     case RESCHEDULE:
       pool->nrunning--;
-      push_locked(pool, t);
+      push_poollocked(pool, t);
       return NULL;
-    default: return NULL;  /* SUSPENDED: counted by suspend_locked */
+    default: return NULL;  /* SUSPENDED: counted by suspend_chanlocked */
   }
 }
 
@@ -322,21 +322,21 @@ static void workermain (void *arg) {
     int res;
     if (t == NULL) {
       if (pool->head == NULL && pool->actual <= pool->expected)
-        makespares_locked(pool, NSPARE);
+        makespares_poollocked(pool, NSPARE);
       while (pool->head == NULL && pool->actual <= pool->expected) {
         pool->nidle++;
         uv_cond_wait(&pool->work, &pool->mutex);
         pool->nidle--;
       }
-      if ((t = take_locked(pool)) == NULL) break;  /* resized down */
+      if ((t = take_poollocked(pool)) == NULL) break;  /* resized down */
     }
     uv_mutex_unlock(&pool->mutex);
     res = runtask(t);
     uv_mutex_lock(&pool->mutex);
     /* the next task is taken in the same hold of the lock: threads.count
        never sees this thread run nothing between two tasks */
-    ended = settle_locked(pool, t, res);
-    t = take_locked(pool);
+    ended = settle_poollocked(pool, t, res);
+    t = take_poollocked(pool);
     if (ended) {
       uv_mutex_unlock(&pool->mutex);
       freetask(ended);  /* lua_close: outside the lock */
@@ -394,13 +394,13 @@ static void releaseorphan (cu_Waiter *w) {
 }
 
 static void wakeorphan (cu_Waiter *w) {
-  cu_chan_defer_locked(w);
+  cu_chan_defer_chanlocked(w);
 }
 
 /* Channel lock held: takes the tasks waiting on a channel through the
    bare yield out of the list 'all' and leaves them queued without their
    pool, so that a later match still finds them (as in the original). */
-static Task *keeporphans_locked (Task *all) {
+static Task *keeporphans_chanlocked (Task *all) {
   Task **p = &all;
   while (*p) {
     Task *t = *p;
@@ -411,7 +411,7 @@ static Task *keeporphans_locked (Task *all) {
       t->waiter.release = releaseorphan;
     }
     else {
-      if (t->parkedon) cu_chan_unpark_locked(t->parkedon);
+      if (t->parkedon) cu_chan_unpark_chanlocked(t->parkedon);
       p = &t->allnext;
     }
   }
@@ -435,7 +435,7 @@ static void shutpool (Pool *pool) {
   /* no thread runs a task now */
   cu_chan_lock();
   uv_mutex_lock(&pool->mutex);
-  left = keeporphans_locked(pool->all);
+  left = keeporphans_chanlocked(pool->all);
   pool->all = pool->head = pool->tail = NULL;
   pool->ntasks = pool->npending = pool->nsuspended = 0;
   uv_mutex_unlock(&pool->mutex);
@@ -517,7 +517,7 @@ static int checksize (lua_State *L, int arg) {
 static int grow (Pool *pool, int size) {
   int err = 0;
   uv_mutex_lock(&pool->mutex);
-  while (pool->actual < size && err == 0) err = spawn_locked(pool);
+  while (pool->actual < size && err == 0) err = spawn_poollocked(pool);
   uv_mutex_unlock(&pool->mutex);
   return err;
 }
@@ -542,7 +542,7 @@ static int threads_create (lua_State *L) {
   ref = newref(L);
   pool = newpool();
   if (pool == NULL) return luaL_error(L, "not enough memory");
-  cu_stateorigin(L, &pool->origin);
+  cu_state_origin(L, &pool->origin);
   pool->expected = size;
   err = grow(pool, size);
   ref->pool = pool;
@@ -567,8 +567,8 @@ static int threads_resize (lua_State *L) {
   pool->expected = size;
   if (pool->actual > size) uv_cond_broadcast(&pool->work);
   else {  /* on demand: one thread per pending task no thread takes */
-    while (pool->actual < size && unserved_locked(pool) > 0 &&
-           spawn_locked(pool) == 0) {}
+    while (pool->actual < size && unserved_poollocked(pool) > 0 &&
+           spawn_poollocked(pool) == 0) {}
   }
   uv_mutex_unlock(&pool->mutex);
   if (lua_toboolean(L, 3)) err = grow(pool, size);
@@ -621,7 +621,7 @@ static lua_State *newtaskstate (lua_State *L, Pool *pool, cu_Values *args,
     cu_values_free(args);  /* it may have grown */
     if (bad < 0) luaL_error(L, "not enough memory");
     lua_pushboolean(L, 0);
-    cu_pushtransfererror(L, "argument", bad, cu_values_typename(L, bad));
+    cu_values_pusherror(L, "argument", bad, cu_values_typename(L, bad));
     return NULL;
   }
   NL = takestate(L, pool);
@@ -673,7 +673,7 @@ static int addtask (lua_State *L, Pool *pool, lua_State *NL, int status,
   if (pool->all) pool->all->allprev = t;
   pool->all = t;
   pool->ntasks++;
-  push_locked(pool, t);
+  push_poollocked(pool, t);
   uv_mutex_unlock(&pool->mutex);
   lua_pushboolean(L, 1);
   return 1;

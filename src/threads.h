@@ -9,7 +9,7 @@
 
 /* Channel lock held: puts a parked or channel-suspended task back on its
    pool's queue of pending tasks. */
-void cu_threads_wake_locked (void *task);
+void cu_threads_wake_chanlocked (void *task);
 
 /* The task whose chunk runs in coroutine L, or NULL (L is not the
    coroutine a pool resumes, e.g. the main thread or a nested coroutine). */

@@ -207,5 +207,5 @@ void cu_open_time (lua_State *L) {
     {"suspend", system_suspend},
     {NULL, NULL}
   };
-  cu_setfuncs(L, funcs);
+  cu_loop_setfuncs(L, funcs);
 }
