@@ -44,10 +44,11 @@ typedef struct cu_MemoryCache {
 } cu_MemoryCache;
 
 /* cu_memory_checkbuffer and cu_memory_checkdata with a cache: when the
-   value at 'arg' is the memory 'c' names, no type check is needed. A memory seen anew is
-   named in 'c' and anchored as user value 1 of the userdata at the
-   absolute index 'owner', so no other object can take its address while
-   'c' names it. Callers clear that user value when they drop 'c'. */
+   value at 'arg' is the memory 'c' names, no type check is needed. A
+   memory seen anew is named in 'c' and anchored as user value 1 of the
+   userdata at the absolute index 'owner', so no other object can take
+   its address while 'c' names it. Callers clear that user value when
+   they drop 'c'. */
 char *cu_memory_checkbufferc (lua_State *L, int arg, size_t *len, int mt,
                        cu_MemoryCache *c, int owner);
 const char *cu_memory_checkdatac (lua_State *L, int arg, size_t *len, int mt,
