@@ -3,10 +3,15 @@
 ** "Standard Streams") and the terminal methods. Each object is made on
 ** first access of its field (libuv makes the descriptor non-blocking, so
 ** a program that never uses them keeps its stdio untouched), then cached
-** in the module table.
+** in the module table. Each object wraps its own duplicate of the
+** descriptor, never 0, 1 or 2 themselves: closing it, or the end of the
+** state that made it (a task, a state coroutine), cannot close what the
+** process and its other states still use.
 */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "areas.h"
 #include "socket.h"
 
@@ -33,11 +38,16 @@ static int terminal_winsize (lua_State *L) {
   return 2;
 }
 
-/* cu_SocketInit/cu_SocketOpen of the standard streams: 'arg' points to
-   the descriptor. */
+/* What the init and open steps of a standard stream get: the stream's
+   number and the duplicate to wrap. */
+typedef struct StdFd {
+  int fd, dup;
+} StdFd;
+
+/* cu_SocketInit/cu_SocketOpen of the standard streams. */
 static int inittty (uv_loop_t *uv, cu_Socket *s, void *arg) {
-  int fd = *(int *)arg;
-  return uv_tty_init(uv, &s->h.tty, fd, fd == 0);
+  StdFd *d = (StdFd *)arg;
+  return uv_tty_init(uv, &s->h.tty, d->dup, d->fd == 0);
 }
 
 static int initpipe (uv_loop_t *uv, cu_Socket *s, void *arg) {
@@ -46,7 +56,7 @@ static int initpipe (uv_loop_t *uv, cu_Socket *s, void *arg) {
 }
 
 static int openpipe (cu_Socket *s, void *arg) {
-  return uv_pipe_open(&s->h.pipe, *(int *)arg);
+  return uv_pipe_open(&s->h.pipe, ((StdFd *)arg)->dup);
 }
 
 static int inittcp (uv_loop_t *uv, cu_Socket *s, void *arg) {
@@ -55,32 +65,39 @@ static int inittcp (uv_loop_t *uv, cu_Socket *s, void *arg) {
 }
 
 static int opentcp (cu_Socket *s, void *arg) {
-  int err = uv_tcp_open(&s->h.tcp, *(int *)arg);
+  int err = uv_tcp_open(&s->h.tcp, ((StdFd *)arg)->dup);
   if (err == 0) cu_socket_setfamily(s);
   return err;
 }
 
 /* Pushes the object for descriptor 'fd', or nil when its kind is not
-   supported (regular files and character devices: see docs). */
+   supported (regular files and character devices: see docs), or when
+   it cannot be duplicated. */
 static void pushstdio (lua_State *L, int fd) {
   cu_Socket *s = NULL;
+  uv_os_fd_t used;
+  StdFd d;
   int err;
+  uv_handle_type type = uv_guess_handle(fd);
   cu_loop_open(L);  /* raises once the loop is closed */
-  switch (uv_guess_handle(fd)) {
-    case UV_TTY:
-      s = cu_socket_new(L, CU_TERMINAL, CU_NODOMAIN, inittty, NULL, &fd,
-                        &err);
-      break;
-    case UV_NAMED_PIPE:
-      s = cu_socket_new(L, CU_STREAM, CU_LOCAL, initpipe, openpipe, &fd,
-                        &err);
-      break;
-    case UV_TCP:
-      s = cu_socket_new(L, CU_STREAM, CU_IPV4, inittcp, opentcp, &fd, &err);
-      break;
-    default: break;
+  d.fd = fd;
+  if ((type != UV_TTY && type != UV_NAMED_PIPE && type != UV_TCP) ||
+      (d.dup = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+    lua_pushnil(L);
+    return;
   }
-  if (s == NULL) lua_pushnil(L);
+  if (type == UV_TTY)
+    s = cu_socket_new(L, CU_TERMINAL, CU_NODOMAIN, inittty, NULL, &d, &err);
+  else if (type == UV_NAMED_PIPE)
+    s = cu_socket_new(L, CU_STREAM, CU_LOCAL, initpipe, openpipe, &d, &err);
+  else
+    s = cu_socket_new(L, CU_STREAM, CU_IPV4, inittcp, opentcp, &d, &err);
+  if (s == NULL) {  /* the handle, if any, was closed without it */
+    close(d.dup);
+    lua_pushnil(L);
+  }
+  else if (uv_fileno(&s->h.handle, &used) == 0 && used != d.dup)
+    close(d.dup);  /* libuv reopened the terminal: the copy is unused */
 }
 
 /* __index of the module table: makes stdin, stdout, stderr on demand */

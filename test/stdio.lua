@@ -89,6 +89,42 @@ case("stdio: pipes are stream sockets", function ()
   assert(out:find("closed false closed object", 1, true), out)
 end)
 
+case("stdio: objects wrap a duplicate, never descriptors 0-2", function ()
+  local out = child([[
+    local function fds ()
+      local p = io.popen("ls /proc/" .. system.procinfo("#") .. "/fd")
+      local list = p:read("a")
+      p:close()
+      return select(2, list:gsub("%d+", ""))
+    end
+    local stdin, stdout = system.stdin, system.stdout
+    local open = fds()
+    report("close", stdin:close(), stdout:close())
+    -- their own two descriptors go; 0-2 stay (libuv never closes those)
+    report("released", open - fds())
+    -- the process's own streams are still there for plain io
+    report("io.stdin", io.stdin:read("l"))
+    report("io.stdout", io.stdout:write("still writable\n") == io.stdout)
+    io.stdout:flush()
+    -- a state coroutine that wraps stdin and ends leaves it open too
+    local stateco = require "coutil.coroutine"
+    local co = assert(stateco.load([=[
+      local system = require "coutil.system"
+      local s = system.stdin
+      return s ~= nil, s:close()
+    ]=]))
+    report("state", system.resume(co))
+    report("after", io.stdin:read("l"))
+  ]], "printf 'line one\nline two\n' | %s")
+  assert(out:find("close true true", 1, true), out)
+  assert(out:find("released 2", 1, true), out)
+  assert(out:find("io.stdin line one", 1, true), out)
+  assert(out:find("still writable\n", 1, true), out)
+  assert(out:find("io.stdout true", 1, true), out)
+  assert(out:find("state true true true", 1, true), out)
+  assert(out:find("after line two", 1, true), out)
+end)
+
 case("stdio: regular files and /dev/null give nil", function ()
   local input = os.tmpname()
   local output = os.tmpname()
