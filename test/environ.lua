@@ -202,7 +202,7 @@ H.case("setdir failures and bad arguments", function ()
   assert(system.getdir() == start)
 end)
 
--- --- variables ---------------------------------------------------------------
+-- --- variables --------------------------------------------------------------
 
 local VAR = "COUTIL_ENVIRON_TEST"
 
@@ -283,7 +283,7 @@ H.case("setenv: names the system refuses, bad arguments", function ()
   assert(os.getenv(VAR) == nil)
 end)
 
--- --- packed environments -----------------------------------------------------
+-- --- packed environments ----------------------------------------------------
 
 H.case("packenv: indexing finds values, nil for the rest", function ()
   local env = H.track(system.packenv{
