@@ -91,6 +91,20 @@ void cu_warnerrorwith (lua_State *L, lua_State *co, const char *prefix) {
   }
 }
 
+int cu_pushsized (lua_State *L, cu_SizedGet get, const char *name) {
+  char small[256];
+  char *buf = small;
+  size_t len = sizeof(small);
+  int err = get(name, small, &len);
+  if (err == UV_ENOBUFS) {  /* collectable, so a memory error leaks nothing */
+    buf = (char *)lua_newuserdatauv(L, ++len, 0);  /* in case len lacks NUL */
+    err = get(name, buf, &len);
+  }
+  if (err >= 0) lua_pushlstring(L, buf, len);
+  if (buf != small) lua_remove(L, err >= 0 ? -2 : -1);
+  return err < 0 ? err : 0;
+}
+
 void cu_checkstack (lua_State *L, int n) {
   if (!lua_checkstack(L, n)) luaL_error(L, "stack overflow");
 }

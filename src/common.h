@@ -64,6 +64,15 @@ void cu_checkyield (lua_State *L);
    when the object is closed. Returns 2. */
 int cu_pushclosed (lua_State *L);
 
+/* Pushes a string that libuv writes into a caller's buffer (a path, a
+   host name, an environment variable's value): get(name, buf, &len)
+   fills 'buf', or fails with UV_ENOBUFS and the size needed in 'len',
+   and is then called again with a buffer that large. 'name' is passed
+   through (uv_os_getenv's first parameter). Returns 0 with the string
+   pushed, or libuv's error with nothing pushed. */
+typedef int (*cu_SizedGet) (const char *name, char *buf, size_t *len);
+int cu_pushsized (lua_State *L, cu_SizedGet get, const char *name);
+
 /* Ensures there is room for 'n' more values on 'L' or raises. */
 void cu_checkstack (lua_State *L, int n);
 

@@ -46,25 +46,17 @@ static void needgroup (lua_State *L, ProcInfo *pi, int group) {
   pi->got |= group;
 }
 
-/* A string that libuv writes into a caller's buffer (exepath, hostname,
-   tmpdir): grows the buffer when libuv says it is too small. */
-static void pushsized (lua_State *L, int (*get) (char *, size_t *)) {
-  char small[256];
-  size_t len = sizeof(small);
-  int err = get(small, &len);
-  if (err == UV_ENOBUFS) {
-    luaL_Buffer b;
-    char *p = luaL_buffinitsize(L, &b, ++len);  /* len excluded the NUL */
-    checkuv(L, get(p, &len));
-    luaL_pushresultsize(&b, len);
-    return;
-  }
-  checkuv(L, err);
-  lua_pushlstring(L, small, len);
+/* libuv's getters in the shape cu_pushsized calls (no name to pass) */
+static int getexepath (const char *name, char *buf, size_t *len) {
+  return uv_exepath(buf, len);
 }
 
-static int getexepath (char *buf, size_t *len) {
-  return uv_exepath(buf, len);
+static int gethost (const char *name, char *buf, size_t *len) {
+  return uv_os_gethostname(buf, len);
+}
+
+static int gettmpdir (const char *name, char *buf, size_t *len) {
+  return uv_os_tmpdir(buf, len);
 }
 
 /* ru_ixrss, ru_idrss, ru_isrss and ru_maxrss come in kilobytes */
@@ -78,9 +70,9 @@ static void pushprocinfo (lua_State *L, ProcInfo *pi, char c) {
   else if (strchr("=dmR<>ioPpSwxXcs", c)) needgroup(L, pi, GOT_USAGE);
   else if (strchr("1lL", c)) needgroup(L, pi, GOT_LOAD);
   switch (c) {
-    case 'e': pushsized(L, getexepath); break;
-    case 'n': pushsized(L, uv_os_gethostname); break;
-    case 'T': pushsized(L, uv_os_tmpdir); break;
+    case 'e': checkuv(L, cu_pushsized(L, getexepath, NULL)); break;
+    case 'n': checkuv(L, cu_pushsized(L, gethost, NULL)); break;
+    case 'T': checkuv(L, cu_pushsized(L, gettmpdir, NULL)); break;
     case 'h': lua_pushstring(L, pi->uname.machine); break;
     case 'k': lua_pushstring(L, pi->uname.sysname); break;
     case 'v': lua_pushstring(L, pi->uname.release); break;
