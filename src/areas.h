@@ -21,6 +21,7 @@ void cu_open_socket (lua_State *L);   /* socket.c: socket */
 void cu_open_stdio (lua_State *L);    /* stdio.c: stdin, stdout, stderr */
 void cu_open_info (lua_State *L);     /* info.c: procinfo, cpuinfo,
                                          netinfo, random */
+void cu_open_signal (lua_State *L);   /* signal.c: emitsig, awaitsig */
 
 /* the other modules, one area each */
 void cu_open_event (lua_State *L);     /* event.c: coutil.event */

@@ -17,6 +17,7 @@ CU_EXPORT int luaopen_coutil_system (lua_State *L) {
   cu_open_socket(L);
   cu_open_stdio(L);
   cu_open_info(L);
+  cu_open_signal(L);
   return 1;
 }
 
