@@ -25,6 +25,7 @@ void cu_open_environ (lua_State *L);  /* environ.c: getpriority,
                                          setpriority, getdir, setdir,
                                          getenv, setenv, packenv,
                                          unpackenv */
+void cu_open_signal (lua_State *L);   /* signal.c: emitsig, awaitsig */
 
 /* the other modules, one area each */
 void cu_open_event (lua_State *L);     /* event.c: coutil.event */

@@ -52,7 +52,8 @@ struct cu_Await {
   int coref, keepref, guardref; /* its registry slots: the coroutine, a
                            kept value, the guard (await.c) */
   struct cu_Guard *guard;
-  unsigned gen;         /* ready-list batch (time.c) */
+  unsigned gen;         /* which list it is in: ready-list batch
+                           (time.c), waiting or draining (signal.c) */
   unsigned char kind;   /* CU_AWAIT_REQ or CU_AWAIT_TIMER */
   unsigned char busy;   /* libuv still references the record */
   unsigned char kept;   /* a value is anchored at the keep slot */

@@ -18,6 +18,7 @@ CU_EXPORT int luaopen_coutil_system (lua_State *L) {
   cu_open_stdio(L);
   cu_open_info(L);
   cu_open_environ(L);
+  cu_open_signal(L);
   return 1;
 }
 
