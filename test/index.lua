@@ -8,7 +8,7 @@ local H = require "helpers"
 
 -- system functions of areas not delivered yet (files, processes)
 local pending = {
-  emitsig = true, awaitsig = true, getpriority = true, setpriority = true,
+  getpriority = true, setpriority = true,
   getdir = true, setdir = true, getenv = true, setenv = true,
   packenv = true, unpackenv = true, execute = true,
   linkfile = true, copyfile = true, movefile = true, removefile = true,
