@@ -358,6 +358,42 @@ H.case("errors of woken coroutines do not stop the delivery", function ()
   assert(out:find("oops", 1, true) and out:find("got\t8", 1, true), out)
 end)
 
+H.case("every state awaiting a signal gets each arrival", function ()
+  local threads = require "coutil.threads"
+  local channel = require "coutil.channel"
+  local C = require "threads.common"
+  local name = C.newname("test/signal")
+  local pool = threads.create(1)
+  assert(pool:dostring([[
+    require "_G"
+    local coroutine = require "coroutine"
+    local system = require "coutil.system"
+    local channel = require "coutil.channel"
+    local name = ...
+    local got
+    coroutine.wrap(function () got = system.awaitsig("userdef2") end)()
+    coroutine.wrap(function ()  -- tells that it awaits the signal
+      assert(system.awaitch(channel.create(name .. "/ready"), "out"))
+    end)()
+    system.run()
+    coroutine.yield(name, "out", got)
+  ]], "signal task", "t", name))
+  local log = {}
+  waiter(log, 1, "userdef2")
+  local ready, result = channel.create(name .. "/ready"), channel.create(name)
+  C.guarded(function () assert(system.awaitch(ready, "in")) end)
+  emit("userdef2")
+  local res = H.pack(C.guarded(function ()
+    return system.awaitch(result, "in")
+  end))
+  H.same({true, "userdef2"}, table.unpack(res, 1, res.n))
+  drain()
+  assert(log[1][1] == "userdef2")
+  ready:close()
+  result:close()
+  pool:close()
+end)
+
 -- --- a storm ------------------------------------------------------------------
 
 H.case("a storm of signals reaches every waiter", function ()
