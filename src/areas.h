@@ -26,6 +26,7 @@ void cu_open_environ (lua_State *L);  /* environ.c: getpriority,
                                          getenv, setenv, packenv,
                                          unpackenv */
 void cu_open_signal (lua_State *L);   /* signal.c: emitsig, awaitsig */
+void cu_open_process (lua_State *L);  /* process.c: execute */
 
 /* the other modules, one area each */
 void cu_open_event (lua_State *L);     /* event.c: coutil.event */

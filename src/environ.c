@@ -276,5 +276,5 @@ void cu_open_environ (lua_State *L) {
   };
   cu_newclass(L, PACKENV, NULL, meta, 0);
   lua_pop(L, 1);
-  cu_setfuncs(L, funcs);
+  cu_loop_setfuncs(L, funcs);
 }

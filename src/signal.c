@@ -266,5 +266,5 @@ void cu_open_signal (lua_State *L) {
     {NULL, NULL}
   };
   uv_once(&initonce, initprocess);
-  cu_setfuncs(L, funcs);
+  cu_loop_setfuncs(L, funcs);
 }

@@ -56,6 +56,14 @@ cu_Socket *cu_socket_new (lua_State *L, int kind, int domain,
   return s;
 }
 
+void cu_socket_discard (lua_State *L, int idx) {
+  cu_Socket **ref = (cu_Socket **)lua_touserdata(L, idx);
+  cu_Socket *s = *ref;
+  if (s == NULL) return;
+  *ref = NULL;
+  cu_socket_closehandle(s);  /* on_closed frees it */
+}
+
 void cu_socket_setfamily (cu_Socket *s) {
   struct sockaddr_storage ss;
   int len = sizeof(ss);

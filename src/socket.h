@@ -82,6 +82,9 @@ typedef int (*cu_SocketOpen) (cu_Socket *s, void *arg);
 cu_Socket *cu_socket_new (lua_State *L, int kind, int domain,
                           cu_SocketInit init, cu_SocketOpen open,
                           void *arg, int *err);
+/* Closes the socket object at 'idx' (a socket userdata) if it is open:
+   for objects that must not stay behind after a failure. */
+void cu_socket_discard (lua_State *L, int idx);
 /* A TCP or UDP socket made from an existing descriptor or connection
    takes the domain of its address family (IPv4 when unknown). */
 void cu_socket_setfamily (cu_Socket *s);

@@ -8,7 +8,6 @@ local H = require "helpers"
 
 -- system functions of areas not delivered yet (files, processes)
 local pending = {
-  execute = true,
   linkfile = true, copyfile = true, movefile = true, removefile = true,
   maketemp = true, makedir = true, listdir = true, touchfile = true,
   ownfile = true, grantfile = true, openfile = true, filebits = true,

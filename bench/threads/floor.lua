@@ -11,7 +11,8 @@ return function (name)
   if not f or newer then
     os.execute("mkdir -p bench/out")
     assert(os.execute(string.format("cc -O2 -g -shared -fPIC " ..
-      "$(pkg-config --cflags lua5.4) %s -o %s -lpthread", src, lib)),
+      "$(pkg-config --cflags lua5.4 libuv) %s -o %s " ..
+      "$(pkg-config --libs libuv) -lpthread", src, lib)),
       "cannot build " .. src)
   end
   return assert(package.loadlib(lib, "luaopen_floor_" .. name))()
