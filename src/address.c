@@ -396,25 +396,42 @@ static void on_addrinfo (uv_getaddrinfo_t *req, int status,
   cu_await_finish(op, co, n);
 }
 
+/* What a lookup starts with: the strings stay on the caller's stack. */
+typedef struct LookupArgs {
+  const char *name, *service;
+  struct addrinfo hints;
+  int hashints;
+} LookupArgs;
+CU_ARGS_FIT(LookupArgs);
+
+static int startlookup (lua_State *L, cu_Await *op) {
+  LookupArgs a = *cu_await_args(op, LookupArgs);
+  (void)L;
+  return uv_getaddrinfo(&op->loop->uv, &op->u.getaddrinfo, on_addrinfo,
+                        a.name, a.service, a.hashints ? &a.hints : NULL);
+}
+
 /* Runs getaddrinfo for findaddr or nameaddr, blocking ('~') or awaiting;
    '*push' pushes the results onto whoever gets them. */
 static int lookupinfo (lua_State *L, const char *mode, const char *name,
                        const char *service, const struct addrinfo *hints,
                        const PushInfo *push) {
   cu_Await *op;
-  int err;
+  LookupArgs *a;
   if (cu_blocking(mode)) {
     uv_getaddrinfo_t req;
-    err = uv_getaddrinfo(cu_loop(L), &req, NULL, name, service, hints);
+    int err = uv_getaddrinfo(cu_loop(L), &req, NULL, name, service, hints);
     return (*push)(L, err, err < 0 ? NULL : req.addrinfo);
   }
   op = cu_await_begin(L);
   op->cancel = cu_await_cancelwork;
   op->data = (void *)push;
-  err = uv_getaddrinfo(cu_loop(L), &op->u.getaddrinfo, on_addrinfo, name,
-                       service, hints);
-  if (err < 0) return cu_await_fail(L, op, err);
-  return cu_await_yield(L, op, 0);
+  a = cu_await_args(op, LookupArgs);
+  a->name = name;
+  a->service = service;
+  a->hashints = hints != NULL;
+  if (hints) a->hints = *hints;
+  return cu_await_start(L, op, startlookup, 0);
 }
 
 /* The addresses object that findaddr returns waits at this index of the
@@ -541,6 +558,20 @@ static int nameaddr_canonical (lua_State *L, const char *mode) {
                     &pushcanonicalref);
 }
 
+/* What a reverse lookup starts with. */
+typedef struct NameArgs {
+  struct sockaddr_storage ss;
+  int flags;
+} NameArgs;
+CU_ARGS_FIT(NameArgs);
+
+static int startname (lua_State *L, cu_Await *op) {
+  NameArgs a = *cu_await_args(op, NameArgs);
+  (void)L;
+  return uv_getnameinfo(&op->loop->uv, &op->u.getnameinfo, on_named,
+                        (struct sockaddr *)&a.ss, a.flags);
+}
+
 /* system.nameaddr(address [, mode]) */
 static int system_nameaddr (lua_State *L) {
   const char *mode = cu_checkmode(L, 2, "~ldiua");
@@ -549,6 +580,7 @@ static int system_nameaddr (lua_State *L) {
   int portonly = lua_type(L, 1) == LUA_TNUMBER;
   int flags = 0;
   cu_Await *op;
+  NameArgs *args;
   int err;
   if (lua_type(L, 1) == LUA_TSTRING) return nameaddr_canonical(L, mode);
   if (a) {
@@ -576,10 +608,10 @@ static int system_nameaddr (lua_State *L) {
   op = cu_await_begin(L);
   op->cancel = cu_await_cancelwork;
   op->data = portonly ? &PORTONLY : NULL;
-  err = uv_getnameinfo(cu_loop(L), &op->u.getnameinfo, on_named,
-                       (struct sockaddr *)&ss, flags);
-  if (err < 0) return cu_await_fail(L, op, err);
-  return cu_await_yield(L, op, 0);
+  args = cu_await_args(op, NameArgs);
+  args->ss = ss;
+  args->flags = flags;
+  return cu_await_start(L, op, startname, 0);
 }
 
 void cu_open_address (lua_State *L) {

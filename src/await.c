@@ -121,6 +121,8 @@ static cu_Await *getrecord (lua_State *L, int kind) {
   op->k = NULL;
   op->data = NULL;
   op->pin = NULL;
+  op->left = NULL;
+  op->start = NULL;
   op->next = op->prev = NULL;
   return op;
 }
@@ -156,19 +158,89 @@ void cu_await_drop (cu_Await *op) {
   release(op);
 }
 
-int cu_await_pushresult (lua_State *L, int status) {
-  if (status == UV_ECANCELED) return cu_pushclosed(L);  /* uv_close */
-  return cu_pushresult(L, status);
-}
-
 void cu_await_endrequest (cu_Await *op, int status) {
   lua_State *co = cu_await_waiter(op);
-  cu_await_finish(op, co, co ? cu_await_pushresult(co, status) : 0);
+  cu_await_finish(op, co, co ? cu_pushresult(co, status) : 0);
 }
 
 int cu_await_cancelwork (cu_Await *op) {
   uv_cancel(&op->u.req);
   return 0;
+}
+
+/* --- requests left early -------------------------------------------------
+** A coroutine resumed early from a request that libuv goes on with leaves
+** the record in loop->abandoned (op->left names the coroutine). Its next
+** cu_await_start waits in loop->deferred until none of its abandoned
+** requests is left, as in the original library, whose coroutines reuse
+** one request at a time: so the order of its results does not depend on
+** how fast libuv cancels the one it left.
+*/
+static void pushlist (cu_Await **list, cu_Await *op) {
+  op->prev = NULL;
+  op->next = *list;
+  if (*list) (*list)->prev = op;
+  *list = op;
+}
+
+static void unlist (cu_Await **list, cu_Await *op) {
+  if (op->prev) op->prev->next = op->next;
+  else *list = op->next;
+  if (op->next) op->next->prev = op->prev;
+  op->next = op->prev = NULL;
+}
+
+static int hasabandoned (cu_Loop *loop, lua_State *L) {
+  cu_Await *op;
+  for (op = loop->abandoned; op; op = op->next)
+    if (op->left == L) return 1;
+  return 0;
+}
+
+/* The last abandoned request of 'L' ended: starts its deferred one. */
+static void startdeferred (cu_Loop *loop, lua_State *L) {
+  cu_Await *op;
+  int err;
+  if (loop->closing || hasabandoned(loop, L)) return;
+  for (op = loop->deferred; op && op->co != L; op = op->next) {}
+  if (op == NULL) return;
+  unlist(&loop->deferred, op);
+  err = op->start(L, op);
+  op->start = NULL;
+  if (err < 0) {  /* UV_ECANCELED when its object was closed meanwhile */
+    lua_State *co = cu_await_waiter(op);
+    cu_await_finish(op, co, co ? cu_pushresult(co, err) : 0);
+  }
+}
+
+/* cu_Cancel of a deferred record: it never started. */
+static int canceldeferred (cu_Await *op) {
+  unlist(&op->loop->deferred, op);
+  op->start = NULL;
+  return 1;
+}
+
+int cu_await_start (lua_State *L, cu_Await *op, cu_Start start, int keep) {
+  cu_Loop *loop = op->loop;
+  if (loop->abandoned == NULL || !hasabandoned(loop, L)) {
+    int err = start(L, op);
+    if (err < 0) return cu_await_fail(L, op, err);
+    return cu_await_yield(L, op, keep);
+  }
+  op->start = start;
+  op->unguarded = 0;  /* a close must take it off the list */
+  pushlist(&loop->deferred, op);
+  return cu_await_yield(L, op, keep);
+}
+
+void cu_await_teardown (cu_Loop *loop) {
+  cu_Await *op;
+  while ((op = loop->deferred) != NULL) {
+    unlist(&loop->deferred, op);
+    op->start = NULL;
+    op->busy = 0;
+    release(op);
+  }
 }
 
 /* --- suspending and waking ---------------------------------------------- */
@@ -179,10 +251,15 @@ int cu_await_cancelwork (cu_Await *op) {
 static void stopwaiting (lua_State *L, cu_Await *op) {
   clearanchor(L, op->coref);
   op->co = NULL;
-  if (op->busy && op->cancel && op->cancel(op)) op->busy = 0;
+  if (op->start) op->busy = !canceldeferred(op);
+  else if (op->busy && op->cancel && op->cancel(op)) op->busy = 0;
   if (!op->busy) {  /* libuv let go as well: the record is ours */
     if (op->kept) clearanchor(L, op->keepref);
     release(op);
+  }
+  else if (op->kind == CU_AWAIT_REQ) {  /* libuv goes on with it */
+    op->left = L;
+    pushlist(&op->loop->abandoned, op);
   }
 }
 
@@ -228,7 +305,8 @@ int cu_await_yieldk (lua_State *L, cu_Await *op, int keep,
      cu_await_waiter, and the record released then. The mark tells this
      wait from a later one of the same thread, should C code reuse it
      after closing it. */
-  if (op->cancel == NULL) op->unguarded = 1;
+  /* a deferred record needs its guard: a close must take it off the list */
+  if (op->cancel == NULL && op->start == NULL) op->unguarded = 1;
   if (op->unguarded) lua_pushlightuserdata(L, op);
   else {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->guardref);
@@ -284,7 +362,12 @@ void cu_loop_resume (cu_Loop *loop, lua_State *co, int n) {
 void cu_await_finish (cu_Await *op, lua_State *co, int n) {
   cu_Loop *loop = op->loop;
   lua_State *R = loop->runner;
+  lua_State *left = op->left;
   op->busy = 0;
+  if (left) {
+    unlist(&loop->abandoned, op);
+    op->left = NULL;
+  }
   if (loop->closing) {  /* lua_close: C memory only */
     release(op);
     return;
@@ -303,4 +386,5 @@ void cu_await_finish (cu_Await *op, lua_State *co, int n) {
     if (op->kept) clearanchor(R, op->keepref);
     release(op);
   }
+  if (left) startdeferred(loop, left);
 }

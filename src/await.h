@@ -37,6 +37,11 @@
 
 typedef int (*cu_Cancel) (cu_Await *op);
 
+/* Starts libuv on 'op' for coroutine 'L', reading the await function's
+   arguments from L's stack (still there when it runs later, with the
+   coroutine suspended in that function): 0 or a libuv error. */
+typedef int (*cu_Start) (lua_State *L, cu_Await *op);
+
 struct cu_Await {
   lua_State *co;        /* waiting coroutine; NULL once nobody waits */
   cu_Loop *loop;
@@ -44,7 +49,11 @@ struct cu_Await {
   void *data;           /* free for the await function's own use */
   void *pin;            /* memory pin token (memory.h) of the bytes a
                            request uses: unpinned when the record goes */
-  cu_Await *next, *prev;/* free list / ready list links */
+  cu_Await *next, *prev;/* free, ready, abandoned or deferred list */
+  lua_State *left;      /* the coroutine that left it early while libuv
+                           still held it (loop->abandoned), or NULL */
+  cu_Start start;       /* set while it waits for its coroutine's
+                           abandoned requests to end (loop->deferred) */
   cu_Await *allnext;    /* timer records: list of all, for teardown */
   lua_KFunction k;      /* continuation after a loop wake-up, or NULL */
   lua_KContext kctx;    /* its context */
@@ -88,17 +97,31 @@ cu_Await *cu_await_begintimer (lua_State *L);
 /* libuv refused to start: drops the record, pushes the failure triple. */
 int cu_await_fail (lua_State *L, cu_Await *op, int err);
 
+/* Starts the request of 'op' with 'start' and suspends L as cu_await_yield
+   does; a refusal returns the failure triple at once. As in the original
+   library, when L left a request early (coroutine.resume) that libuv
+   still performs, this one waits until that one has ended: 'start' then
+   runs, and a refusal resumes L with the failure triple. */
+int cu_await_start (lua_State *L, cu_Await *op, cu_Start start, int keep);
+
+/* The place of the arguments a cu_Start reads (a struct 'T' of the await
+   function's own), kept in the record's union until the request starts:
+   a start copies them out first, since the libuv call writes over them. */
+#define cu_await_args(op, T) ((T *)(void *)&(op)->u)
+#define CU_ARGS_FIT(T) _Static_assert(sizeof(T) <= sizeof(((cu_Await *)0)->u), \
+                                      #T " must fit a record")
+
+/* Loop teardown: frees the records still waiting to start. */
+void cu_await_teardown (cu_Loop *loop);
+
 /* Drops a record that will not be yielded with (a check failed after
    cu_await_begin). */
 void cu_await_drop (cu_Await *op);
 
-/* Requests whose only result is success: pushes true, the failure
-   triple, or false, "closed" when uv_close cancelled it (UV_ECANCELED).
-   Returns the number of values. */
-int cu_await_pushresult (lua_State *L, int status);
-
-/* The callback of such a request: resumes the coroutine still waiting
-   with cu_await_pushresult's values. */
+/* The callback of a request whose only result is success: resumes the
+   coroutine still waiting with true or the failure triple (a request
+   that closing its object cancelled gets "operation canceled", as in the
+   original library). */
 void cu_await_endrequest (cu_Await *op, int status);
 
 /* cu_Cancel of thread-pool requests (getaddrinfo, random, file system):

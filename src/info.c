@@ -376,6 +376,19 @@ static void on_random (uv_random_t *req, int status, void *buf,
   cu_await_finish(op, co, n);
 }
 
+/* What a random fill starts with: the range of the pinned buffer. */
+typedef struct RandomArgs {
+  char *p;
+  size_t len;
+} RandomArgs;
+CU_ARGS_FIT(RandomArgs);
+
+static int startrandom (lua_State *L, cu_Await *op) {
+  RandomArgs a = *cu_await_args(op, RandomArgs);
+  (void)L;
+  return uv_random(&op->loop->uv, &op->u.random, a.p, a.len, 0, on_random);
+}
+
 /* system.random(buffer [, i [, j [, mode]]]) */
 static int system_random (lua_State *L) {
   size_t len;
@@ -394,9 +407,9 @@ static int system_random (lua_State *L) {
   op = cu_await_begin(L);
   op->cancel = cu_await_cancelwork;
   op->pin = cu_memory_pin(L, 1);  /* a resize must not move the bytes */
-  err = uv_random(cu_loop(L), &op->u.random, p, len, 0, on_random);
-  if (err < 0) return cu_await_fail(L, op, err);
-  return cu_await_yield(L, op, 1);
+  cu_await_args(op, RandomArgs)->p = p;
+  cu_await_args(op, RandomArgs)->len = len;
+  return cu_await_start(L, op, startrandom, 1);
 }
 
 void cu_open_info (lua_State *L) {

@@ -68,6 +68,7 @@ static int loop_gc (lua_State *L) {
   freelist(loop->readyhead);  /* suspend(0) callers never woken */
   freelist(loop->drainhead);
   freelist(loop->latehead);
+  cu_await_teardown(loop);  /* requests that never started */
   loop->readyhead = loop->readytail = loop->drainhead = NULL;
   loop->latehead = loop->latetail = NULL;
   for (op = loop->timers; op; op = op->allnext)

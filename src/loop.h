@@ -38,6 +38,8 @@ struct cu_Loop {
   cu_Await *freereqs;  /* released request records */
   cu_Await *freetimers;/* released records whose timer stays initialised */
   cu_Await *timers;    /* every timer record, for teardown */
+  cu_Await *abandoned; /* requests left early, libuv still on them */
+  cu_Await *deferred;  /* requests waiting for those (await.c) */
   uv_idle_t idle;      /* drains the ready list while it is not empty */
   cu_Await *readyhead, *readytail; /* suspend(0) callers, newest first
                           (time.c) */

@@ -56,6 +56,10 @@ cu_Socket *cu_socket_new (lua_State *L, int kind, int domain,
   return s;
 }
 
+cu_Socket *cu_socket_ofstart (lua_State *L) {
+  return *(cu_Socket **)lua_touserdata(L, 1);
+}
+
 void cu_socket_discard (lua_State *L, int idx) {
   cu_Socket **ref = (cu_Socket **)lua_touserdata(L, idx);
   cu_Socket *s = *ref;
@@ -135,12 +139,9 @@ static void endclosed (cu_Await *op) {
   cu_await_finish(op, co, co ? cu_pushclosed(co) : 0);
 }
 
-static void endsendwaits (cu_Socket *s, int err);
-
 static void on_closed (uv_handle_t *h) {
   cu_Socket *s = (cu_Socket *)h;
   cu_Await *op = s->reader, *conn = s->connwait;
-  endsendwaits(s, UV_ECANCELED);
   /* at lua_close the registry goes anyway, and no Lua may run */
   if (s->selfref != LUA_NOREF && !s->loop->closing)
     luaL_unref(s->loop->L0, LUA_REGISTRYINDEX, s->selfref);
@@ -287,7 +288,7 @@ static int socket_bind (lua_State *L) {
 static void endconnwait (cu_Await *op, int status) {
   lua_State *co = cu_await_waiter(op);
   int n = 0;
-  if (co) n = cu_await_pushresult(co, status == 0 ? UV_EISCONN : status);
+  if (co) n = cu_pushresult(co, status == 0 ? UV_EISCONN : status);
   cu_await_finish(op, co, n);
 }
 
@@ -324,6 +325,29 @@ static int awaitconnect (lua_State *L, cu_Socket *s) {
   return cu_await_yield(L, op, 0);
 }
 
+/* What a TCP connect starts with (a local one takes its path from the
+   stack). */
+typedef struct ConnectArgs {
+  struct sockaddr_storage ss;
+} ConnectArgs;
+CU_ARGS_FIT(ConnectArgs);
+
+static int startconnect (lua_State *L, cu_Await *op) {
+  cu_Socket *s = cu_socket_ofstart(L);
+  if (s == NULL) return UV_ECANCELED;  /* closed while it waited */
+  if (cu_islocal(s))
+    uv_pipe_connect(&op->u.connect, &s->h.pipe, lua_tostring(L, 2),
+                    on_connected);
+  else {
+    ConnectArgs a = *cu_await_args(op, ConnectArgs);
+    int err = uv_tcp_connect(&op->u.connect, &s->h.tcp,
+                             (const struct sockaddr *)&a.ss, on_connected);
+    if (err < 0) return err;
+  }
+  s->connecting = 1;
+  return 0;
+}
+
 /* socket:connect([address]) */
 static int socket_connect (lua_State *L) {
   cu_Socket *s = cu_socket_checkself(L);
@@ -337,20 +361,17 @@ static int socket_connect (lua_State *L) {
     return cu_pushresult(L, err);
   }
   if (cu_islocal(s)) {
-    const char *path = checkpath(L, 2);
+    checkpath(L, 2);  /* startconnect takes it from the stack */
     if (s->connecting) return awaitconnect(L, s);
     op = cu_await_begin(L);
-    uv_pipe_connect(&op->u.connect, &s->h.pipe, path, on_connected);
   }
   else {
     const struct sockaddr *sa = checkipaddr(L, 2, s);
     if (s->connecting) return awaitconnect(L, s);
     op = cu_await_begin(L);
-    err = uv_tcp_connect(&op->u.connect, &s->h.tcp, sa, on_connected);
-    if (err < 0) return cu_await_fail(L, op, err);
+    memcpy(cu_await_args(op, ConnectArgs), sa, cu_addrlen((cu_Address *)sa));
   }
-  s->connecting = 1;
-  return cu_await_yield(L, op, 0);
+  return cu_await_start(L, op, startconnect, 0);
 }
 
 /* socket:getaddress([site [, address]]) */
@@ -629,97 +650,26 @@ static int datagram_read (lua_State *L) {
   return cu_await_yield(L, op, 0);
 }
 
-/* Datagram writes that wait: as in the original library, a write made
-   while a send whose coroutine was resumed early is still in flight
-   starts only once that send has ended (the original holds one request
-   per operation until libuv lets it go). Rare: each waiting write gets a
-   small block of its own. */
-typedef struct cu_SendWait {
-  struct cu_SendWait *next;
-  cu_Socket *s;
-  cu_Await *op;                 /* op->pin holds the bytes meanwhile */
+static void on_sent (uv_udp_send_t *req, int status) {
+  cu_await_endrequest(cu_await_from(req), status);
+}
+
+/* What a datagram write starts with: the bytes (pinned, or anchored with
+   the request) and the destination, if any. */
+typedef struct SendArgs {
   uv_buf_t buf;
   int hasaddr;
   struct sockaddr_storage addr;
-} cu_SendWait;
+} SendArgs;
+CU_ARGS_FIT(SendArgs);
 
-static void on_sent (uv_udp_send_t *req, int status);
-static int cancelsend (cu_Await *op);
-
-static int startsend (cu_Socket *s, cu_Await *op, uv_buf_t buf,
-                      const struct sockaddr *sa) {
-  return uv_udp_send(&op->u.send, &s->h.udp, &buf, 1, sa, on_sent);
-}
-
-/* Starts the waiting writes in order, or ends them with 'err' (the socket
-   is closing). */
-static void endsendwaits (cu_Socket *s, int err) {
-  cu_SendWait *sw;
-  while ((sw = s->sendwaits) != NULL) {
-    cu_Await *op = sw->op;
-    int res = err;
-    s->sendwaits = sw->next;
-    if (err == 0) {
-      res = startsend(s, op, sw->buf, sw->hasaddr ?
-                      (const struct sockaddr *)&sw->addr : NULL);
-      if (res == 0) {  /* on_sent ends it now */
-        op->data = NULL;
-        op->cancel = cancelsend;
-        free(sw);
-        continue;
-      }
-    }
-    free(sw);
-    cu_await_endrequest(op, res);  /* UV_ECANCELED: "closed" */
-  }
-}
-
-static void on_sent (uv_udp_send_t *req, int status) {
-  cu_Await *op = cu_await_from(req);
-  cu_Socket *s = (cu_Socket *)req->handle;
-  int abandoned = op->co == NULL;  /* see cancelsend */
-  cu_await_endrequest(op, status);
-  if (abandoned && --s->abandoned == 0 && s->sendwaits &&
-      !uv_is_closing(&s->h.handle))
-    endsendwaits(s, 0);
-}
-
-/* Early wake-up of a write in flight: the send goes on, and later writes
-   of the socket wait for it. The core cleared op->co, which is how
-   on_sent knows. */
-static int cancelsend (cu_Await *op) {
-  cu_Socket *s = (cu_Socket *)op->u.send.handle;
-  s->abandoned++;
-  return 0;  /* on_sent still comes */
-}
-
-/* Early wake-up (or close) of a write that waits: it never started. */
-static int cancelsendwait (cu_Await *op) {
-  cu_SendWait *sw = (cu_SendWait *)op->data;
-  cu_SendWait **p = &sw->s->sendwaits;
-  while (*p != sw) p = &(*p)->next;
-  *p = sw->next;
-  free(sw);
-  return 1;  /* libuv never saw it */
-}
-
-static int awaitsend (lua_State *L, cu_Socket *s, cu_Await *op, uv_buf_t buf,
-                      const struct sockaddr *sa) {
-  cu_SendWait *sw = (cu_SendWait *)malloc(sizeof(cu_SendWait));
-  cu_SendWait **p = &s->sendwaits;
-  if (sw == NULL) return cu_await_fail(L, op, UV_ENOMEM);
-  sw->next = NULL;
-  sw->s = s;
-  sw->op = op;
-  sw->buf = buf;
-  sw->hasaddr = sa != NULL;
-  if (sa) memcpy(&sw->addr, sa, sa->sa_family == AF_INET6 ?
-                 sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-  while (*p) p = &(*p)->next;
-  *p = sw;
-  op->data = sw;
-  op->cancel = cancelsendwait;
-  return cu_await_yield(L, op, 2);
+static int startsend (lua_State *L, cu_Await *op) {
+  SendArgs a = *cu_await_args(op, SendArgs);
+  cu_Socket *s = cu_socket_ofstart(L);
+  if (s == NULL) return UV_ECANCELED;  /* closed while it waited */
+  return uv_udp_send(&op->u.send, &s->h.udp, &a.buf, 1,
+                     a.hasaddr ? (const struct sockaddr *)&a.addr : NULL,
+                     on_sent);
 }
 
 /* socket:write(data [, i [, j [, address]]]) of datagram sockets
@@ -735,7 +685,7 @@ static int datagram_write (lua_State *L) {
   size_t len;
   uv_buf_t buf;
   cu_Await *op;
-  int err;
+  SendArgs *args;
   cu_checkyield(L);
   if (!s->peer || !lua_isnoneornil(L, 5)) sa = checkipaddr(L, 5, s);
   p = cu_memory_checkdatac(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
@@ -743,12 +693,13 @@ static int datagram_write (lua_State *L) {
   luaL_argcheck(L, len <= 0x7fffffffu, 2, "too long");
   op = cu_await_begin(L);
   op->pin = cu_memory_pinbytes(L, 2, p, len);  /* until on_sent */
-  if (s->abandoned > 0) return awaitsend(L, s, op, buf, sa);
-  op->cancel = cancelsend;
   op->unguarded = 1;  /* a close need not stop it: the send goes on */
-  err = startsend(s, op, buf, sa);
-  if (err < 0) return cu_await_fail(L, op, err);
-  return cu_await_yield(L, op, 2);
+  args = cu_await_args(op, SendArgs);
+  args->buf = buf;
+  args->hasaddr = sa != NULL;
+  if (sa) memcpy(&args->addr, sa, sa->sa_family == AF_INET6 ?
+                 sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+  return cu_await_start(L, op, startsend, 2);
 }
 
 /* --- classes ------------------------------------------------------------ */

@@ -33,8 +33,6 @@ typedef struct cu_Socket {
   cu_Loop *loop;
   cu_Await *reader;     /* the read or accept awaiting on this socket */
   cu_Await *connwait;   /* a connect awaiting the end of a pending one */
-  struct cu_SendWait *sendwaits; /* datagram writes awaiting 'abandoned' */
-  unsigned abandoned;   /* datagram sends whose coroutine left early */
   char *rbuf;           /* that reader's buffer range */
   size_t rlen;
   cu_Address *raddr;    /* datagram read: where to store the source */
@@ -82,6 +80,9 @@ typedef int (*cu_SocketOpen) (cu_Socket *s, void *arg);
 cu_Socket *cu_socket_new (lua_State *L, int kind, int domain,
                           cu_SocketInit init, cu_SocketOpen open,
                           void *arg, int *err);
+/* For a cu_Start of a method: the socket 'self' (argument 1) of the
+   suspended call, or NULL when it was closed since. */
+cu_Socket *cu_socket_ofstart (lua_State *L);
 /* Closes the socket object at 'idx' (a socket userdata) if it is open:
    for objects that must not stay behind after a failure. */
 void cu_socket_discard (lua_State *L, int idx);

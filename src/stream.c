@@ -15,6 +15,7 @@
 #endif
 #include "memory.h"
 #include "socket.h"
+#include "time.h"
 
 #define STASHSIZE 65536
 /* A reader's range at least this big is given to libuv as it is. A
@@ -251,6 +252,24 @@ static void on_written (uv_write_t *req, int status) {
   cu_await_endrequest(cu_await_from(req), status);
 }
 
+/* What a write starts with: the bytes (pinned, or anchored with the
+   request) and the socket being passed, if any. */
+typedef struct WriteArgs {
+  uv_buf_t buf;
+  cu_Socket *passed;
+} WriteArgs;
+CU_ARGS_FIT(WriteArgs);
+
+static int startwrite (lua_State *L, cu_Await *op) {
+  WriteArgs a = *cu_await_args(op, WriteArgs);
+  cu_Socket *s = cu_socket_ofstart(L);
+  if (s == NULL) return UV_ECANCELED;  /* closed while it waited */
+  if (a.passed)
+    return uv_write2(&op->u.write, &s->h.stream, &a.buf, 1,
+                     &a.passed->h.stream, on_written);
+  return uv_write(&op->u.write, &s->h.stream, &a.buf, 1, on_written);
+}
+
 /* socket:write(data [, i [, j [, socket]]]), terminal:write(data [, i [, j]])
    The data (and a socket being passed) stay anchored with the request,
    since an early wake-up does not stop libuv from sending them. */
@@ -261,7 +280,8 @@ int cu_stream_write (lua_State *L) {
   size_t len;
   uv_buf_t buf;
   cu_Await *op;
-  int err, keep = 2;
+  WriteArgs *args;
+  int keep = 2;
   cu_checkyield(L);  /* first, as with the original */
   p = cu_memory_checkdatac(L, 2, &len, CU_MEMCLASS, &s->mcache, 1);
   buf = uv_buf_init((char *)p, (unsigned int)len);
@@ -278,7 +298,9 @@ int cu_stream_write (lua_State *L) {
   }
   else if (len < DIRECTSIZE) {  /* small: try to send it all now */
     int n = uv_try_write(&s->h.stream, &buf, 1);
-    if (n == (int)len) return cu_pushresult(L, 0);
+    /* sent: still an await, resumed from the ready list, as the original
+       resumes a write from its callback one loop iteration later */
+    if (n == (int)len) return cu_time_yieldready(L);
     if (n < 0 && n != UV_EAGAIN) return cu_pushfail(L, n);
     if (n > 0) {
       buf.base += n;
@@ -291,11 +313,10 @@ int cu_stream_write (lua_State *L) {
      writing on until the system buffer is full costs far more. */
   op = cu_await_begin(L);
   op->pin = cu_memory_pinbytes(L, 2, buf.base, buf.len);  /* on_written */
-  if (passed) err = uv_write2(&op->u.write, &s->h.stream, &buf, 1,
-                              &passed->h.stream, on_written);
-  else err = uv_write(&op->u.write, &s->h.stream, &buf, 1, on_written);
-  if (err < 0) return cu_await_fail(L, op, err);
-  return cu_await_yield(L, op, keep);
+  args = cu_await_args(op, WriteArgs);
+  args->buf = buf;
+  args->passed = passed;
+  return cu_await_start(L, op, startwrite, keep);
 }
 
 static void on_shutdown (uv_shutdown_t *req, int status) {
@@ -304,15 +325,16 @@ static void on_shutdown (uv_shutdown_t *req, int status) {
 
 /* socket:shutdown(), terminal:shutdown(): awaits until what was written
    before is sent and the write side is shut. */
+static int startshutdown (lua_State *L, cu_Await *op) {
+  cu_Socket *s = cu_socket_ofstart(L);
+  if (s == NULL) return UV_ECANCELED;  /* closed while it waited */
+  return uv_shutdown(&op->u.shutdown, &s->h.stream, on_shutdown);
+}
+
 int cu_stream_shutdown (lua_State *L) {
   cu_Socket *s = cu_socket_checkself(L);
-  cu_Await *op;
-  int err;
   /* libuv accepts a shutdown while connecting, but never completes it if
      the connect fails: the loop would stay busy until the socket closes */
   if (s->connecting) return cu_pushfail(L, UV_ENOTCONN);
-  op = cu_await_begin(L);
-  err = uv_shutdown(&op->u.shutdown, &s->h.stream, on_shutdown);
-  if (err < 0) return cu_await_fail(L, op, err);
-  return cu_await_yield(L, op, 0);
+  return cu_await_start(L, cu_await_begin(L), startshutdown, 0);
 }

@@ -7,6 +7,7 @@
 #include <math.h>
 #include "areas.h"
 #include "await.h"
+#include "time.h"
 
 /* system.nanosecs() */
 static int system_nanosecs (lua_State *L) {
@@ -133,7 +134,7 @@ static int cancelready (cu_Await *op) {
   return 1;  /* libuv never saw it */
 }
 
-static int suspendready (lua_State *L) {
+int cu_time_yieldready (lua_State *L) {
   cu_Loop *loop = cu_loopof(L);
   cu_Await *op = cu_await_begin(L);
   op->cancel = cancelready;
@@ -192,7 +193,7 @@ static int system_suspend (lua_State *L) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  if (ms == 0) return suspendready(L);
+  if (ms == 0) return cu_time_yieldready(L);
   op = cu_await_begintimer(L);
   op->cancel = canceltimer;
   err = uv_timer_start(&op->u.timer, on_timer, ms, 0);

@@ -1,0 +1,15 @@
+/*
+** time.h: the loop's ready list (time.c) for other areas.
+*/
+#ifndef coutil_time_h
+#define coutil_time_h
+
+#include "common.h"
+
+/* Suspends the running coroutine until the next loop iteration, as
+   system.suspend(0) does, and returns true then (or the values of an
+   early resume). For await functions that finished their work at once but
+   must still wait, as every await function does (a small write). */
+int cu_time_yieldready (lua_State *L);
+
+#endif
