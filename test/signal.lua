@@ -396,6 +396,38 @@ end)
 
 -- --- a storm ------------------------------------------------------------------
 
+H.case("signals during blocking (~) calls do not cut them short",
+function ()
+  -- a child signals us while we sleep and resolve names in blocking
+  -- mode; the handler libuv installed for the waiter interrupts those
+  -- system calls (EINTR), which must be retried, not reported. The
+  -- waiter awaits until the child is gone, so no signal finds us without
+  -- a handler.
+  local count = 0
+  local w = spawn(function ()
+    while system.awaitsig("userdef1") == "userdef1" do count = count + 1 end
+  end)
+  local child = {execfile = "/bin/sh",
+                 arguments = {"-c", "for i in 1 2 3 4 5; do sleep 0.05; " ..
+                              "kill -USR1 " .. pid .. "; done"}}
+  local ended
+  spawn(function () ended = H.pack(system.execute(child)) end)
+  local t0 = system.nanosecs()
+  H.same({true}, system.suspend(0.4, "~"))
+  assert(system.nanosecs() - t0 >= 0.4e9, "the blocking sleep was cut short")
+  local list = assert(system.findaddr("localhost", nil, "~"))
+  assert(list:getaddress())
+  list:close()
+  for _ = 1, 1000 do
+    if ended then break end
+    system.run("step")
+  end
+  H.same({"exit", 0}, table.unpack(ended, 1, ended.n))
+  assert(count >= 1)
+  assert(coroutine.resume(w, "stop"))  -- its loop ends
+  assert(coroutine.status(w) == "dead")
+end)
+
 H.case("a storm of signals reaches every waiter", function ()
   local counts, done = {}, false
   for i = 1, 8 do
