@@ -108,8 +108,8 @@ int cu_await_start (lua_State *L, cu_Await *op, cu_Start start, int keep);
    function's own), kept in the record's union until the request starts:
    a start copies them out first, since the libuv call writes over them. */
 #define cu_await_args(op, T) ((T *)(void *)&(op)->u)
-#define CU_ARGS_FIT(T) _Static_assert(sizeof(T) <= sizeof(((cu_Await *)0)->u), \
-                                      #T " must fit a record")
+#define CU_ARGS_FIT(T) \
+  _Static_assert(sizeof(T) <= sizeof(((cu_Await *)0)->u), #T " must fit")
 
 /* Loop teardown: frees the records still waiting to start. */
 void cu_await_teardown (cu_Loop *loop);

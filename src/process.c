@@ -29,7 +29,7 @@ typedef struct Children {
   Child *head;
 } Children;
 
-/* --- children of a loop --------------------------------------------------- */
+/* --- children of a loop ------------------------------------------------ */
 
 static void teardown (cu_Loop *loop, void *data);
 static const cu_LoopHooks childhooks = {NULL, NULL, teardown};
@@ -122,7 +122,7 @@ static void freechild (uv_handle_t *h) {
   free(h);
 }
 
-/* --- arguments ------------------------------------------------------------- */
+/* --- arguments --------------------------------------------------------- */
 
 static const char *const stdnames[] = {"stdin", "stdout", "stderr"};
 
@@ -165,8 +165,8 @@ static void checkpipemode (lua_State *L, int idx, const char *field,
 /* Fills 'io' for standard stream 'fd' from the value at 'idx' (a field of
    the command table), except pipes to create, which it only notes in
    'spec'. Raises on a value that is none of those the manual lists. */
-static void checkstdio (lua_State *L, int idx, int fd, uv_stdio_container_t *io,
-                        StdSpec *spec) {
+static void checkstdio (lua_State *L, int idx, int fd,
+                        uv_stdio_container_t *io, StdSpec *spec) {
   const char *field = stdnames[fd];
   luaL_Stream *file;
   cu_Socket **ref;

@@ -233,7 +233,7 @@ static void teardown (cu_Loop *loop, void *data) {
 
 static const cu_LoopHooks sighooks = {NULL, NULL, teardown};
 
-/* --- functions ------------------------------------------------------------ */
+/* --- functions --------------------------------------------------------- */
 
 /* system.emitsig(pid, signal) */
 static int system_emitsig (lua_State *L) {

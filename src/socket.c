@@ -502,7 +502,7 @@ static void on_connection (uv_stream_t *server, int status) {
   }
   co = cu_await_waiter(op);
   if (co == NULL && status == 0) s->pending = 1;
-  cu_socket_setreader(s, NULL);
+  cu_stream_setreader(s, NULL);
   if (co && status == 0) {  /* accept_k does it in the coroutine */
     lua_pushlightuserdata(co, s);
     n = 1;
@@ -512,7 +512,7 @@ static void on_connection (uv_stream_t *server, int status) {
 }
 
 static int cancelaccept (cu_Await *op) {
-  cu_socket_setreader((cu_Socket *)op->data, NULL);
+  cu_stream_setreader((cu_Socket *)op->data, NULL);
   return 1;
 }
 
@@ -560,7 +560,7 @@ static int socket_accept (lua_State *L) {
   op = cu_await_begin(L);
   op->data = s;
   op->cancel = cancelaccept;
-  cu_socket_setreader(s, op);
+  cu_stream_setreader(s, op);
   return cu_await_yieldk(L, op, 0, accept_k, lua_gettop(L));
 }
 
@@ -597,7 +597,7 @@ static void on_received (uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf,
   if (nread == 0 && addr == NULL) return;  /* nothing to read */
   uv_udp_recv_stop(udp);
   if (op == NULL) return;
-  cu_socket_setreader(s, NULL);
+  cu_stream_setreader(s, NULL);
   co = cu_await_waiter(op);
   if (co && nread < 0) n = cu_pushfail(co, (int)nread);
   else if (co) {
@@ -619,7 +619,7 @@ static void on_received (uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf,
 static int cancelreceive (cu_Await *op) {
   cu_Socket *s = (cu_Socket *)op->data;
   uv_udp_recv_stop(&s->h.udp);
-  cu_socket_setreader(s, NULL);
+  cu_stream_setreader(s, NULL);
   return 1;
 }
 
@@ -640,13 +640,13 @@ static int datagram_read (lua_State *L) {
   op->data = s;
   op->cancel = cancelreceive;
   s->raddr = a;
-  cu_socket_startread(L, s, op, p, len);
+  cu_stream_startread(L, s, op, p, len);
   err = uv_udp_recv_start(&s->h.udp, on_udpalloc, on_received);
   if (err < 0) {
-    cu_socket_setreader(s, NULL);
+    cu_stream_setreader(s, NULL);
     return cu_await_fail(L, op, err);
   }
-  /* no kept value: see cu_socket_startread */
+  /* no kept value: see cu_stream_startread */
   return cu_await_yield(L, op, 0);
 }
 

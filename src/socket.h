@@ -100,7 +100,7 @@ cu_Socket **cu_socket_toref (lua_State *L, int arg, int kinds);
 void cu_socket_closehandle (cu_Socket *s);
 /* Makes 'op' the reader of 's' filling 'p' (len bytes), the memory at
    stack index 2, which stays pinned until the reader is cleared. */
-void cu_socket_startread (lua_State *L, cu_Socket *s, cu_Await *op, char *p,
+void cu_stream_startread (lua_State *L, cu_Socket *s, cu_Await *op, char *p,
                    size_t len);
 
 /* stream.c: methods of stream sockets and terminals */
@@ -109,7 +109,7 @@ int cu_stream_write (lua_State *L);
 int cu_stream_shutdown (lua_State *L);
 /* Sets or clears the reader; a socket keeps the loop alive only while
    a coroutine awaits on it. */
-void cu_socket_setreader (cu_Socket *s, cu_Await *op);
+void cu_stream_setreader (cu_Socket *s, cu_Await *op);
 
 /* socket.c: methods shared with terminals */
 int cu_socket_close (lua_State *L);

@@ -26,7 +26,7 @@
 /* Reads readnow may do in one loop iteration (see readnow). */
 #define MAXDIRECT 32
 
-void cu_socket_setreader (cu_Socket *s, cu_Await *op) {
+void cu_stream_setreader (cu_Socket *s, cu_Await *op) {
   s->reader = op;
   if (op) uv_ref(&s->h.handle);
   else {
@@ -42,11 +42,11 @@ void cu_socket_setreader (cu_Socket *s, cu_Await *op) {
    while the reader waits, and meanwhile the waiting coroutine, anchored,
    keeps its frame's arguments alive; an early wake-up or a close ends the
    read (cancelread, cancelreceive) before the anchor goes. */
-void cu_socket_startread (lua_State *L, cu_Socket *s, cu_Await *op, char *p,
+void cu_stream_startread (lua_State *L, cu_Socket *s, cu_Await *op, char *p,
                    size_t len) {
   s->rbuf = p;
   s->rlen = len;
-  cu_socket_setreader(s, op);
+  cu_stream_setreader(s, op);
   s->rpin = cu_memory_pinbytes(L, 2, p, len);  /* they must not move */
 }
 
@@ -108,7 +108,7 @@ static void on_read (uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     s->rerr = (int)nread;  /* end of file or error: every later read */
     if (op == NULL) return;
   }
-  cu_socket_setreader(s, NULL);
+  cu_stream_setreader(s, NULL);
   co = cu_await_waiter(op);
   if (co) {
     if (nread > 0) {
@@ -122,7 +122,7 @@ static void on_read (uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 
 /* Early wake-up: reading goes on into the stash. */
 static int cancelread (cu_Await *op) {
-  cu_socket_setreader((cu_Socket *)op->data, NULL);
+  cu_stream_setreader((cu_Socket *)op->data, NULL);
   return 1;
 }
 
@@ -239,8 +239,8 @@ int cu_stream_read (lua_State *L) {
   op = cu_await_begin(L);
   op->data = s;
   op->cancel = cancelread;
-  cu_socket_startread(L, s, op, p, len);
-  /* no kept value: see cu_socket_startread */
+  cu_stream_startread(L, s, op, p, len);
+  /* no kept value: see cu_stream_startread */
   if (s->domain == CU_SHARE)
     return cu_await_yieldk(L, op, 0, readshare_k, lua_gettop(L));
   return cu_await_yield(L, op, 0);
