@@ -27,6 +27,11 @@ void cu_open_environ (lua_State *L);  /* environ.c: getpriority,
                                          unpackenv */
 void cu_open_signal (lua_State *L);   /* signal.c: emitsig, awaitsig */
 void cu_open_process (lua_State *L);  /* process.c: execute */
+void cu_open_filesys (lua_State *L);  /* filesys.c: linkfile, copyfile,
+                                         movefile, removefile, maketemp,
+                                         makedir, listdir, touchfile,
+                                         ownfile, grantfile, fileinfo,
+                                         filebits */
 
 /* the other modules, one area each */
 void cu_open_event (lua_State *L);     /* event.c: coutil.event */

@@ -220,17 +220,25 @@ static int canceldeferred (cu_Await *op) {
   return 1;
 }
 
-int cu_await_start (lua_State *L, cu_Await *op, cu_Start start, int keep) {
+int cu_await_startk (lua_State *L, cu_Await *op, cu_Start start, int keep,
+                     lua_KFunction k, lua_KContext ctx) {
   cu_Loop *loop = op->loop;
   if (loop->abandoned == NULL || !hasabandoned(loop, L)) {
     int err = start(L, op);
-    if (err < 0) return cu_await_fail(L, op, err);
-    return cu_await_yield(L, op, keep);
+    if (err < 0) {
+      int n = cu_await_fail(L, op, err);
+      return k ? k(L, LUA_OK, ctx) : n;
+    }
+    return cu_await_yieldk(L, op, keep, k, ctx);
   }
   op->start = start;
   op->unguarded = 0;  /* a close must take it off the list */
   pushlist(&loop->deferred, op);
-  return cu_await_yield(L, op, keep);
+  return cu_await_yieldk(L, op, keep, k, ctx);
+}
+
+int cu_await_start (lua_State *L, cu_Await *op, cu_Start start, int keep) {
+  return cu_await_startk(L, op, start, keep, NULL, 0);
 }
 
 void cu_await_teardown (cu_Loop *loop) {

@@ -104,6 +104,12 @@ int cu_await_fail (lua_State *L, cu_Await *op, int err);
    runs, and a refusal resumes L with the failure triple. */
 int cu_await_start (lua_State *L, cu_Await *op, cu_Start start, int keep);
 
+/* cu_await_start with a continuation, as in cu_await_yieldk: when the loop
+   wakes L, 'k' runs with the pushed results on top; a request that cannot
+   start runs 'k' at once, with the failure triple on top. */
+int cu_await_startk (lua_State *L, cu_Await *op, cu_Start start, int keep,
+                     lua_KFunction k, lua_KContext ctx);
+
 /* The place of the arguments a cu_Start reads (a struct 'T' of the await
    function's own), kept in the record's union until the request starts:
    a start copies them out first, since the libuv call writes over them. */

@@ -20,12 +20,14 @@ int cu_pushresult (lua_State *L, int err) {
   return 1;
 }
 
-const char *cu_checkmode (lua_State *L, int arg, const char *allowed) {
+/* 'anywhere': '~' may be any char of the mode (cu_checkflags). */
+static const char *checkmode (lua_State *L, int arg, const char *allowed,
+                              int anywhere) {
   size_t len;
   const char *mode = luaL_optlstring(L, arg, "", &len);
   const char *c;
   for (c = mode; c < mode + len; c++) {  /* an embedded '\0' is refused */
-    if (*c == '~' && c != mode && strchr(allowed, '~'))
+    if (*c == '~' && c != mode && !anywhere && strchr(allowed, '~'))
       luaL_argerror(L, arg, "'~' must be in the begin of 'mode'");
     if (*c == '\0')
       luaL_argerror(L, arg, "unknown mode char (got '\\0')");
@@ -35,6 +37,14 @@ const char *cu_checkmode (lua_State *L, int arg, const char *allowed) {
     }
   }
   return mode;
+}
+
+const char *cu_checkmode (lua_State *L, int arg, const char *allowed) {
+  return checkmode(L, arg, allowed, 0);
+}
+
+const char *cu_checkflags (lua_State *L, int arg, const char *allowed) {
+  return checkmode(L, arg, allowed, 1);
 }
 
 void cu_newclass (lua_State *L, const char *name, const luaL_Reg *methods,

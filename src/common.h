@@ -32,6 +32,9 @@ int cu_pushfail (lua_State *L, int err);
    where 'allowed' contains it. Raises the phrases of conventions.md.
    Returns the string, "" when the argument is absent or nil. */
 const char *cu_checkmode (lua_State *L, int arg, const char *allowed);
+/* The same for modes that are sets of flags (no char yields a value), where
+   the original library finds '~' anywhere (removefile(path, "d~")). */
+const char *cu_checkflags (lua_State *L, int arg, const char *allowed);
 #define cu_blocking(mode) ((mode)[0] == '~')
 #define cu_hasmode(mode, c) (strchr((mode), (c)) != NULL)
 
