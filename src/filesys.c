@@ -373,15 +373,16 @@ static int system_touchfile (lua_State *L) {
   const char *mode = cu_checkmode(L, 2, "~lamb");
   const char *c;
   int arg = 3;
+  double now = timenow();
   FsArgs a = {0};
   a.path = luaL_checkstring(L, 1);
   checkprefix(L, 2, mode, 'l');
   a.flags = cu_hasmode(mode, 'l');
-  a.atime = a.mtime = timenow();
+  a.atime = a.mtime = now;
   for (c = mode; *c; c++) {  /* each of 'a', 'm', 'b' takes the next time */
     double t;
     if (!strchr("amb", *c)) continue;
-    t = lua_isnoneornil(L, arg) ? a.atime : luaL_checknumber(L, arg);
+    t = lua_isnoneornil(L, arg) ? now : luaL_checknumber(L, arg);
     arg++;
     if (*c != 'm') a.atime = t;
     if (*c != 'a') a.mtime = t;
@@ -626,7 +627,8 @@ static int system_fileinfo (lua_State *L) {
   const char *mode = cu_checkmode(L, 2, "~l" STATCHARS "p=" FSCHARS);
   luaL_checkstring(L, 1);
   checkprefix(L, 2, mode, 'l');
-  lua_settop(L, 2);
+  lua_settop(L, 1);
+  lua_pushstring(L, mode);  /* the steps read it there, also when absent */
   return infostep(L, LUA_OK, 0);
 }
 
