@@ -608,8 +608,12 @@ static int pushallinfo (lua_State *L, const char *mode) {
 static int infostep (lua_State *L, int status, lua_KContext step) {
   const char *mode = lua_tostring(L, 2);
   (void)status;
-  if (step > 0 && lua_type(L, SLOT(step - 1)) == LUA_TBOOLEAN)
-    return 3;  /* the step before failed: its triple is on top */
+  if (step > 0 && lua_type(L, SLOT(step - 1)) == LUA_TBOOLEAN) {
+    /* the step before failed: as listdir, fileinfo raises its failures
+       (the original's suite relies on it: pcall(system.fileinfo, ...)) */
+    lua_pushvalue(L, -2);
+    return lua_error(L);
+  }
   for (; step < NSTEPS; step++) {
     if (needsstep(mode, (int)step)) {
       FsArgs a = {0};
