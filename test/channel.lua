@@ -405,17 +405,7 @@ H.case("system.run keeps running only while awaitch waits", function ()
   ch:close()
 end)
 
--- The descriptors this process holds (0 to 255): /proc/self/fd/N exists
--- exactly for those.
-local function fds ()
-  local set = {}
-  for n = 0, 255 do
-    local f, _, code = io.open("/proc/self/fd/" .. n)
-    if f then f:close() end
-    if f or code ~= 2 then set[#set + 1] = n end  -- 2: ENOENT
-  end
-  return table.concat(set, " ")
-end
+local fds = H.fds
 
 H.case("system.run returning false holds no descriptor awaitch made",
 function ()

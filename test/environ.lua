@@ -22,13 +22,7 @@ local function isroot ()
   return uid == "0"
 end
 
--- First line a shell command prints.
-local function sh (cmd)
-  local p = assert(io.popen(cmd .. " 2>/dev/null"))
-  local line = p:read("l")
-  p:close()
-  return line
-end
+local sh = H.sh
 
 -- Runs 'fn' and puts our priority back afterwards, even when it fails.
 local function keeppriority (fn)

@@ -35,11 +35,7 @@ local function readfile (path)
   return text
 end
 
--- Descriptors this process holds.
-local mypid = system.procinfo("#")
-local function fds ()
-  return select(2, shell("ls /proc/" .. mypid .. "/fd"):gsub("%S+", ""))
-end
+local fds = H.fds
 
 -- Runs f(mode) with '~' and then as an await under system.run; both must
 -- return the same values (as compared by 'same', equality by default).

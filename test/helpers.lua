@@ -105,6 +105,27 @@ end
 -- Packs results with their count.
 function H.pack (...) return {n = select("#", ...), ...} end
 
+-- The first line a shell command prints (stderr discarded), or nil.
+function H.sh (cmd)
+  local p = assert(io.popen(cmd .. " 2>/dev/null"))
+  local line = p:read("l")
+  p:close()
+  return line
+end
+
+-- The descriptors this process holds (0 to 255), as a string of their
+-- numbers: /proc/self/fd/N exists exactly for those. Starts nothing, so
+-- it counts only what the process itself holds.
+function H.fds ()
+  local set = {}
+  for n = 0, 255 do
+    local f, _, code = io.open("/proc/self/fd/" .. n)
+    if f then f:close() end
+    if f or code ~= 2 then set[#set + 1] = n end  -- 2: ENOENT
+  end
+  return table.concat(set, " ")
+end
+
 -- Runs Lua code in a child lua5.4 (or $COUTIL_LUA, the interpreter the
 -- suite runs under) with the same module paths. Returns
 -- ok (exit status 0), the combined stdout+stderr text, and the exit code.

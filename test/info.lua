@@ -6,13 +6,7 @@ local H = require "helpers"
 local system = require "coutil.system"
 local memory = H.cmodule "memory"
 
--- First line a shell command prints, without the newline.
-local function sh (cmd)
-  local p = assert(io.popen(cmd .. " 2>/dev/null"))
-  local line = p:read("l")
-  p:close()
-  return line
-end
+local sh = H.sh
 
 local function readfile (path)
   local f = io.open(path)
