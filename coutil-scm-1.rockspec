@@ -38,5 +38,10 @@ build = {
       coutil = "build/lib/coutil.so",
       memory = "build/lib/memory.so",
     },
+    -- the command without a folder of its own: luarocks' wrapper sets the
+    -- paths of the tree
+    bin = {
+      coutil = "bin/coutil",
+    },
   },
 }
