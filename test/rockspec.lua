@@ -31,7 +31,7 @@ end
 
 H.case("luarocks make installs coutil.so and memory.so", function ()
   assert(luarocks_available(), "luarocks is not installed (.ci/deps.sh)")
-  local ok, out = sh("cp -R src Makefile coutil-scm-1.rockspec " .. q(tmp))
+  local ok, out = sh("cp -R src bin Makefile coutil-scm-1.rockspec " .. q(tmp))
   assert(ok, out)
   local _, incdir = sh("pkg-config --variable=includedir lua5.4")
   incdir = incdir:gsub("%s+$", "")
@@ -73,6 +73,13 @@ H.case("modules load from the tree in a fresh lua5.4", function ()
     q(libdir .. "/?.so"), q("DIR = " .. string.format("%q", libdir) ..
     "\n" .. code)))
   assert(ok and out:find("loaded", 1, true), "child failed:\n" .. out)
+end)
+
+H.case("the tree's coutil command runs a chunk under the loop", function ()
+  local ok, out = sh(string.format("%s/bin/coutil -e %s", q(tree),
+    q('require "coutil.system".suspend(0) print("awaited at top level")')))
+  assert(ok and out:find("awaited at top level", 1, true),
+         "coutil failed:\n" .. out)
 end)
 
 sh("rm -rf " .. q(tmp))
