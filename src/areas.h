@@ -32,6 +32,7 @@ void cu_open_filesys (lua_State *L);  /* filesys.c: linkfile, copyfile,
                                          makedir, listdir, touchfile,
                                          ownfile, grantfile, fileinfo,
                                          filebits */
+void cu_open_file (lua_State *L);     /* file.c: openfile, file objects */
 
 /* the other modules, one area each */
 void cu_open_event (lua_State *L);     /* event.c: coutil.event */

@@ -102,14 +102,18 @@ static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
   return op;
 }
 
+void cu_await_check (lua_State *L) {
+  /* a finalizer that runs after the loop's own at lua_close */
+  if (cu_loopof(L)->closing) luaL_error(L, "closed");
+  cu_checkyield(L);
+}
+
 static cu_Await *getrecord (lua_State *L, int kind) {
   cu_Loop *loop = cu_loopof(L);
   cu_Await **freelist = kind == CU_AWAIT_TIMER ? &loop->freetimers
                                                : &loop->freereqs;
   cu_Await *op;
-  /* a finalizer that runs after the loop's own at lua_close */
-  if (loop->closing) luaL_error(L, "closed");
-  cu_checkyield(L);
+  cu_await_check(L);
   op = *freelist;
   if (op) *freelist = op->next;
   else op = newrecord(L, loop, kind);

@@ -90,6 +90,11 @@ enum { CU_AWAIT_REQ, CU_AWAIT_TIMER };
    when L cannot yield. The record belongs to both owners from now on. */
 cu_Await *cu_await_begin (lua_State *L);
 
+/* Raises what cu_await_begin raises ('closed' after the loop's teardown,
+   'unable to yield'): for await functions that do their work at once,
+   before they know whether they need a record. */
+void cu_await_check (lua_State *L);
+
 /* Like cu_await_begin, but the record embeds an initialised uv_timer_t
    (u.timer) that the loop keeps for reuse; never uv_close it yourself. */
 cu_Await *cu_await_begintimer (lua_State *L);

@@ -3,12 +3,13 @@
 ** copyfile, movefile, removefile, maketemp, makedir, listdir, touchfile,
 ** ownfile, grantfile, fileinfo and the filebits table.
 **
-** Every function is one or more uv_fs_* requests run by runfs: with '~'
-** the same call with a NULL callback (libuv runs it on this thread), else
-** an await on the thread pool. Either way one FsPush function of the kind
-** pushes the results, onto the caller or onto the waiting coroutine, so
-** both modes give the same values. The arguments stay on the caller's
-** stack (libuv copies the paths of pool requests when they start).
+** Every function is one or more uv_fs_* requests run by cu_filesys_run
+** (file objects use it too): with '~' the same call with a NULL callback
+** (libuv runs it on this thread), else an await on the thread pool.
+** Either way one cu_FsPush function of the kind pushes the results, onto
+** the caller or onto the waiting coroutine, so both modes give the same
+** values. The arguments stay on the caller's stack (libuv copies the
+** paths of pool requests when they start).
 */
 #include <limits.h>
 #include <string.h>
@@ -17,71 +18,85 @@
 #include "areas.h"
 #include "await.h"
 #include "filesys.h"
+#include "memory.h"
 
-/* What a request reads; kept in the record until it starts (deferred). */
-typedef struct FsArgs {
-  const char *path, *dest;
-  int flags;  /* libuv flags, perm bits, or which variant (symbolic, 'l') */
-  double atime, mtime;
-  uv_uid_t uid;
-  uv_gid_t gid;
-} FsArgs;
-CU_ARGS_FIT(FsArgs);
-
-/* Starts the uv_fs_* call of a kind (cb NULL: runs it now). */
-typedef int (*FsCall) (uv_loop_t *loop, uv_fs_t *req, const FsArgs *a,
-                       uv_fs_cb cb);
-/* Pushes the results of a finished request onto L, whose stack still
-   holds the arguments of the call; returns how many. */
-typedef int (*FsPush) (lua_State *L, uv_fs_t *req);
-/* Releases what a finished request holds when nobody takes its results. */
-typedef void (*FsDrop) (uv_fs_t *req);
-
-typedef struct FsKind {
-  FsCall call;
-  FsPush push;
-  FsDrop drop;  /* or NULL */
-} FsKind;
+/* A pool request and the file objects whose descriptors it uses: these
+   come after the uv_fs_t in the record's union, where the libuv call never
+   writes. */
+typedef struct FsReq {
+  uv_fs_t fs;
+  cu_File *file[2];
+} FsReq;
+CU_ARGS_FIT(FsReq);
+CU_ARGS_FIT(cu_FsArgs);
 
 /* --- the one runner ------------------------------------------------------ */
 
+static void releasefiles (cu_File *const file[2]) {
+  if (file[0]) cu_file_release(file[0]);
+  if (file[1]) cu_file_release(file[1]);
+}
+
+/* Reads the descriptors of the files of 'a' (held from now on): UV_EBADF
+   when one was closed while the request waited to start. */
+static int acquirefiles (cu_FsArgs *a) {
+  if (a->file && (a->fd = cu_file_acquire(a->file)) < 0) return UV_EBADF;
+  if (a->src && (a->srcfd = cu_file_acquire(a->src)) < 0) {
+    if (a->file) cu_file_release(a->file);
+    return UV_EBADF;
+  }
+  return 0;
+}
+
 static void on_fs (uv_fs_t *req) {
   cu_Await *op = cu_await_from(req);
-  const FsKind *kind = op->data;
+  const cu_FsKind *kind = op->data;
   lua_State *co = cu_await_waiter(op);
   int n = 0;
   if (co) n = kind->push(co, req);
   else if (kind->drop) kind->drop(req);
   uv_fs_req_cleanup(req);
+  releasefiles(((FsReq *)req)->file);
   cu_await_finish(op, co, n);
 }
 
 static int startfs (lua_State *L, cu_Await *op) {
-  FsArgs a = *cu_await_args(op, FsArgs);
-  const FsKind *kind = op->data;
+  cu_FsArgs a = *cu_await_args(op, cu_FsArgs);
+  const cu_FsKind *kind = op->data;
+  FsReq *r = (FsReq *)(void *)&op->u;
+  int err = acquirefiles(&a);
   (void)L;
-  return kind->call(&op->loop->uv, &op->u.fs, &a, on_fs);
+  if (err < 0) return err;
+  r->file[0] = a.file;
+  r->file[1] = a.src;
+  err = kind->call(&op->loop->uv, &r->fs, &a, on_fs);
+  if (err < 0) releasefiles(r->file);  /* no callback will come */
+  return err;
 }
 
-/* Runs a request of 'kind', blocking ('~' in 'mode') or awaiting. With a
-   continuation 'k', k(L, status, ctx) gets the results on top in both
-   modes; without, they are what the function returns. */
-static int runfs (lua_State *L, const char *mode, const FsKind *kind,
-                  const FsArgs *a, lua_KFunction k, lua_KContext ctx) {
+int cu_filesys_run (lua_State *L, const char *mode, const cu_FsKind *kind,
+                    const cu_FsArgs *a, int keep, lua_KFunction k,
+                    lua_KContext ctx) {
   cu_Await *op;
   if (cu_hasmode(mode, '~')) {  /* anywhere in the modes of flags */
+    cu_FsArgs now = *a;
     uv_fs_t req;
-    int n;
-    kind->call(cu_loop(L), &req, a, NULL);  /* the error is req.result */
+    int n, err = acquirefiles(&now);
+    if (err < 0) return cu_pushfail(L, err);
+    kind->call(cu_loop(L), &req, &now, NULL);  /* the error is req.result */
     n = kind->push(L, &req);
     uv_fs_req_cleanup(&req);
+    if (now.file) cu_file_release(now.file);
+    if (now.src) cu_file_release(now.src);
     return k ? k(L, LUA_OK, ctx) : n;
   }
   op = cu_await_begin(L);
   op->cancel = cu_await_cancelwork;
   op->data = (void *)kind;
-  *cu_await_args(op, FsArgs) = *a;
-  return cu_await_startk(L, op, startfs, 0, k, ctx);
+  if (keep && a->buf.base)  /* a resize must not move what libuv reads */
+    op->pin = cu_memory_pinbytes(L, keep, a->buf.base, a->buf.len);
+  *cu_await_args(op, cu_FsArgs) = *a;
+  return cu_await_startk(L, op, startfs, keep, k, ctx);
 }
 
 static int pushdone (lua_State *L, uv_fs_t *req) {
@@ -130,47 +145,47 @@ int cu_filesys_checkperm (lua_State *L, int arg) {
 
 /* --- linkfile, copyfile, movefile, removefile, makedir ------------------- */
 
-static int calllink (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int calllink (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                      uv_fs_cb cb) {
   if (a->flags) return uv_fs_symlink(l, r, a->path, a->dest, 0, cb);
   return uv_fs_link(l, r, a->path, a->dest, cb);
 }
 
-static int callcopy (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int callcopy (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                      uv_fs_cb cb) {
   return uv_fs_copyfile(l, r, a->path, a->dest, a->flags, cb);
 }
 
-static int callrename (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int callrename (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                        uv_fs_cb cb) {
   return uv_fs_rename(l, r, a->path, a->dest, cb);
 }
 
-static int callremove (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int callremove (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                        uv_fs_cb cb) {
   if (a->flags) return uv_fs_rmdir(l, r, a->path, cb);
   return uv_fs_unlink(l, r, a->path, cb);
 }
 
-static int callmkdir (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int callmkdir (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                       uv_fs_cb cb) {
   return uv_fs_mkdir(l, r, a->path, a->flags, cb);
 }
 
-static const FsKind LINK = {calllink, pushdone, NULL};
-static const FsKind COPY = {callcopy, pushdone, NULL};
-static const FsKind RENAME = {callrename, pushdone, NULL};
-static const FsKind REMOVE = {callremove, pushdone, NULL};
-static const FsKind MKDIR = {callmkdir, pushdone, NULL};
+static const cu_FsKind LINK = {calllink, pushdone, NULL};
+static const cu_FsKind COPY = {callcopy, pushdone, NULL};
+static const cu_FsKind RENAME = {callrename, pushdone, NULL};
+static const cu_FsKind REMOVE = {callremove, pushdone, NULL};
+static const cu_FsKind MKDIR = {callmkdir, pushdone, NULL};
 
 /* Runs 'kind' from argument 1 to argument 2 (a string), mode at 3. */
-static int twopaths (lua_State *L, const FsKind *kind, const char *mode,
+static int twopaths (lua_State *L, const cu_FsKind *kind, const char *mode,
                      int flags) {
-  FsArgs a = {0};
+  cu_FsArgs a = {0};
   a.path = luaL_checkstring(L, 1);
   a.dest = luaL_checkstring(L, 2);
   a.flags = flags;
-  return runfs(L, mode, kind, &a, NULL, 0);
+  return cu_filesys_run(L, mode, kind, &a, 0, NULL, 0);
 }
 
 /* system.linkfile(path, destiny [, mode]) */
@@ -205,19 +220,19 @@ static int system_movefile (lua_State *L) {
 /* system.removefile(path [, mode]) */
 static int system_removefile (lua_State *L) {
   const char *mode = cu_checkflags(L, 2, "~d");
-  FsArgs a = {0};
+  cu_FsArgs a = {0};
   a.path = luaL_checkstring(L, 1);
   a.flags = cu_hasmode(mode, 'd');
-  return runfs(L, mode, &REMOVE, &a, NULL, 0);
+  return cu_filesys_run(L, mode, &REMOVE, &a, 0, NULL, 0);
 }
 
 /* system.makedir(path, perm [, mode]) */
 static int system_makedir (lua_State *L) {
   const char *mode = cu_checkflags(L, 3, "~");
-  FsArgs a = {0};
+  cu_FsArgs a = {0};
   a.path = luaL_checkstring(L, 1);
   a.flags = cu_filesys_checkperm(L, 2);
-  return runfs(L, mode, &MKDIR, &a, NULL, 0);
+  return cu_filesys_run(L, mode, &MKDIR, &a, 0, NULL, 0);
 }
 
 /* --- maketemp ------------------------------------------------------------ */
@@ -226,14 +241,13 @@ static int system_makedir (lua_State *L) {
    may start later (deferred), where libuv reads it. */
 #define TEMPLATE 3
 
-static int calltemp (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int calltemp (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                      uv_fs_cb cb) {
   if (a->flags) return uv_fs_mkstemp(l, r, a->path, cb);
   return uv_fs_mkdtemp(l, r, a->path, cb);
 }
 
-/* A temporary file is returned by its path only ('f'): its descriptor is
-   closed at once. */
+/* Nobody takes the file: its descriptor is closed at once. */
 static void droptemp (uv_fs_t *req) {
   if (req->fs_type == UV_FS_MKSTEMP && req->result >= 0) {
     uv_fs_t c;
@@ -242,30 +256,38 @@ static void droptemp (uv_fs_t *req) {
   }
 }
 
-/* The path once for each 'f' of the mode (argument 2), or once. */
+/* The path for each 'f' of the mode (argument 2) and the opened file for
+   each 'o', in their order; the directory's path when there are none. */
 static int pushtemp (lua_State *L, uv_fs_t *req) {
   const char *mode = lua_isstring(L, 2) ? lua_tostring(L, 2) : "";
-  int n = 0;
+  int n = 0, file = 0;
   if (req->result < 0) return cu_pushfail(L, (int)req->result);
-  droptemp(req);
-  for (; *mode; mode++)
-    if (*mode == 'f') {
-      lua_pushstring(L, req->path);
-      n++;
-    }
+  if (req->fs_type == UV_FS_MKSTEMP && strchr(mode, 'o')) {
+    cu_file_new(L, (uv_file)req->result);  /* it owns the descriptor now */
+    file = lua_gettop(L);
+  }
+  else droptemp(req);
+  for (; *mode; mode++) {
+    if (*mode != 'f' && *mode != 'o') continue;
+    cu_checkstack(L, 1);
+    if (*mode == 'f') lua_pushstring(L, req->path);
+    else lua_pushvalue(L, file);
+    n++;
+  }
+  if (file) lua_remove(L, file);
   if (n == 0) lua_pushstring(L, req->path);
   return n ? n : 1;
 }
 
-static const FsKind TEMP = {calltemp, pushtemp, droptemp};
+static const cu_FsKind TEMP = {calltemp, pushtemp, droptemp};
 
 /* system.maketemp(prefix [, mode]) */
 static int system_maketemp (lua_State *L) {
   size_t len;
   const char *prefix = luaL_checklstring(L, 1, &len);
-  const char *mode = cu_checkmode(L, 2, "~f");
+  const char *mode = cu_checkmode(L, 2, "~fo");
   const char *name = strrchr(prefix, '/');
-  FsArgs a = {0};
+  cu_FsArgs a = {0};
   name = name ? name + 1 : prefix;
   /* the original refuses what cannot name a file, before any request */
   if (len + 6 >= PATH_MAX || strlen(name) + 6 > NAME_MAX)
@@ -273,13 +295,13 @@ static int system_maketemp (lua_State *L) {
   lua_settop(L, 2);
   lua_pushfstring(L, "%sXXXXXX", prefix);  /* at TEMPLATE */
   a.path = lua_tostring(L, TEMPLATE);
-  a.flags = cu_hasmode(mode, 'f');
-  return runfs(L, mode, &TEMP, &a, NULL, 0);
+  a.flags = strpbrk(mode, "fo") != NULL;  /* a file, not a directory */
+  return cu_filesys_run(L, mode, &TEMP, &a, 0, NULL, 0);
 }
 
 /* --- listdir ------------------------------------------------------------- */
 
-static int callscandir (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int callscandir (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                         uv_fs_cb cb) {
   return uv_fs_scandir(l, r, a->path, 0, cb);
 }
@@ -318,7 +340,7 @@ static int pushentries (lua_State *L, uv_fs_t *req) {
   return 3;
 }
 
-static const FsKind SCANDIR = {callscandir, pushentries, NULL};
+static const cu_FsKind SCANDIR = {callscandir, pushentries, NULL};
 
 /* The manual: listdir raises its failures. */
 static int raisefailure (lua_State *L, int status, lua_KContext ctx) {
@@ -333,33 +355,33 @@ static int raisefailure (lua_State *L, int status, lua_KContext ctx) {
 /* system.listdir(path [, mode]) */
 static int system_listdir (lua_State *L) {
   const char *mode = cu_checkflags(L, 2, "~");
-  FsArgs a = {0};
+  cu_FsArgs a = {0};
   a.path = luaL_checkstring(L, 1);
-  return runfs(L, mode, &SCANDIR, &a, raisefailure, 0);
+  return cu_filesys_run(L, mode, &SCANDIR, &a, 0, raisefailure, 0);
 }
 
 /* --- touchfile, ownfile, grantfile --------------------------------------- */
 
-static int callutime (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int callutime (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                       uv_fs_cb cb) {
   if (a->flags) return uv_fs_lutime(l, r, a->path, a->atime, a->mtime, cb);
   return uv_fs_utime(l, r, a->path, a->atime, a->mtime, cb);
 }
 
-static int callchown (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int callchown (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                       uv_fs_cb cb) {
   if (a->flags) return uv_fs_lchown(l, r, a->path, a->uid, a->gid, cb);
   return uv_fs_chown(l, r, a->path, a->uid, a->gid, cb);
 }
 
-static int callchmod (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int callchmod (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                       uv_fs_cb cb) {
   return uv_fs_chmod(l, r, a->path, a->flags, cb);
 }
 
-static const FsKind UTIME = {callutime, pushdone, NULL};
-static const FsKind CHOWN = {callchown, pushdone, NULL};
-static const FsKind CHMOD = {callchmod, pushdone, NULL};
+static const cu_FsKind UTIME = {callutime, pushdone, NULL};
+static const cu_FsKind CHOWN = {callchown, pushdone, NULL};
+static const cu_FsKind CHMOD = {callchmod, pushdone, NULL};
 
 /* The system's time now, in seconds: libuv 1.44 has no "now" for utime. */
 static double timenow (void) {
@@ -368,47 +390,50 @@ static double timenow (void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+void cu_filesys_checktimes (lua_State *L, const char *mode, cu_FsArgs *a) {
+  int arg = 3;
+  double now = timenow();
+  a->atime = a->mtime = now;
+  for (; *mode; mode++) {  /* each of 'a', 'm', 'b' takes the next time */
+    double t;
+    if (!strchr("amb", *mode)) continue;
+    t = lua_isnoneornil(L, arg) ? now : luaL_checknumber(L, arg);
+    arg++;
+    if (*mode != 'm') a->atime = t;
+    if (*mode != 'a') a->mtime = t;
+  }
+}
+
 /* system.touchfile(path [, mode, times...]) */
 static int system_touchfile (lua_State *L) {
   const char *mode = cu_checkmode(L, 2, "~lamb");
-  const char *c;
-  int arg = 3;
-  double now = timenow();
-  FsArgs a = {0};
+  cu_FsArgs a = {0};
   a.path = luaL_checkstring(L, 1);
   checkprefix(L, 2, mode, 'l');
   a.flags = cu_hasmode(mode, 'l');
-  a.atime = a.mtime = now;
-  for (c = mode; *c; c++) {  /* each of 'a', 'm', 'b' takes the next time */
-    double t;
-    if (!strchr("amb", *c)) continue;
-    t = lua_isnoneornil(L, arg) ? now : luaL_checknumber(L, arg);
-    arg++;
-    if (*c != 'm') a.atime = t;
-    if (*c != 'a') a.mtime = t;
-  }
-  return runfs(L, mode, &UTIME, &a, NULL, 0);
+  cu_filesys_checktimes(L, mode, &a);
+  return cu_filesys_run(L, mode, &UTIME, &a, 0, NULL, 0);
 }
 
 /* system.ownfile(path, uid, gid [, mode]) */
 static int system_ownfile (lua_State *L) {
   const char *mode = cu_checkflags(L, 4, "~l");
-  FsArgs a = {0};
+  cu_FsArgs a = {0};
   a.path = luaL_checkstring(L, 1);
   a.uid = (uv_uid_t)luaL_checkinteger(L, 2);  /* -1: unchanged */
   a.gid = (uv_gid_t)luaL_checkinteger(L, 3);
   checkprefix(L, 4, mode, 'l');
   a.flags = cu_hasmode(mode, 'l');
-  return runfs(L, mode, &CHOWN, &a, NULL, 0);
+  return cu_filesys_run(L, mode, &CHOWN, &a, 0, NULL, 0);
 }
 
 /* system.grantfile(path, perm [, mode]) */
 static int system_grantfile (lua_State *L) {
   const char *mode = cu_checkflags(L, 3, "~");
-  FsArgs a = {0};
+  cu_FsArgs a = {0};
   a.path = luaL_checkstring(L, 1);
   a.flags = cu_filesys_checkperm(L, 2);
-  return runfs(L, mode, &CHMOD, &a, NULL, 0);
+  return cu_filesys_run(L, mode, &CHMOD, &a, 0, NULL, 0);
 }
 
 /* --- fileinfo ------------------------------------------------------------ */
@@ -478,26 +503,26 @@ int cu_filesys_pushinfo (lua_State *L, const uv_stat_t *st,
    system's statistics. A step the mode does not need leaves nil. */
 enum { STEPSTAT, STEPREAL, STEPLINK, STEPFS, NSTEPS };
 #define SLOT(step) (3 + (step))
-#define STATCHARS "?M_ug#Dd*Bbivasmc" PERMCHARS
+#define STATCHARS CU_STATCHARS
 #define FSCHARS "@NIAFfTt"
 
-static int callstat (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int callstat (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                      uv_fs_cb cb) {
   if (a->flags) return uv_fs_lstat(l, r, a->path, cb);
   return uv_fs_stat(l, r, a->path, cb);
 }
 
-static int callrealpath (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int callrealpath (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                          uv_fs_cb cb) {
   return uv_fs_realpath(l, r, a->path, cb);
 }
 
-static int callreadlink (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int callreadlink (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                          uv_fs_cb cb) {
   return uv_fs_readlink(l, r, a->path, cb);
 }
 
-static int callstatfs (uv_loop_t *l, uv_fs_t *r, const FsArgs *a,
+static int callstatfs (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
                        uv_fs_cb cb) {
   return uv_fs_statfs(l, r, a->path, cb);
 }
@@ -534,7 +559,7 @@ static int pushstatfs (lua_State *L, uv_fs_t *req) {
   return 1;
 }
 
-static const FsKind INFOSTEPS[NSTEPS] = {
+static const cu_FsKind INFOSTEPS[NSTEPS] = {
   {callstat, pushstat, NULL},
   {callrealpath, pushstring, NULL},
   {callreadlink, pushlinkvalue, NULL},
@@ -616,10 +641,11 @@ static int infostep (lua_State *L, int status, lua_KContext step) {
   }
   for (; step < NSTEPS; step++) {
     if (needsstep(mode, (int)step)) {
-      FsArgs a = {0};
+      cu_FsArgs a = {0};
       a.path = lua_tostring(L, 1);
       a.flags = step == STEPSTAT && cu_hasmode(mode, 'l');
-      return runfs(L, mode, &INFOSTEPS[step], &a, infostep, step + 1);
+      return cu_filesys_run(L, mode, &INFOSTEPS[step], &a, 0, infostep,
+                            step + 1);
     }
     lua_pushnil(L);
   }

@@ -21,6 +21,7 @@ CU_EXPORT int luaopen_coutil_system (lua_State *L) {
   cu_open_signal(L);
   cu_open_process(L);
   cu_open_filesys(L);
+  cu_open_file(L);
   return 1;
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "areas.h"
+#include "filesys.h"
 #include "await.h"
 #include "environ.h"
 #include "signal.h"
@@ -189,6 +190,11 @@ static void checkstdio (lua_State *L, int idx, int fd,
         fflush(file->f);  /* what the program wrote comes first */
         io->flags = UV_INHERIT_FD;
         io->data.fd = fileno(file->f);
+        return;
+      }
+      if (cu_file_tofd(L, idx, &io->data.fd)) {  /* a file object */
+        if (io->data.fd < 0) badfield(L, field, "closed file");
+        io->flags = UV_INHERIT_FD;
         return;
       }
       ref = cu_socket_toref(L, idx, CU_KIND(CU_STREAM) |

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "areas.h"
+#include "filesys.h"
 #include "socket.h"
 
 /* terminal:setmode(mode) */
@@ -70,9 +71,10 @@ static int opentcp (cu_Socket *s, void *arg) {
   return err;
 }
 
-/* Pushes the object for descriptor 'fd', or nil when its kind is not
-   supported (regular files and character devices: see docs), or when
-   it cannot be duplicated. */
+/* Pushes the object for descriptor 'fd': a file object for regular files
+   and character devices that are no terminal (/dev/null), a terminal or a
+   stream socket; nil when its kind is not supported or when it cannot be
+   duplicated. */
 static void pushstdio (lua_State *L, int fd) {
   cu_Socket *s = NULL;
   uv_os_fd_t used;
@@ -81,9 +83,13 @@ static void pushstdio (lua_State *L, int fd) {
   uv_handle_type type = uv_guess_handle(fd);
   cu_loop_open(L);  /* raises once the loop is closed */
   d.fd = fd;
-  if ((type != UV_TTY && type != UV_NAMED_PIPE && type != UV_TCP) ||
-      (d.dup = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+  if ((type != UV_TTY && type != UV_NAMED_PIPE && type != UV_TCP &&
+       type != UV_FILE) || (d.dup = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
     lua_pushnil(L);
+    return;
+  }
+  if (type == UV_FILE) {
+    cu_file_new(L, d.dup);
     return;
   }
   if (type == UV_TTY)

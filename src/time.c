@@ -135,6 +135,10 @@ static int cancelready (cu_Await *op) {
 }
 
 int cu_time_yieldready (lua_State *L) {
+  return cu_time_yieldreadyk(L, NULL, 0);
+}
+
+int cu_time_yieldreadyk (lua_State *L, lua_KFunction k, lua_KContext ctx) {
   cu_Loop *loop = cu_loopof(L);
   cu_Await *op = cu_await_begin(L);
   op->cancel = cancelready;
@@ -146,6 +150,7 @@ int cu_time_yieldready (lua_State *L) {
     appendlate(loop, op);
   }
   else pushready(loop, op);
+  if (k) return cu_await_yieldk(L, op, 0, k, ctx);
   return cu_await_yield(L, op, 0);
 }
 

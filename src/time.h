@@ -12,4 +12,8 @@
    must still wait, as every await function does (a small write). */
 int cu_time_yieldready (lua_State *L);
 
+/* Same, but when the loop wakes it, 'k' runs as k(L, LUA_YIELD, ctx) with
+   that true on top (cu_await_yieldk): to return what the work gave. */
+int cu_time_yieldreadyk (lua_State *L, lua_KFunction k, lua_KContext ctx);
+
 #endif

@@ -91,7 +91,7 @@ case("unknown mode chars are raised, each naming the argument", function ()
     {system.copyfile, 3, "~ncC", P("data.txt"), P("x")},
     {system.movefile, 3, "~", P("data.txt"), P("x")},
     {system.removefile, 2, "~d", P("x")},
-    {system.maketemp, 2, "~f", P("t_")},
+    {system.maketemp, 2, "~fo", P("t_")},
     {system.makedir, 3, "~", P("x"), 448},
     {system.listdir, 2, "~", DIR},
     {system.touchfile, 2, "~lamb", P("x")},

@@ -6,10 +6,8 @@
 
 local H = require "helpers"
 
--- system functions of areas not delivered yet (file objects)
-local pending = {
-  openfile = true,
-}
+-- system functions of areas not delivered yet (none since issue 10)
+local pending = {}
 
 -- names of the index that are tables, not functions
 local tables = {["system.filebits"] = true}
