@@ -90,6 +90,10 @@ demo: deps all
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/lua/5.4
 	cp $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/
+	# LuaLS annotations (types/README.md): never under share/lua, where
+	# require would find them before the C modules.
+	mkdir -p $(DESTDIR)$(PREFIX)/share/coutil/types
+	cp -R types/. $(DESTDIR)$(PREFIX)/share/coutil/types/
 
 clean:
 	rm -rf build build-asan build-tsan build-torture
