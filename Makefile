@@ -100,6 +100,10 @@ install: all
 	sed 's|^local LIBDIR = nil|local LIBDIR = "$(PREFIX)/lib/lua/5.4"|' \
 	  bin/coutil >$(DESTDIR)$(PREFIX)/bin/coutil
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/coutil
+	# LuaLS annotations (types/README.md): never under share/lua, where
+	# require would find them before the C modules.
+	mkdir -p $(DESTDIR)$(PREFIX)/share/coutil/types
+	cp -R types/. $(DESTDIR)$(PREFIX)/share/coutil/types/
 
 clean:
 	rm -rf build build-asan build-tsan build-torture
