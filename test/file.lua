@@ -13,8 +13,13 @@ local H = require "helpers"
 local system = require "coutil.system"
 local memory = H.cmodule("memory")
 
+local function quote (s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- The output of a shell command, run without the sanitizer preload (the
+-- tools would report their own leaks); children that must run with it
+-- set it again (H.childenv).
 local function shell (cmd)
-  local p = assert(io.popen(cmd))
+  local p = assert(io.popen("env -u LD_PRELOAD sh -c " .. quote(cmd)))
   local out = p:read("a")
   p:close()
   return (out:gsub("\n$", ""))
@@ -23,8 +28,6 @@ end
 local DIR = shell("mktemp -d /tmp/coutil-file-XXXXXX")
 assert(DIR:match("^/tmp/coutil%-file%-"), "mktemp -d failed")
 local function P (name) return DIR .. "/" .. name end
-
-local function quote (s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 local function writefile (path, text)
   local f = assert(io.open(path, "w"))
@@ -786,6 +789,78 @@ case("offsets past 4 GiB in a sparse file", function ()
   end)
 end)
 
+case("write and read a MiB at once", function ()
+  local data = {}
+  for i = 1, 1 << 14 do data[i] = ("%063d\n"):format(i) end
+  data = table.concat(data)
+  assert(#data == 1 << 20)
+  both(function (mode)
+    local path = P("big.bin")
+    os.remove(path)
+    local f = assert(system.openfile(path, mode .. "rwN"))
+    assert(f:write(data, nil, nil, nil, mode) == #data)
+    assert(f:write(memory.create(data), 1, -1, #data, mode) == #data)
+    local buf = memory.create(2 * #data + 10)
+    assert(f:read(buf, nil, nil, 0, mode) == 2 * #data)
+    assert(memory.tostring(buf, 1, 2 * #data) == data .. data)
+    assert(f:info(mode .. "B") == 2 * #data)
+    assert(f:close(mode) == true)
+    os.remove(path)
+    return true
+  end)
+end)
+
+case("many awaits on one file at once", function ()
+  local path = P("many.txt")
+  local lines = {}
+  for i = 1, 32 do lines[i] = ("%07d\n"):format(i) end
+  writefile(path, table.concat(lines))
+  run(function ()
+    local f = assert(system.openfile(path, "rw"))
+    local jobs = {}
+    for i = 1, 32 do
+      jobs[i] = spawn(function ()
+        local buf = memory.create(8)
+        local n = f:read(buf, nil, nil, (i - 1) * 8)
+        local w = f:write(("%07d\n"):format(i * 2), nil, nil, (i - 1) * 8 + 256)
+        return n, memory.tostring(buf), w
+      end)
+    end
+    for i = 1, 32 do
+      waitfor(jobs[i], "job " .. i)
+      H.same({8, lines[i], 8}, table.unpack(jobs[i].values, 1, jobs[i].values.n))
+    end
+    assert(f:info("B") == 512)
+    assert(f:close() == true)
+  end, 30)
+  local text = readfile(path)
+  for i = 1, 32 do
+    assert(text:sub(256 + (i - 1) * 8 + 1, 256 + i * 8) == ("%07d\n"):format(i * 2))
+  end
+  os.remove(path)
+end)
+
+case("blocking mode does not yield, even in a coroutine", function ()
+  local path = P("noyield.txt")
+  local co = coroutine.create(function ()
+    local f = assert(system.openfile(path, "~rwN"))
+    local buf = memory.create(4)
+    assert(f:write("data", nil, nil, nil, "~") == 4)
+    assert(f:read(buf, nil, nil, 0, "~") == 4)
+    assert(f:resize(2, "~") and f:flush("~") and f:flush("~d"))
+    assert(f:touch("~b", 1) and f:own(-1, -1, "~") and f:grant(384, "~"))
+    assert(f:info("~B") == 2)
+    assert(f:close("~") == true)
+    local g = assert(system.maketemp(P("noyield_"), "~o"))
+    assert(g:close("~"))
+    return "done"
+  end)
+  H.same({true, "done"}, coroutine.resume(co))
+  assert(coroutine.status(co) == "dead")
+  assert(readfile(path) == "da")
+  shell("rm -f " .. DIR .. "/noyield*")
+end)
+
 -- --- resize, flush, touch, own, grant ---------------------------------------
 
 case("resize: shorter, longer, and files it cannot resize", function ()
@@ -1151,6 +1226,26 @@ case("close while another coroutine's read is pending", function ()
   assert(not fdset()[fd], "the descriptor was not closed")
 end)
 
+case("other calls on a file while a read on it is pending", function ()
+  run(function ()
+    local f = assert(system.openfile(FIFO, "~rw"))
+    local buf = memory.create(8)
+    local reader = spawn(function () return f:read(buf) end)
+    system.suspend(0.02)
+    assert(not reader.done, "the read did not wait")
+    -- the same file, in blocking mode and as awaits of other coroutines
+    H.same({"pipe"}, f:info("~?"))
+    H.same({"pipe"}, f:info("?"))
+    local writer = spawn(function () return f:write("through") end)
+    waitfor(writer, "the write")
+    H.same({7}, table.unpack(writer.values, 1, writer.values.n))
+    waitfor(reader, "the read")
+    H.same({7}, table.unpack(reader.values, 1, reader.values.n))
+    assert(memory.tostring(buf, 1, 7) == "through")
+    assert(f:close() == true)
+  end, 30)
+end)
+
 case("garbage collection of a file with a pending read", function ()
   run(function ()
     local writer
@@ -1309,6 +1404,10 @@ end)
 
 -- --- system.execute with file objects ---------------------------------------
 
+-- Children whose output is checked run without the sanitizer preload
+-- (its reports would mix with their output).
+local CLEANENV = {PATH = os.getenv("PATH")}
+
 case("execute: file objects as the standard streams", function ()
   writefile(P("in.txt"), "some input\n")
   run(function ()
@@ -1319,6 +1418,7 @@ case("execute: file objects as the standard streams", function ()
       execfile = "/bin/sh",
       arguments = {"-c", "tr a-z A-Z; echo on stderr >&2; exit 3"},
       stdin = inp, stdout = out, stderr = err,
+      environment = CLEANENV,
     })
     assert(readfile(P("out.txt")) == "SOME INPUT\n")
     assert(readfile(P("err.txt")) == "on stderr\n")
@@ -1330,7 +1430,7 @@ case("execute: file objects as the standard streams", function ()
     -- the same file for stdout and stderr
     H.same({"exit", 0}, system.execute{
       execfile = "/bin/sh", arguments = {"-c", "echo one; echo two >&2"},
-      stdout = err, stderr = err,
+      stdout = err, stderr = err, environment = CLEANENV,
     })
     assert(readfile(P("err.txt")) == "on stderr\none\ntwo\n")
     assert(inp:close() and out:close() and err:close())
