@@ -25,7 +25,7 @@ HEADERS    := $(wildcard src/*.h)
 
 TSAN_TESTS ?= $(wildcard test/threads*.lua test/channel*.lua test/coroutine*.lua test/state*.lua)
 
-.PHONY: all asan tsan check check-asan check-tsan check-torture \
+.PHONY: all asan tsan check check-asan check-tsan check-torture check-gc \
         check-conformance bench demo install clean deps
 all: $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so $(BUILD)/bin/coutil
 
@@ -76,6 +76,17 @@ check-tsan: tsan
 
 check-torture:
 	sh test/torture.sh
+
+# The suite again under the collector modes of test/gcstress.lua, on the
+# ASan build: a collection before and after every coutil call, then the
+# generational collector, then the incremental one with pause 0.
+check-gc: asan
+	COUTIL_GC=calls COUTIL_FUZZ_SCALE=$${COUTIL_FUZZ_SCALE:-0.25} \
+	  COUTIL_SANITIZER=asan $(LUA) test/run.lua build-asan/lib $(TESTS)
+	COUTIL_GC=generational COUTIL_SANITIZER=asan \
+	  $(LUA) test/run.lua build-asan/lib $(TESTS)
+	COUTIL_GC=incremental COUTIL_SANITIZER=asan \
+	  $(LUA) test/run.lua build-asan/lib $(TESTS)
 
 # The original coutil's test suite (../shared/conformance) on the files
 # test/conformance/files lists; SUITE_TTY=on runs them on a terminal.

@@ -112,8 +112,11 @@ static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
      (only registry slots, reused by later luaL_ref calls of anyone) */
   lua_pushboolean(L, 0);
   coref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_pushboolean(L, 0);
-  keepref = luaL_ref(L, LUA_REGISTRYINDEX);
+  keepref = LUA_NOREF;  /* taken on the first wait that keeps a value */
+  if (kind == CU_AWAIT_REQ || kind == CU_AWAIT_BIG) {
+    lua_pushboolean(L, 0);
+    keepref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   g = newguard(L);
   guardref = luaL_ref(L, LUA_REGISTRYINDEX);
   op = malloc(recordsize(kind));
@@ -347,7 +350,8 @@ int cu_await_yieldk (lua_State *L, cu_Await *op, int keep,
   op->kept = keep != 0;
   if (keep) {
     lua_pushvalue(L, keep);
-    setanchor(L, op->keepref);
+    if (op->keepref == LUA_NOREF) op->keepref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else setanchor(L, op->keepref);
   }
   /* A guard stops what can be stopped. A wait that cannot be stopped (a
      write, a connect) ends by itself, as does one marked unguarded (a

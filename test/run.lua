@@ -8,6 +8,8 @@
 -- COUTIL_SANITIZER=asan|tsan preloads the sanitizer runtime, as the stock
 -- lua5.4 is not instrumented. COUTIL_LUA names another interpreter for
 -- the test files (test/torture.sh uses its own checked build).
+-- COUTIL_GC=calls|generational|incremental runs every file (and every
+-- Lua child it starts) under a collector mode of test/gcstress.lua.
 
 local libdir = assert(arg[1], "usage: run.lua <libdir> [files]")
 local files = {}
@@ -15,7 +17,8 @@ for i = 2, #arg do files[#files + 1] = arg[i] end
 if #files == 0 then
   local p = assert(io.popen("ls test/*.lua"))
   for name in p:lines() do
-    if not name:match("/helpers%.lua$") and not name:match("/run%.lua$") then
+    if not name:match("/helpers%.lua$") and not name:match("/run%.lua$")
+       and not name:match("/gcstress%.lua$") then
       files[#files + 1] = name
     end
   end
@@ -33,6 +36,12 @@ local env = {
   "LUA_CPATH='" .. libdir .. "/?.so'",
   "LUA_PATH='test/?.lua;;'",
 }
+local gcmode = os.getenv("COUTIL_GC")
+if gcmode then
+  local pwd = io.popen("pwd"):read("l")
+  env[#env + 1] = "COUTIL_GC='" .. gcmode .. "'"
+  env[#env + 1] = "LUA_INIT_5_4='@" .. pwd .. "/test/gcstress.lua'"
+end
 local sanitizer = os.getenv("COUTIL_SANITIZER")
 if sanitizer == "asan" then
   env[#env + 1] = "LD_PRELOAD='" .. runtime("libasan.so") .. "'"
