@@ -15,7 +15,8 @@ local libdir = assert(arg[1], "usage: run.lua <libdir> [files]")
 local files = {}
 for i = 2, #arg do files[#files + 1] = arg[i] end
 if #files == 0 then
-  local p = assert(io.popen("ls test/*.lua"))
+  -- the regression cases too, each in its own file (test/regress/)
+  local p = assert(io.popen("ls test/*.lua test/regress/*.lua 2>/dev/null"))
   for name in p:lines() do
     if not name:match("/helpers%.lua$") and not name:match("/run%.lua$")
        and not name:match("/gcstress%.lua$") then
