@@ -106,14 +106,14 @@ checknames("system streams", "system", ".", {"stdin", "stdout", "stderr"})
 
 local objects = {}
 
-local function object (what, prefix, make)
+local function object (what, prefix, make, sep)
   local ok, obj = pcall(make)
   if not ok or not obj then
     H.case(what, function () error("cannot make one: " .. tostring(obj)) end)
     return
   end
   objects[#objects + 1] = obj
-  checknames(what .. " methods", prefix, ":", methods(obj))
+  checknames(what .. " methods", prefix, sep or ":", methods(obj))
 end
 
 object("stream socket", "socket", function ()
@@ -135,18 +135,18 @@ end)
 object("addresses", "addresses", function ()
   return assert(system.findaddr("127.0.0.1", 0, "~"))
 end)
--- objects whose __index is their module: the module's functions are
--- already checked; this checks that the manual says so with a method
+-- objects whose methods are the functions of their module (their __index
+-- is the module): each method has the heading of its module function
 object("channel", "channel", function ()
   return require("coutil.channel").create("manual")
-end)
+end, ".")
 object("thread pool", "threads", function ()
   return assert(require("coutil.threads").create(0))
-end)
+end, ".")
 object("state coroutine", "coroutine", function ()
   return assert(require("coutil.coroutine").load("return 1"))
-end)
-object("memory", "memory", function () return memory.create(1) end)
+end, ".")
+object("memory", "memory", function () return memory.create(1) end, ".")
 
 -- a terminal: made in a child on a pseudo-terminal when script(1) exists;
 -- its methods are otherwise those of the manual's index
