@@ -27,7 +27,13 @@ TSAN_TESTS ?= $(wildcard test/threads*.lua test/channel*.lua test/coroutine*.lua
 
 .PHONY: all asan tsan check check-asan check-tsan check-torture \
         check-conformance bench demo install clean deps
-all: $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so
+all: $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so $(BUILD)/bin/coutil
+
+# The coutil command, set to load the modules of this build.
+$(BUILD)/bin/coutil: bin/coutil
+	mkdir -p $(BUILD)/bin
+	sed 's|^local LIBDIR = nil|local LIBDIR = "$(abspath $(BUILD)/lib)"|' $< >$@
+	chmod +x $@
 
 $(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
@@ -88,8 +94,16 @@ demo: deps all
 	LUA_CPATH="$(BUILD)/lib/?.so;;" $(LUA) examples/demo.lua
 
 install: all
-	mkdir -p $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/lua/5.4
+	mkdir -p $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/lua/5.4 \
+	  $(DESTDIR)$(PREFIX)/bin
 	cp $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/
+	sed 's|^local LIBDIR = nil|local LIBDIR = "$(PREFIX)/lib/lua/5.4"|' \
+	  bin/coutil >$(DESTDIR)$(PREFIX)/bin/coutil
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/coutil
+	# LuaLS annotations (types/README.md): never under share/lua, where
+	# require would find them before the C modules.
+	mkdir -p $(DESTDIR)$(PREFIX)/share/coutil/types
+	cp -R types/. $(DESTDIR)$(PREFIX)/share/coutil/types/
 
 clean:
 	rm -rf build build-asan build-tsan build-torture

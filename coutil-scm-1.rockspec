@@ -1,6 +1,7 @@
 -- coutil-scm-1.rockspec: builds coutil with its own Makefile (so the
 -- flags are the ones `make` uses: pkg-config for Lua 5.4 and libuv, C11,
--- no link against liblua) and installs coutil.so and memory.so.
+-- no link against liblua) and installs coutil.so and memory.so, and the
+-- LuaLS annotations of types/ in the rock's conf directory.
 --   luarocks --lua-version=5.4 make coutil-scm-1.rockspec --tree=<dir>
 rockspec_format = "3.0"
 package = "coutil"
@@ -37,6 +38,29 @@ build = {
     lib = {
       coutil = "build/lib/coutil.so",
       memory = "build/lib/memory.so",
+    },
+    -- the command without a folder of its own: luarocks' wrapper sets the
+    -- paths of the tree
+    bin = {
+      coutil = "bin/coutil",
+    },
+    -- The LuaLS annotations (types/README.md), kept out of the Lua module
+    -- directory (require would find them before the C modules): they go
+    -- to the rock's conf directory,
+    -- <tree>/lib/luarocks/rocks-5.4/coutil/scm-1/conf/types/.
+    conf = {
+      ["types/README.md"] = "types/README.md",
+      ["types/memory.lua"] = "types/memory.lua",
+      ["types/coutil/system.lua"] = "types/coutil/system.lua",
+      ["types/coutil/event.lua"] = "types/coutil/event.lua",
+      ["types/coutil/queued.lua"] = "types/coutil/queued.lua",
+      ["types/coutil/mutex.lua"] = "types/coutil/mutex.lua",
+      ["types/coutil/promise.lua"] = "types/coutil/promise.lua",
+      ["types/coutil/spawn.lua"] = "types/coutil/spawn.lua",
+      ["types/coutil/channel.lua"] = "types/coutil/channel.lua",
+      ["types/coutil/coroutine.lua"] = "types/coutil/coroutine.lua",
+      ["types/coutil/threads.lua"] = "types/coutil/threads.lua",
+      ["types/coutil/timeout.lua"] = "types/coutil/timeout.lua",
     },
   },
 }

@@ -605,7 +605,7 @@ static int system_nameaddr (lua_State *L) {
                          flags);
     return pushnames(L, err, req.host, req.service, portonly);
   }
-  op = cu_await_begin(L);
+  op = cu_await_beginbig(L);  /* uv_getnameinfo_t holds the names */
   op->cancel = cu_await_cancelwork;
   op->data = portonly ? &PORTONLY : NULL;
   args = cu_await_args(op, NameArgs);

@@ -40,6 +40,7 @@ void cu_open_queued (lua_State *L);    /* event.c: coutil.queued */
 void cu_open_mutex (lua_State *L);     /* mutex.c: coutil.mutex */
 void cu_open_promise (lua_State *L);   /* promise.c: coutil.promise */
 void cu_open_spawn (lua_State *L);     /* spawn.c: coutil.spawn */
+void cu_open_timeout (lua_State *L);   /* timeout.c: coutil.timeout */
 void cu_open_channel (lua_State *L);   /* channel.c: coutil.channel */
 void cu_open_coroutine (lua_State *L); /* coroutine.c: coutil.coroutine */
 void cu_open_threads (lua_State *L);   /* threads.c: coutil.threads */

@@ -72,6 +72,38 @@ static cu_Guard *newguard (lua_State *L) {
 
 /* --- records ------------------------------------------------------------ */
 
+/* Every request but getnameinfo fits a CU_AWAIT_REQ record. */
+#define FITS(T) _Static_assert(sizeof(T) <= sizeof(((cu_Await *)0)->u.fsx), \
+                               #T " must fit a request record")
+FITS(uv_fs_t);
+FITS(uv_write_t);
+FITS(uv_connect_t);
+FITS(uv_shutdown_t);
+FITS(uv_udp_send_t);
+FITS(uv_getaddrinfo_t);
+FITS(uv_work_t);
+FITS(uv_random_t);
+
+/* What a record of 'kind' needs: the header and its part of the union. */
+static size_t recordsize (int kind) {
+  switch (kind) {
+    case CU_AWAIT_BARE: return offsetof(cu_Await, u);
+    case CU_AWAIT_TIMER: return offsetof(cu_Await, u) + sizeof(uv_timer_t);
+    case CU_AWAIT_BIG: return sizeof(cu_Await);
+    default: return offsetof(cu_Await, u) + sizeof(((cu_Await *)0)->u.fsx);
+  }
+}
+
+/* The free list of records of 'kind'. */
+static cu_Await **freelistof (cu_Loop *loop, int kind) {
+  switch (kind) {
+    case CU_AWAIT_BARE: return &loop->freebare;
+    case CU_AWAIT_TIMER: return &loop->freetimers;
+    case CU_AWAIT_BIG: return &loop->freebig;
+    default: return &loop->freereqs;
+  }
+}
+
 static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
   cu_Guard *g;
   cu_Await *op;
@@ -84,7 +116,7 @@ static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
   keepref = luaL_ref(L, LUA_REGISTRYINDEX);
   g = newguard(L);
   guardref = luaL_ref(L, LUA_REGISTRYINDEX);
-  op = malloc(sizeof(cu_Await));
+  op = malloc(recordsize(kind));
   if (op == NULL) luaL_error(L, "not enough memory");
   g->op = op;
   op->guard = g;
@@ -110,8 +142,7 @@ void cu_await_check (lua_State *L) {
 
 static cu_Await *getrecord (lua_State *L, int kind) {
   cu_Loop *loop = cu_loopof(L);
-  cu_Await **freelist = kind == CU_AWAIT_TIMER ? &loop->freetimers
-                                               : &loop->freereqs;
+  cu_Await **freelist = freelistof(loop, kind);
   cu_Await *op;
   cu_await_check(L);
   op = *freelist;
@@ -134,8 +165,7 @@ static cu_Await *getrecord (lua_State *L, int kind) {
 /* Back to its free list; the memory itself is freed at loop teardown. */
 static void release (cu_Await *op) {
   cu_Loop *loop = op->loop;
-  cu_Await **freelist = op->kind == CU_AWAIT_TIMER ? &loop->freetimers
-                                                   : &loop->freereqs;
+  cu_Await **freelist = freelistof(loop, op->kind);
   op->co = NULL;
   if (op->pin) {  /* libuv is done with the bytes */
     cu_memory_unpin(loop->L0, op->pin);
@@ -147,6 +177,14 @@ static void release (cu_Await *op) {
 
 cu_Await *cu_await_begin (lua_State *L) {
   return getrecord(L, CU_AWAIT_REQ);
+}
+
+cu_Await *cu_await_beginbare (lua_State *L) {
+  return getrecord(L, CU_AWAIT_BARE);
+}
+
+cu_Await *cu_await_beginbig (lua_State *L) {
+  return getrecord(L, CU_AWAIT_BIG);
 }
 
 cu_Await *cu_await_begintimer (lua_State *L) {
@@ -269,7 +307,7 @@ static void stopwaiting (lua_State *L, cu_Await *op) {
     if (op->kept) clearanchor(L, op->keepref);
     release(op);
   }
-  else if (op->kind == CU_AWAIT_REQ) {  /* libuv goes on with it */
+  else if (op->kind != CU_AWAIT_TIMER) {  /* libuv goes on with it */
     op->left = L;
     pushlist(&op->loop->abandoned, op);
   }

@@ -93,12 +93,18 @@ void cu_warnerror (lua_State *L, lua_State *co) {
 void cu_warnerrorwith (lua_State *L, lua_State *co, const char *prefix) {
   const char *msg = lua_tostring(co, -1);
   lua_warning(L, prefix, 1);
-  if (msg) lua_warning(L, msg, 0);
-  else {
-    lua_warning(L, "(error object is a ", 1);
-    lua_warning(L, luaL_typename(co, -1), 1);
-    lua_warning(L, " value)", 0);
+  if (msg == NULL) {
+    lua_pushfstring(L, "(error object is a %s value)", luaL_typename(co, -1));
+    msg = lua_tostring(L, -1);
   }
+  else lua_pushnil(L);  /* the same slots either way */
+  if (co != L) {  /* where the coroutine failed: its stack stays as it was */
+    luaL_traceback(L, co, msg, 0);
+    msg = lua_tostring(L, -1);
+  }
+  else lua_pushnil(L);
+  lua_warning(L, msg, 0);
+  lua_pop(L, 2);
 }
 
 int cu_pushsized (lua_State *L, cu_SizedGet get, const char *name) {

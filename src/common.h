@@ -52,7 +52,8 @@ void cu_newclass (lua_State *L, const char *name, const luaL_Reg *methods,
 void cu_classmodule (lua_State *L);
 
 /* Reports the error value at the top of 'co' (left there) through
-   lua_warning, with the fixed prefix CU_WARN_PREFIX. */
+   lua_warning, with the fixed prefix CU_WARN_PREFIX and, when 'co' is
+   not L (a coroutine that failed), the traceback of where it failed. */
 #define CU_WARN_PREFIX "coutil: unhandled error in coroutine: "
 void cu_warnerror (lua_State *L, lua_State *co);
 /* The same with another prefix. */

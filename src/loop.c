@@ -81,7 +81,9 @@ static int loop_gc (lua_State *L) {
     uv_loop_close(&loop->uv);
   }
   freelist(loop->freereqs);
-  loop->freereqs = NULL;
+  freelist(loop->freebare);
+  freelist(loop->freebig);
+  loop->freereqs = loop->freebare = loop->freebig = NULL;
   return 0;
 }
 

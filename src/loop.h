@@ -36,6 +36,8 @@ struct cu_Loop {
   int closing;         /* lua_close began: callbacks must not run Lua */
   int halted;          /* system.halt was called */
   cu_Await *freereqs;  /* released request records */
+  cu_Await *freebare; /* released records without a request (await.h) */
+  cu_Await *freebig;  /* released records big enough for getnameinfo */
   cu_Await *freetimers;/* released records whose timer stays initialised */
   cu_Await *timers;    /* every timer record, for teardown */
   cu_Await *abandoned; /* requests left early, libuv still on them */

@@ -52,6 +52,10 @@ CU_EXPORT int luaopen_coutil_spawn (lua_State *L) {
   return newmodule(L, cu_open_spawn);
 }
 
+CU_EXPORT int luaopen_coutil_timeout (lua_State *L) {
+  return newmodule(L, cu_open_timeout);
+}
+
 CU_EXPORT int luaopen_coutil_channel (lua_State *L) {
   return newmodule(L, cu_open_channel);
 }

@@ -410,13 +410,17 @@ void cu_state_origin (lua_State *L, cu_StateOrigin *o) {
   o->alloc = lua_getallocf(L, &o->ud);
   o->panic = lua_atpanic(L, NULL);
   lua_atpanic(L, o->panic);  /* only read it */
+  /* Lua cannot tell whether warnings are on in L: the coutil command
+     says so for every state of the process */
+  o->warn = getenv("COUTIL_WARNINGS") != NULL &&
+            strcmp(getenv("COUTIL_WARNINGS"), "on") == 0;
 }
 
 lua_State *cu_state_newbare (const cu_StateOrigin *o) {
   lua_State *NL = lua_newstate(o->alloc, o->ud);
   if (NL == NULL) return NULL;
   lua_atpanic(NL, o->panic);
-  lua_setwarnf(NL, warnoff, NL);
+  lua_setwarnf(NL, o->warn ? warnon : warnoff, NL);
   lua_pushcfunction(NL, setupstate);
   if (lua_pcall(NL, 0, 0, 0) != LUA_OK) {
     lua_close(NL);

@@ -68,9 +68,11 @@ typedef struct cu_StateOrigin {
   lua_Alloc alloc;
   void *ud;
   lua_CFunction panic;
+  int warn;  /* warnings start on: COUTIL_WARNINGS=on (the coutil command) */
 } cu_StateOrigin;
 
-/* What a new state takes from L (its allocator and panic function). */
+/* What a new state takes from L (its allocator and panic function) and
+   the process (whether its warnings start on). */
 void cu_state_origin (lua_State *L, cu_StateOrigin *o);
 
 /* Step 1, on any thread: a fresh state with 'package' loaded and the

@@ -140,7 +140,7 @@ int cu_time_yieldready (lua_State *L) {
 
 int cu_time_yieldreadyk (lua_State *L, lua_KFunction k, lua_KContext ctx) {
   cu_Loop *loop = cu_loopof(L);
-  cu_Await *op = cu_await_begin(L);
+  cu_Await *op = cu_await_beginbare(L);
   op->cancel = cancelready;
   op->unguarded = 1;  /* the next loop iteration ends the wait anyway */
   op->data = L;

@@ -417,6 +417,33 @@ H.case("errors of woken coroutines go to warn", function ()
   assert(out:find("still running\nrun\tfalse\n", 1, true), out)
 end)
 
+H.case("the warning of a failed coroutine has its traceback", function ()
+  local ok, out = child([[
+    local system = require "coutil.system"
+    local function deepest () error("from deep inside") end
+    local function middle () deepest() end
+    coroutine.wrap(function ()
+      system.suspend(0)
+      middle()
+    end)()
+    coroutine.wrap(function ()
+      system.suspend(0)
+      error(setmetatable({}, {}))
+    end)()
+    system.run()
+  ]], "-W")
+  assert(ok, out)
+  nosanitizer(out)
+  local prefix = "Lua warning: coutil: unhandled error in coroutine: "
+  local first = out:find(prefix, 1, true)
+  assert(first, out)
+  assert(out:find(":2: from deep inside\nstack traceback:\n", 1, true), out)
+  assert(out:find("in upvalue 'deepest'", 1, true), out)
+  assert(out:find("in upvalue 'middle'", 1, true), out)
+  assert(out:find(prefix .. "(error object is a table value)\nstack " ..
+                  "traceback:\n", 1, true), out)
+end)
+
 H.case("errors of woken coroutines are silent with warnings off",
 function ()
   local ok, out = child([[
@@ -460,8 +487,11 @@ H.case("lua_close with pending timers, waiters and errors", function ()
   ]])
   assert(ok, out)
   nosanitizer(out)
-  assert(out == "Lua warning: coutil: unhandled error in coroutine: " ..
-                "woken and failed\nrun\ttrue\ndone\n", out)
+  assert(out:match("^Lua warning: coutil: unhandled error in coroutine: " ..
+                   "woken and failed\nstack traceback:\n.*\nrun\ttrue\ndone\n$"),
+         out)
+  local _, count = out:gsub("Lua warning: ", "")
+  assert(count == 1, out)
 end)
 
 H.case("lua_close without ever running the loop", function ()

@@ -1,7 +1,8 @@
 -- test/rockspec.lua: coutil-scm-1.rockspec builds and installs coutil.so
 -- and memory.so with Debian's luarocks, offline, into a private tree made
 -- from a copy of the sources; the installed modules load in a fresh
--- lua5.4 and are not linked against liblua.
+-- lua5.4 and are not linked against liblua; the LuaLS annotations of
+-- types/ are installed in the rock's conf directory.
 
 local H = require "helpers"
 
@@ -31,7 +32,8 @@ end
 
 H.case("luarocks make installs coutil.so and memory.so", function ()
   assert(luarocks_available(), "luarocks is not installed (.ci/deps.sh)")
-  local ok, out = sh("cp -R src Makefile coutil-scm-1.rockspec " .. q(tmp))
+  local ok, out = sh("cp -R src bin types Makefile coutil-scm-1.rockspec " ..
+    q(tmp))
   assert(ok, out)
   local _, incdir = sh("pkg-config --variable=includedir lua5.4")
   incdir = incdir:gsub("%s+$", "")
@@ -45,6 +47,20 @@ H.case("luarocks make installs coutil.so and memory.so", function ()
     assert(f, name .. " is not in " .. libdir .. "\n" .. out)
     f:close()
   end
+end)
+
+H.case("the LuaLS annotations are in the rock's conf directory", function ()
+  local conf = tree .. "/lib/luarocks/rocks-5.4/coutil/scm-1/conf/types/"
+  for _, name in ipairs{"README.md", "memory.lua", "coutil/system.lua",
+                        "coutil/timeout.lua"} do
+    local f = io.open(conf .. name, "rb")
+    assert(f, name .. " is not in " .. conf)
+    f:close()
+  end
+  -- never where require would find them before the C modules
+  local f = io.open(tree .. "/share/lua/5.4/coutil/system.lua", "rb")
+  if f then f:close() end
+  assert(not f, "coutil/system.lua is in share/lua/5.4")
 end)
 
 H.case("the installed libraries do not link liblua", function ()
@@ -73,6 +89,13 @@ H.case("modules load from the tree in a fresh lua5.4", function ()
     q(libdir .. "/?.so"), q("DIR = " .. string.format("%q", libdir) ..
     "\n" .. code)))
   assert(ok and out:find("loaded", 1, true), "child failed:\n" .. out)
+end)
+
+H.case("the tree's coutil command runs a chunk under the loop", function ()
+  local ok, out = sh(string.format("%s/bin/coutil -e %s", q(tree),
+    q('require "coutil.system".suspend(0) print("awaited at top level")')))
+  assert(ok and out:find("awaited at top level", 1, true),
+         "coutil failed:\n" .. out)
 end)
 
 sh("rm -rf " .. q(tmp))
