@@ -179,7 +179,8 @@ checknames("address fields", "address", ".",
 
 for _, obj in ipairs(objects) do
   local close = obj.close
-  if close then pcall(close, obj) end
+  -- a file's close is an await function: blocking mode in the main chunk
+  if close then pcall(close, obj, tostring(obj):find("^file") and "~" or nil) end
 end
 objects = nil
 os.remove(tmp)
