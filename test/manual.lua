@@ -217,8 +217,9 @@ end
 local paths = {}
 for p in cpath:gmatch("[^;]+") do paths[#paths + 1] = absolute(p) end
 -- the build first, then the system's modules (luv, cqueues, copas)
-local childenv = string.format("env LUA_CPATH='%s;;' LUA_PATH=';;'",
-                               table.concat(paths, ";"))
+-- the suite's variables (sanitizer preloads) first, then the paths
+local childenv = string.format("%s LUA_CPATH='%s;;' LUA_PATH=';;'",
+                               H.childenv(), table.concat(paths, ";"))
 
 local loads = {}
 local function loadable (name)
