@@ -269,6 +269,12 @@ for _, b in ipairs(blocks) do
       why = "module '" .. mod .. "' does not load here"
     end
   end
+  -- under a sanitizer the programs a block starts inherit its preload and
+  -- options (leak reports make them fail)
+  if not why and os.getenv("COUTIL_SANITIZER") and
+     b.code:find("system.execute", 1, true) then
+    why = "starts programs, which would inherit the sanitizer"
+  end
   local command = "lua5.4 -W"
   if b.tags.coutil then
     if io.open(COMMAND) then
