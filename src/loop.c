@@ -4,13 +4,33 @@
 ** before any other object of coutil.system, so its finalizer runs last:
 ** it closes what is left and runs libuv until every callback has fired.
 */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "areas.h"
 #include "await.h"
 #include "channel.h"
 
 static const char LOOPKEY = 'L';  /* registry key (its address) */
+
+/* libuv takes descriptors 0, 1 and 2 for the standard streams and aborts
+   when one of its own is among them (the loop's epoll and eventfd would
+   be, in a process started with stdin closed): those that are closed get
+   /dev/null first, as daemons do. */
+static void fillstdio (void) {
+  int fd;
+  for (fd = 0; fd <= 2; fd++) {
+    int null;
+    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    null = open("/dev/null", O_RDWR);
+    if (null >= 0 && null != fd) {
+      dup2(null, fd);
+      close(null);
+    }
+  }
+}
 
 /* --- teardown --------------------------------------------------------- */
 
@@ -129,6 +149,7 @@ cu_Loop *cu_loop_push (lua_State *L) {
   lua_pushcfunction(L, loop_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
+  fillstdio();
   if (uv_loop_init(&loop->uv) < 0) luaL_error(L, "unable to create loop");
   uv_idle_init(&loop->uv, &loop->idle);
   uv_check_init(&loop->uv, &loop->roundend);
