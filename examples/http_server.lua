@@ -295,7 +295,7 @@ local function serve (c)
     end
     local req, status = parse(head)
     if not req then
-      req = {method = "GET", target = "?", keep = false}
+      req = {method = "-", target = "-", keep = false}  -- for the log
       c:reply(req, status)
     else
       if draining then req.keep = false end
