@@ -249,7 +249,8 @@ function Connection:respond (req)
   return ok
 end
 
--- Parses a head: the request, or nil and a status.
+-- Parses a head: the request, or nil, a status and what was understood
+-- of the request (for the log).
 local function parse (head)
   local line, rest = head:match("^([^\r\n]*)\r?\n?(.*)$")
   local method, target, major, minor =
@@ -259,21 +260,21 @@ local function parse (head)
                headers = {}}
   for hl in rest:gmatch("[^\r\n]+") do
     local name, value = hl:match("^([%w!#$%%&'*+%-.^_`|~]+):[ \t]*(.-)[ \t]*$")
-    if not name then return nil, 400 end
+    if not name then return nil, 400, req end
     name = name:lower()
     if req.headers[name] then req.headers[name] = req.headers[name] .. ", " .. value
     else req.headers[name] = value end
   end
   local h = req.headers
-  if req.minor >= 1 and not h.host then return nil, 400 end
+  if req.minor >= 1 and not h.host then return nil, 400, req end
   local conn = (h.connection or ""):lower()
   if req.minor >= 1 then req.keep = not conn:find("close", 1, true)
   else req.keep = conn:find("keep-alive", 1, true) ~= nil end
-  if h["transfer-encoding"] then return nil, 501 end
+  if h["transfer-encoding"] then return nil, 501, req end
   if h["content-length"] then
     req.bodylen = h["content-length"]:match("^%d+$") and
                   tonumber(h["content-length"])
-    if not req.bodylen then return nil, 400 end
+    if not req.bodylen then return nil, 400, req end
   end
   return req
 end
@@ -293,9 +294,10 @@ local function serve (c)
       if toolarge then c:reply({keep = false}, toolarge) end
       break
     end
-    local req, status = parse(head)
+    local req, status, partial = parse(head)
     if not req then
-      req = {method = "-", target = "-", keep = false}  -- for the log
+      req = partial or {method = "-", target = "-"}  -- for the log
+      req.keep = false  -- who knows where the next request would start
       c:reply(req, status)
     else
       if draining then req.keep = false end
