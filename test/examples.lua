@@ -415,6 +415,16 @@ case("http_server: GET, HEAD, 404, keep-alive, .. refused, 400", function ()
   removetree(dir)
 end)
 
+-- --- demo ---------------------------------------------------------------------------
+
+case("demo: the timeline runs to its end", function ()
+  local out = example("demo"):finish()
+  has(out, "metronome beat 6")
+  has(out, "worker    no more jobs, 4 done")
+  has(out, "listener  the music stopped")
+  has(out, "main      nothing left to wait for")
+end)
+
 -- --- the tour -----------------------------------------------------------------------
 
 case("tour: every part runs and passes", function ()
