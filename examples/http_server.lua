@@ -1,7 +1,7 @@
 -- examples/http_server.lua: a static HTTP/1.1 file server for one
 -- directory.
 --
---   build/bin/coutil examples/http_server.lua [dir [host [port [maxconns [seconds]]]]]
+--   build/bin/coutil examples/http_server.lua [dir [host [port [maxconns [seconds [idle]]]]]]
 --   build/bin/coutil examples/http_server.lua docs 127.0.0.1 8080
 --   curl -s http://127.0.0.1:8080/manual.md
 --   curl -s http://127.0.0.1:8080/manual.md http://127.0.0.1:8080/design.md
@@ -22,7 +22,8 @@
 -- ".." segment (also percent-encoded) or a file that cannot be read.
 -- Connections are kept alive (HTTP/1.1 by default, HTTP/1.0 with
 -- "Connection: keep-alive") for any number of requests, until the client
--- says "Connection: close", closes, or stays idle for 10 seconds.
+-- says "Connection: close", closes, or stays idle for 'idle' seconds
+-- (default 10).
 --
 -- What it shows: a coroutine per connection that reads requests from a
 -- buffer of bytes (a read may bring part of a request, or several),
@@ -40,7 +41,7 @@ local host = arg[2] or "127.0.0.1"
 local port = tonumber(arg[3]) or 0
 local maxconns = tonumber(arg[4])
 local seconds = tonumber(arg[5])
-local IDLE = 10          -- seconds a kept-alive connection may wait
+local IDLE = tonumber(arg[6]) or 10  -- seconds a connection may wait
 local MAXHEAD = 16384    -- the largest request head accepted
 
 root = root:gsub("/+$", "")
@@ -87,7 +88,7 @@ end
 
 -- The decoded path of a request target, or nil and a status.
 local function decodepath (target)
-  local path = target:gsub("[?#].*$", "")
+  local path = target:gsub("[?#].*$", ""):gsub("^[Hh][Tt][Tt][Pp]://[^/]*", "")
   if path:sub(1, 1) ~= "/" then return nil, 400 end
   local bad = false
   path = path:gsub("%%(%x?%x?)", function (hex)

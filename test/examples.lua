@@ -357,7 +357,8 @@ case("http_server: GET, HEAD, 404, keep-alive, .. refused, 400", function ()
   writefile(root .. "/index.html", "<p>index</p>\n")
   writefile(dir .. "/secret.txt", "secret\n")
 
-  local server = example("http_server", root, "127.0.0.1", "0", "9")
+  local server = example("http_server", root, "127.0.0.1", "0", "10", "",
+    "0.5")
   local url = "http://127.0.0.1:" .. server:port()
 
   -- 1: GET, the body and its type
@@ -401,6 +402,19 @@ case("http_server: GET, HEAD, 404, keep-alive, .. refused, 400", function ()
   s:close()
   has(out, "HTTP/1.1 400 Bad Request\r\n")
   has(out, "Connection: close\r\n")
+  -- 10: a request in the absolute form, then silence: the idle limit
+  -- (0.5 s here) closes the connection
+  s = assert(system.socket("stream", "ipv4"))
+  assert(s:connect(T.addr(tonumber(url:match("(%d+)$")))))
+  assert(s:write("GET " .. url .. "/a.txt HTTP/1.1\r\nHost: x\r\n\r\n"))
+  local t0 = system.nanosecs()
+  out = readall(s)
+  local waited = (system.nanosecs() - t0) / 1e9
+  s:close()
+  has(out, "HTTP/1.1 200 OK\r\n")
+  has(out, "Connection: keep-alive\r\n")
+  assert(out:sub(-#text) == text, out)
+  assert(waited >= 0.45 and waited < 10, "idle for " .. waited .. " s")
 
   local log = server:finish()
   has(log, "#1 GET /a.txt 200 14\n")
@@ -411,7 +425,8 @@ case("http_server: GET, HEAD, 404, keep-alive, .. refused, 400", function ()
   has(log, "#7 GET /a.txt 200 14\n#7 GET /a.txt 200 14\n")
   has(log, "#8 GET /a.txt 400")
   has(log, "#9 - - 400")
-  has(log, "served 9 connections, 11 requests")
+  has(log, "#10 GET " .. url .. "/a.txt 200 14\n")
+  has(log, "served 10 connections, 12 requests")
   removetree(dir)
 end)
 
