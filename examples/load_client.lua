@@ -7,10 +7,10 @@
 --   build/bin/coutil examples/load_client.lua 127.0.0.1 7000 500 1048576
 --
 -- Defaults: 127.0.0.1, port 7000, 200 connections, 65536 bytes per
--- connection, written in chunks of 16384 bytes (at most 1048573). Start the server first
--- (examples/echo_server.lua prints its port). Prints the connections, the
--- bytes, the seconds and the throughput; exits with status 1 if any
--- connection failed or any byte came back wrong.
+-- connection, written in chunks of 16384 bytes (at most 1048573). Start
+-- the server first (examples/echo_server.lua prints its port). Prints the
+-- connections, the bytes, the seconds and the throughput; exits with
+-- status 1 if any connection failed or any byte came back wrong.
 --
 -- What it shows: one coroutine per connection reads while a second one
 -- writes on the same socket, so a connection never stalls with both sides'
@@ -32,7 +32,8 @@ local chunk = tonumber(arg[5]) or 16384
 -- repeats, so connection 'id' sends byte (offset(id) + p) % PERIOD of the
 -- block at stream position p. Two copies of the block back to back make
 -- any window of up to PERIOD bytes one substring of 'doubled': writes send
--- straight from it and reads compare with it, nothing else is allocated.
+-- straight from it and reads are compared with it, so no connection needs
+-- a copy of its own.
 local PERIOD = 1048573  -- a prime: the offsets of the connections differ
 assert(chunk <= PERIOD, "chunk too large")
 local doubled
