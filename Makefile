@@ -101,8 +101,10 @@ $(BUILD)/sigdefault: test/c/sigdefault.c | $(BUILD)/lib
 bench: deps all
 	sh bench/run.sh $(BUILD)/lib
 
+# The tour of examples/tour.lua (one process, a few seconds); the other
+# programs of examples/ run the same way: build/bin/coutil examples/x.lua
 demo: deps all
-	LUA_CPATH="$(BUILD)/lib/?.so;;" $(LUA) examples/demo.lua
+	$(BUILD)/bin/coutil examples/tour.lua
 
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/lua/5.4 \
