@@ -26,6 +26,7 @@ HEADERS    := $(wildcard src/*.h)
 TSAN_TESTS ?= $(wildcard test/threads*.lua test/channel*.lua test/coroutine*.lua test/state*.lua)
 
 .PHONY: all asan tsan check check-asan check-tsan check-torture check-gc \
+        check-valgrind \
         check-conformance bench demo install clean deps
 all: $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so $(BUILD)/bin/coutil
 
@@ -76,6 +77,13 @@ check-tsan: tsan
 
 check-torture:
 	sh test/torture.sh
+
+# The suite and the conformance files under valgrind's memcheck
+# (test/vglua): memory errors and definite leaks fail.
+check-valgrind: all $(BUILD)/sigdefault
+	COUTIL_LUA=$(abspath test/vglua) COUTIL_TEST_TIMEOUT=900 \
+	  $(LUA) test/run.lua $(BUILD)/lib $(TESTS)
+	LUA=$(abspath test/vglua) $(BUILD)/sigdefault sh test/conformance/run.sh
 
 # The suite again under the collector modes of test/gcstress.lua, on the
 # ASan build: a collection before and after every coutil call, then the
