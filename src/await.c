@@ -88,7 +88,8 @@ FITS(uv_random_t);
 static size_t recordsize (int kind) {
   switch (kind) {
     case CU_AWAIT_BARE: return offsetof(cu_Await, u);
-    case CU_AWAIT_TIMER: return offsetof(cu_Await, u) + sizeof(uv_timer_t);
+    case CU_AWAIT_TIMER:
+      return offsetof(cu_Await, u) + sizeof(((cu_Await *)0)->u.sleep);
     case CU_AWAIT_BIG: return sizeof(cu_Await);
     default: return offsetof(cu_Await, u) + sizeof(((cu_Await *)0)->u.fsx);
   }
@@ -128,12 +129,6 @@ static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
   op->guardref = guardref;
   op->loop = loop;
   op->kind = (unsigned char)kind;
-  op->allnext = NULL;
-  if (kind == CU_AWAIT_TIMER) {
-    uv_timer_init(&loop->uv, &op->u.timer);
-    op->allnext = loop->timers;
-    loop->timers = op;
-  }
   return op;
 }
 

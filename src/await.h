@@ -54,7 +54,6 @@ struct cu_Await {
                            still held it (loop->abandoned), or NULL */
   cu_Start start;       /* set while it waits for its coroutine's
                            abandoned requests to end (loop->deferred) */
-  cu_Await *allnext;    /* timer records: list of all, for teardown */
   lua_KFunction k;      /* continuation after a loop wake-up, or NULL */
   lua_KContext kctx;    /* its context */
   int base;             /* stack top of 'co' when it yielded */
@@ -82,7 +81,12 @@ struct cu_Await {
     uv_getaddrinfo_t getaddrinfo;
     uv_work_t work;
     uv_random_t random;
-    uv_timer_t timer;
+    struct {            /* CU_AWAIT_TIMER: an entry of the loop's heap of
+                           sleepers (time.c) */
+      uint64_t due;     /* when, in uv_now milliseconds */
+      uint64_t seq;     /* order among equal 'due' values: of starting */
+      size_t at;        /* its index in the heap */
+    } sleep;
     char fsx[512];  /* a file system request and what filesys.c adds */
     uv_getnameinfo_t getnameinfo;  /* CU_AWAIT_BIG only */
   } u;
@@ -91,7 +95,7 @@ struct cu_Await {
 /* Kinds of records, each with its own free list: */
 enum {
   CU_AWAIT_REQ,    /* a libuv request but getnameinfo (cu_await_begin) */
-  CU_AWAIT_TIMER,  /* an initialised timer (cu_await_begintimer) */
+  CU_AWAIT_TIMER,  /* a sleeper of the loop's heap (cu_await_begintimer) */
   CU_AWAIT_BARE,   /* no libuv request: header only (cu_await_beginbare) */
   CU_AWAIT_BIG     /* any, getnameinfo's 1,320 bytes too */
 };
@@ -113,8 +117,8 @@ cu_Await *cu_await_beginbare (lua_State *L);
 /* Like cu_await_begin, with room for any member of the union. */
 cu_Await *cu_await_beginbig (lua_State *L);
 
-/* Like cu_await_begin, but the record embeds an initialised uv_timer_t
-   (u.timer) that the loop keeps for reuse; never uv_close it yourself. */
+/* Like cu_await_begin, for suspend(seconds) (time.c): the record holds
+   an entry of the loop's heap of sleepers instead of a request. */
 cu_Await *cu_await_begintimer (lua_State *L);
 
 /* libuv refused to start: drops the record, pushes the failure triple. */

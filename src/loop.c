@@ -34,10 +34,6 @@ static void fillstdio (void) {
 
 /* --- teardown --------------------------------------------------------- */
 
-static void on_timerclosed (uv_handle_t *h) {
-  free(cu_await_from(h));
-}
-
 static void freelist (cu_Await *op) {
   while (op) {
     cu_Await *next = op->next;
@@ -69,7 +65,6 @@ unsigned cu_loop_round (cu_Loop *loop) {
    before that: every system function keeps it as an upvalue). */
 static int loop_gc (lua_State *L) {
   cu_Loop *loop = (cu_Loop *)lua_touserdata(L, 1);
-  cu_Await *op;
   if (loop->closing) return 0;
   /* from now on callbacks touch C memory only; and it stays set, so the
      finalizer of an object older than the loop gets 'closed' errors from
@@ -91,8 +86,13 @@ static int loop_gc (lua_State *L) {
   cu_await_teardown(loop);  /* requests that never started */
   loop->readyhead = loop->readytail = loop->drainhead = NULL;
   loop->latehead = loop->latetail = NULL;
-  for (op = loop->timers; op; op = op->allnext)
-    uv_close((uv_handle_t *)&op->u.timer, on_timerclosed);
+  while (loop->nheap > 0)  /* suspend(seconds) callers never woken */
+    free(loop->heap[--loop->nheap]);
+  free(loop->heap);
+  loop->heap = NULL;
+  uv_close((uv_handle_t *)&loop->sleeper, NULL);
+  freelist(loop->freetimers);
+  loop->freetimers = NULL;
   uv_run(&loop->uv, UV_RUN_DEFAULT);  /* every pending callback fires */
   if (uv_loop_close(&loop->uv) == UV_EBUSY) {
     /* a handle whose owner never closed it: close it, then stop */
@@ -152,6 +152,7 @@ cu_Loop *cu_loop_push (lua_State *L) {
   fillstdio();
   if (uv_loop_init(&loop->uv) < 0) luaL_error(L, "unable to create loop");
   uv_idle_init(&loop->uv, &loop->idle);
+  uv_timer_init(&loop->uv, &loop->sleeper);
   uv_check_init(&loop->uv, &loop->roundend);
   uv_unref((uv_handle_t *)&loop->roundend);  /* never keeps the loop */
   uv_check_init(&loop->uv, &loop->lateend);

@@ -38,8 +38,11 @@ struct cu_Loop {
   cu_Await *freereqs;  /* released request records */
   cu_Await *freebare; /* released records without a request (await.h) */
   cu_Await *freebig;  /* released records big enough for getnameinfo */
-  cu_Await *freetimers;/* released records whose timer stays initialised */
-  cu_Await *timers;    /* every timer record, for teardown */
+  cu_Await *freetimers;/* released records of suspend(seconds) */
+  uv_timer_t sleeper;  /* set for the earliest of the heap (time.c) */
+  cu_Await **heap;     /* suspend(seconds) callers, earliest first */
+  size_t nheap, capheap;
+  uint64_t sleepseq;   /* counts suspends: orders equal deadlines */
   cu_Await *abandoned; /* requests left early, libuv still on them */
   cu_Await *deferred;  /* requests waiting for those (await.c) */
   uv_idle_t idle;      /* drains the ready list while it is not empty */
