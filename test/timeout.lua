@@ -572,6 +572,8 @@ function ()
   end)
 end)
 
+-- --- the coroutine dies or runs the loop itself ---------------------------
+
 -- In a child process: a hang there is a failure, not a stuck suite.
 local function child (code)
   local ok, out, status = H.runlua([[
@@ -585,6 +587,68 @@ local function child (code)
   assert(not out:find("runtime error:", 1, true), out)
   return out
 end
+
+T.childcase("timeout: a coroutine that dies of f's error under resume",
+function ()
+  local out = child([[
+    -- no pcall around the call: the coroutine dies with the error
+    local co = coroutine.create(function ()
+      timeout.call(0.2, function () error("x") end)
+    end)
+    local ok, err = coroutine.resume(co)
+    assert(not ok and err:find("x"), err)
+    local co2 = coroutine.create(function ()
+      timeout.call(0.2, function () system.suspend(0.01) error("y") end)
+    end)
+    assert(coroutine.resume(co2))
+    local t0 = now()
+    for i = 1, 100 do
+      if not system.run("step") then break end
+      assert(now() - t0 < 5, "the loop does not stop")
+    end
+    assert(coroutine.status(co) == "dead")
+    assert(coroutine.status(co2) == "dead")
+    -- a later, unrelated suspend is not cut short
+    coroutine.wrap(function ()
+      local t = now()
+      assert(system.suspend(0.3) == true)
+      assert(now() - t >= 0.29)
+      print("later suspend ok")
+    end)()
+    system.run()
+    print("done", now() - t0 < 3)
+  ]])
+  assert(out:find("later suspend ok", 1, true), out)
+  assert(out:find("done\ttrue", 1, true), out)
+end)
+
+T.childcase("timeout: f runs the loop itself", function ()
+  local out = child([[
+    io.stdout:setvbuf("no")
+    -- this coroutine is the loop's runner while it steps: the timeout
+    -- cannot resume it then; it comes at its next await
+    local co = coroutine.create(function ()
+      return timeout.call(0.05, function ()
+        local t = now()
+        for _ = 1, 20 do system.run("step") end
+        assert(now() - t < 5, "steps took too long")
+        print("steps ok")
+        local r = table.pack(system.suspend(5))
+        return table.unpack(r, 1, r.n)
+      end)
+    end)
+    local other = coroutine.wrap(function ()  -- keeps the loop stepping
+      for _ = 1, 20 do system.suspend(0.01) end
+    end)
+    other()
+    assert(coroutine.resume(co))
+    local t0 = now()
+    system.run()
+    print("ran", now() - t0 < 3, coroutine.status(co))
+  ]])
+  assert(out:find("steps ok", 1, true), out)
+  assert(out:find("ran\ttrue\tdead", 1, true), out)
+end)
 
 -- --- the state closes with a timeout pending -----------------------------
 
