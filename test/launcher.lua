@@ -11,6 +11,9 @@ local T = dofile("test/socket/common.lua")
 -- the command of the build under test: LUA_CPATH is <build>/lib/?.so
 local build = (os.getenv("LUA_CPATH") or ""):match("^(.-)/lib/%?%.so$")
 local COMMAND = (build or "build") .. "/bin/coutil"
+if COMMAND:sub(1, 1) ~= "/" then  -- some cases run in other folders
+  COMMAND = assert(H.sh("pwd")) .. "/" .. COMMAND
+end
 -- bin/coutil starts with '#!/usr/bin/env lua5.4'; another interpreter
 -- the suite runs under (COUTIL_LUA) runs it explicitly
 local INVOKE = os.getenv("COUTIL_LUA") and
@@ -54,7 +57,7 @@ local function run (args, input, fmt, env)
                              env or "", INVOKE, args or "")
   local cmd = string.format(fmt or "%s", call)
   -- (the command may exit before it reads all: no EPIPE noise)
-  if input then cmd = "(" .. input .. ") 2>/dev/null | " .. cmd end
+  if input then cmd = "(" .. input .. ") 2>/dev/null | (" .. cmd .. ")" end
   local p = assert(io.popen("(" .. cmd .. ") 2>" .. errpath))
   local out = p:read("a")
   local _, _, status = p:close()
@@ -402,6 +405,127 @@ case("coutil: standard input as the program", function ()
   out = run("-e 'print(\"e\")'", prog)
   assert(out == "e\n", out)
 end)
+
+-- --- the interactive prompt through a pipe --------------------------------
+
+case("coutil: -i through a pipe", function ()
+  local lines = "printf '%s\\n' " .. table.concat({
+    q"x = 1 + 1",
+    q"x",
+    q"1, nil, 'three'",
+    q"error('oops')",
+    q"for i = 1, 2 do",
+    q"print('i', i)",
+    q"end",
+    q"x = = 2",
+    q"local system = require 'coutil.system'; return system.suspend(0.01)",
+    q"print('last')",
+  }, " ")
+  local out, err, status = run("-i", lines)
+  H.same({0}, status)
+  assert(out:find("^> > 2\n> 1\tnil\tthree\n> > >> >> i\t1\ni\t2\n> > " ..
+                  "true\n> last\n> \n$"), out)
+  assert(err:find("coutil: stdin:1: oops\nstack traceback:\n", 1, true), err)
+  assert(err:find("coutil: stdin:1: ", 1, true), err)
+  -- the session went on after the errors; the exit status is 0
+end)
+
+case("coutil: -i after a script, with its globals", function ()
+  local script = tempfile("answer = 42\n")
+  local out, err, status = run("-i " .. script, "echo answer")
+  H.same({0}, status)
+  assert(out:find("> 42\n", 1, true), out .. err)
+end)
+
+case("coutil: the prompt lets other coroutines run between lines",
+function ()
+  local input = "(printf '%s\\n' " .. q[[
+    local s = require "coutil.system"; coroutine.wrap(function () s.suspend(0.2) print("late") end)()
+  ]] .. "; sleep 1; echo 'print(\"second\")'; " ..
+    "echo 'coroutine.wrap(function () require(\"coutil.system\")" ..
+    ".suspend(10) print(\"never\") end)()')"
+  local t0 = os.time()
+  local out, err, status = run("-i", input)
+  H.same({0}, status)
+  local late = out:find("late", 1, true)
+  local second = out:find("second", 1, true)
+  assert(late and second and late < second, out .. err)
+  -- end of input ends the session, whatever still waits
+  assert(not out:find("never", 1, true), out)
+  assert(os.time() - t0 < 8, "the session did not end with its input")
+end)
+
+case("coutil: a prompt that shadows memory.lua still works", function ()
+  -- the prompt reads through the C module 'memory'; a memory.lua on
+  -- package.path ('./?.lua' is there by default) must not replace it
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir " .. dir))
+  writefile(dir .. "/memory.lua", "print('SHADOW') return {}\n")
+  local out, err, status = run("-i", "echo 'print(1 + 1)'",
+                               "cd " .. dir .. " && %s")
+  os.remove(dir .. "/memory.lua")
+  os.remove(dir)
+  H.same({0}, status)
+  assert(not out:find("SHADOW", 1, true), out .. err)
+  assert(out:find("> 2\n", 1, true), out .. err)
+end)
+
+-- --- the interactive prompt on a terminal ---------------------------------
+
+local function hasscript ()
+  -- script(1) itself leaks under the sanitizer preload: run it without
+  return os.execute(
+    "env -u LD_PRELOAD script -qec true /dev/null >/dev/null 2>&1")
+end
+
+-- Runs the command on a pseudo-terminal, typed lines coming from the shell
+-- command 'input'. Returns what the terminal showed (without \r).
+local function onterminal (args, input)
+  local errpath = os.tmpname()
+  local inner = string.format("%s timeout -k 2 15 %s %s", H.childenv(),
+                              INVOKE, args)
+  local cmd = string.format(
+    "(%s) 2>/dev/null | timeout -k 2 20 env -u LD_PRELOAD script -qec %s " ..
+    "/dev/null 2>%s", input, q(inner), errpath)
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  local _, _, status = p:close()
+  local err = readfile(errpath)
+  os.remove(errpath)
+  out = out:gsub("\r", "")
+  assert(status ~= 124 and status ~= 137, "timed out:\n" .. out .. err)
+  nosanitizer(out .. err)
+  return out, status
+end
+
+if hasscript() then
+  case("coutil: a terminal as standard input gives the prompt", function ()
+    local input = "(printf '%s\\n' " .. q[[
+      local s = require "coutil.system"; coroutine.wrap(function () s.suspend(0.2) print("late") end)()
+    ]] .. " 'print(tostring(require(\"coutil.system\").stdin):match(\"^%a+\"))'" ..
+    "; sleep 1; printf '%s\\n' '1 + 1' 'error(\"oops\")' 'for i = 1, 2 do' " ..
+    "'print(\"i\", i)' 'end' 'print(\"after\")'; sleep 0.5)"
+    for _, args in ipairs{"", "-i"} do
+      local out, status = onterminal(args, input)
+      H.same({0}, status)
+      if args == "" then  -- the banner, as lua5.4 prints its own
+        assert(out:find("coutil [^\n]*Lua 5%.4"), out)
+      end
+      local late = out:find("> late\n", 1, true)
+      local two = out:find("\n2\n", 1, true)
+      assert(out:find("terminal\n", 1, true), out)
+      assert(late and two and late < two, out)
+      assert(out:find("coutil: stdin:1: oops\nstack traceback:", 1, true),
+             out)
+      assert(out:find(">> >> i\t1\ni\t2\n", 1, true), out)
+      assert(out:find("> after\n", 1, true), out)
+    end
+  end)
+else
+  H.skip("coutil: a terminal as standard input gives the prompt",
+         "script(1) from util-linux is not installed")
+end
 
 for _, path in ipairs(temps) do os.remove(path) end
 H.done()
