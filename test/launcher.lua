@@ -406,6 +406,13 @@ case("coutil: standard input as the program", function ()
   assert(out == "e\n", out)
 end)
 
+case("coutil: -l still runs standard input, as lua5.4 does", function ()
+  local prog = "echo 'print(\"stdin ran\", type(string))'"
+  local out, err, status = run("-l string", prog)
+  H.same({0}, status)
+  assert(out == "stdin ran\ttable\n", out .. err)
+end)
+
 -- --- the interactive prompt through a pipe --------------------------------
 
 case("coutil: -i through a pipe", function ()
