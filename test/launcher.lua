@@ -374,6 +374,21 @@ case("coutil: arg is what lua5.4 gives", function ()
     assert(got == want, "for '" .. args .. "':\ncoutil: " .. got ..
                         "\nlua5.4: " .. want .. "\n" .. err)
   end
+  -- after --, '-' is a script file named '-' (lua.c's handle_script)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir " .. dir))
+  writefile(dir .. "/-", ARGPROBE)
+  local want = H.sh("echo 'print(\"ARG stdin\")' | (cd " .. dir ..
+                    " && lua5.4 -- - a 2>&1)")
+  local got, err = run("-- - a", "echo 'print(\"ARG stdin\")'",
+                       "cd " .. dir .. " && %s")
+  os.remove(dir .. "/-")
+  os.remove(dir)
+  want = arglines(want, "lua5.4")
+  got = arglines(got, COMMAND)
+  assert(want:find("0=- 1=a | a", 1, true), want)
+  assert(got == want, "coutil: " .. got .. "\nlua5.4: " .. want .. err)
   -- -W- (coutil only) is an option like -W
   local got = arglines(run("-W- " .. script .. " z"), COMMAND)
   assert(got == "ARG -2=PROG -1=-W- 0=" .. script .. " 1=z | z", got)
