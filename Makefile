@@ -79,11 +79,14 @@ check-torture:
 	sh test/torture.sh
 
 # The suite and the conformance files under valgrind's memcheck
-# (test/vglua): memory errors and definite leaks fail.
-check-valgrind: all $(BUILD)/sigdefault
+# (test/vglua): memory errors and definite leaks fail. Its own build, so
+# that rebuilding build/ meanwhile cannot disturb it.
+check-valgrind:
+	$(MAKE) BUILD=build-vg all build-vg/sigdefault
 	COUTIL_LUA=$(abspath test/vglua) COUTIL_TEST_TIMEOUT=900 \
-	  $(LUA) test/run.lua $(BUILD)/lib $(TESTS)
-	LUA=$(abspath test/vglua) $(BUILD)/sigdefault sh test/conformance/run.sh
+	  $(LUA) test/run.lua build-vg/lib $(TESTS)
+	IMPL_CPATH='build-vg/lib/?.so' LUA=$(abspath test/vglua) \
+	  build-vg/sigdefault sh test/conformance/run.sh
 
 # The suite again under the collector modes of test/gcstress.lua, on the
 # ASan build: a collection before and after every coutil call, then the
@@ -127,4 +130,4 @@ install: all
 	cp -R types/. $(DESTDIR)$(PREFIX)/share/coutil/types/
 
 clean:
-	rm -rf build build-asan build-tsan build-torture
+	rm -rf build build-asan build-tsan build-torture build-vg
