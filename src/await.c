@@ -95,15 +95,11 @@ static size_t recordsize (int kind) {
   }
 }
 
+_Static_assert(CU_AWAIT_KINDS == sizeof(((cu_Loop *)0)->freed) /
+               sizeof(cu_Await *), "one free list per kind");
+
 /* The free list of records of 'kind'. */
-static cu_Await **freelistof (cu_Loop *loop, int kind) {
-  switch (kind) {
-    case CU_AWAIT_BARE: return &loop->freebare;
-    case CU_AWAIT_TIMER: return &loop->freetimers;
-    case CU_AWAIT_BIG: return &loop->freebig;
-    default: return &loop->freereqs;
-  }
-}
+#define freelistof(loop, kind) (&(loop)->freed[kind])
 
 static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
   cu_Guard *g;

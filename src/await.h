@@ -97,7 +97,8 @@ enum {
   CU_AWAIT_REQ,    /* a libuv request but getnameinfo (cu_await_begin) */
   CU_AWAIT_TIMER,  /* a sleeper of the loop's heap (cu_await_begintimer) */
   CU_AWAIT_BARE,   /* no libuv request: header only (cu_await_beginbare) */
-  CU_AWAIT_BIG     /* any, getnameinfo's 1,320 bytes too */
+  CU_AWAIT_BIG,    /* any, getnameinfo's 1,320 bytes too */
+  CU_AWAIT_KINDS
 };
 
 /* Starts an await on the running coroutine L: raises 'unable to yield'

@@ -65,6 +65,7 @@ unsigned cu_loop_round (cu_Loop *loop) {
    before that: every system function keeps it as an upvalue). */
 static int loop_gc (lua_State *L) {
   cu_Loop *loop = (cu_Loop *)lua_touserdata(L, 1);
+  int i;
   if (loop->closing) return 0;
   /* from now on callbacks touch C memory only; and it stays set, so the
      finalizer of an object older than the loop gets 'closed' errors from
@@ -91,8 +92,6 @@ static int loop_gc (lua_State *L) {
   free(loop->heap);
   loop->heap = NULL;
   uv_close((uv_handle_t *)&loop->sleeper, NULL);
-  freelist(loop->freetimers);
-  loop->freetimers = NULL;
   uv_run(&loop->uv, UV_RUN_DEFAULT);  /* every pending callback fires */
   if (uv_loop_close(&loop->uv) == UV_EBUSY) {
     /* a handle whose owner never closed it: close it, then stop */
@@ -100,10 +99,10 @@ static int loop_gc (lua_State *L) {
     uv_run(&loop->uv, UV_RUN_DEFAULT);
     uv_loop_close(&loop->uv);
   }
-  freelist(loop->freereqs);
-  freelist(loop->freebare);
-  freelist(loop->freebig);
-  loop->freereqs = loop->freebare = loop->freebig = NULL;
+  for (i = 0; i < 4; i++) {
+    freelist(loop->freed[i]);
+    loop->freed[i] = NULL;
+  }
   return 0;
 }
 

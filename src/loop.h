@@ -35,10 +35,8 @@ struct cu_Loop {
                           a lua_State when no coroutine waits (unpins) */
   int closing;         /* lua_close began: callbacks must not run Lua */
   int halted;          /* system.halt was called */
-  cu_Await *freereqs;  /* released request records */
-  cu_Await *freebare; /* released records without a request (await.h) */
-  cu_Await *freebig;  /* released records big enough for getnameinfo */
-  cu_Await *freetimers;/* released records of suspend(seconds) */
+  cu_Await *freed[4]; /* released records, one list per kind (await.h:
+                          CU_AWAIT_KINDS) */
   uv_timer_t sleeper;  /* set for the earliest of the heap (time.c) */
   cu_Await **heap;     /* suspend(seconds) callers, earliest first */
   size_t nheap, capheap;
