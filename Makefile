@@ -84,6 +84,7 @@ check-torture:
 check-valgrind:
 	$(MAKE) BUILD=build-vg all build-vg/sigdefault
 	COUTIL_LUA=$(abspath test/vglua) COUTIL_TEST_TIMEOUT=900 \
+	  COUTIL_JOBS=$${COUTIL_JOBS:-2} COUTIL_FUZZ_SCALE=$${COUTIL_FUZZ_SCALE:-0.1} \
 	  $(LUA) test/run.lua build-vg/lib $(TESTS)
 	IMPL_CPATH='build-vg/lib/?.so' LUA=$(abspath test/vglua) \
 	  build-vg/sigdefault sh test/conformance/run.sh

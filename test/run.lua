@@ -1,5 +1,6 @@
 -- test/run.lua: runs every test file in its own process with a timeout.
 --   lua5.4 test/run.lua <libdir> [test/file.lua ...]
+-- COUTIL_JOBS=n runs n files at a time.
 -- Each file prints "N passed, N failed, N skipped" last; a file that
 -- crashes, times out or prints no such line counts as one failure. Every
 -- SKIP line a file prints is shown, and skips are counted apart, never as
@@ -64,11 +65,14 @@ end
 local timeout = tonumber(os.getenv("COUTIL_TEST_TIMEOUT")) or 300
 local interpreter = os.getenv("COUTIL_LUA") or "lua5.4"
 
-local passed, failed, skipped = 0, 0, 0
-for _, file in ipairs(files) do
-  local cmd = string.format("%senv %s timeout -k 5 %d %s %s 2>&1",
+local function command (file)
+  return string.format("%senv %s timeout -k 5 %d %s %s 2>&1",
     prefix, table.concat(env, " "), timeout, interpreter, file)
-  local started = os.time()
+end
+
+-- Runs one file: its output, whether it exited with 0, its exit code.
+local function runone (file)
+  local cmd = command(file)
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   local ok, _, code = p:close()
@@ -79,6 +83,48 @@ for _, file in ipairs(files) do
     p = assert(io.popen(cmd))
     out = p:read("a")
     ok, _, code = p:close()
+  end
+  return out, ok, code
+end
+
+-- COUTIL_JOBS=n runs n files at a time (make check-valgrind, where each
+-- file is one slow single-threaded valgrind), each into a file of its own;
+-- the reports below still come in the files' order.
+local jobs = math.tointeger(tonumber(os.getenv("COUTIL_JOBS"))) or 1
+local results = {}
+if jobs > 1 and #files > 1 then
+  local dir = io.popen("mktemp -d"):read("l")
+  local list = assert(io.open(dir .. "/list", "w"))
+  for i, file in ipairs(files) do
+    local script = assert(io.open(dir .. "/" .. i .. ".sh", "w"))
+    script:write("start=$(date +%s)\n{ ", command(file), "; } >", dir, "/",
+      i, ".out\necho $? $start $(date +%s) >", dir, "/", i, ".rc\n")
+    script:close()
+    list:write(dir, "/", i, ".sh\n")
+  end
+  list:close()
+  os.execute(string.format("xargs -P %d -n 1 sh <%s/list", jobs, dir))
+  for i in ipairs(files) do
+    local f = io.open(dir .. "/" .. i .. ".out")
+    local out = f and f:read("a") or ""
+    if f then f:close() end
+    f = io.open(dir .. "/" .. i .. ".rc")
+    local rc, t0, t1 = (f and f:read("l") or "1 0 0"):match("(%d+) (%d+) (%d+)")
+    if f then f:close() end
+    results[i] = {out, tonumber(rc) == 0, tonumber(rc), tonumber(t1) - tonumber(t0)}
+  end
+  os.execute("rm -rf " .. dir)
+end
+
+local passed, failed, skipped = 0, 0, 0
+for i, file in ipairs(files) do
+  local out, ok, code, seconds
+  if results[i] then
+    out, ok, code, seconds = table.unpack(results[i])
+  else
+    local started = os.time()
+    out, ok, code = runone(file)
+    seconds = os.time() - started
   end
   local np, nf, ns = nil, nil, 0
   for a, b, rest in out:gmatch("(%d+) passed, (%d+) failed([^\n]*)") do
@@ -99,7 +145,7 @@ for _, file in ipairs(files) do
   passed, failed, skipped = passed + np, failed + nf, skipped + ns
   io.stdout:write(string.format(
     "%-28s %4d passed, %d failed, %d skipped (%ds)%s\n", file, np, nf, ns,
-    os.time() - started, problem and ("  " .. problem) or ""))
+    seconds, problem and ("  " .. problem) or ""))
   if nf > 0 then io.stdout:write(out, "\n")
   else
     for line in out:gmatch("[^\n]+") do
