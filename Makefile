@@ -81,11 +81,18 @@ check-torture:
 # The suite and the conformance files under valgrind's memcheck
 # (test/vglua): memory errors and definite leaks fail. Its own build, so
 # that rebuilding build/ meanwhile cannot disturb it.
+# Left out: signal.lua (valgrind itself aborts on signals that arrive
+# while its thread is not in a system call: m_signals.c assertion),
+# launcher.lua and timeout.lua (they time prompts and timeouts against the
+# wall clock, which valgrind's slowness puts out of their margins).
+VG_SKIP  := test/signal.lua test/launcher.lua test/timeout.lua
+VG_TESTS := $(filter-out $(VG_SKIP) test/helpers.lua test/run.lua \
+              test/gcstress.lua, $(wildcard test/*.lua test/regress/*.lua))
 check-valgrind:
 	$(MAKE) BUILD=build-vg all build-vg/sigdefault
 	COUTIL_LUA=$(abspath test/vglua) COUTIL_TEST_TIMEOUT=900 \
 	  COUTIL_JOBS=$${COUTIL_JOBS:-2} COUTIL_FUZZ_SCALE=$${COUTIL_FUZZ_SCALE:-0.1} \
-	  $(LUA) test/run.lua build-vg/lib $(TESTS)
+	  $(LUA) test/run.lua build-vg/lib $(or $(TESTS),$(VG_TESTS))
 	IMPL_CPATH='build-vg/lib/?.so' LUA=$(abspath test/vglua) \
 	  build-vg/sigdefault sh test/conformance/run.sh
 

@@ -123,6 +123,9 @@ static int timeout_call (lua_State *L) {
   lua_pushthread(L);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   g->timer = t;
+  /* from now, not from the loop's time cached when this iteration began
+     (a long stretch of work since would make the timeout come early) */
+  uv_update_time(&loop->uv);
   uv_timer_start(&t->handle, on_timeout, ms, 0);
   lua_callk(L, nargs, LUA_MULTRET, 0, call_k);
   return call_k(L, LUA_OK, 0);
