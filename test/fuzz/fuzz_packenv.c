@@ -1,0 +1,87 @@
+/*
+** fuzz_packenv: system.packenv of a table built from the input (names and
+** values with '=' and '\0' in them, keys and values of other types), then
+** system.unpackenv, env[name] and #env, compared with the table.
+** The model: packing raises exactly when a key or a value is no string or
+** a name (up to its first '\0', what execve sees) has a '='; a packed
+** environment holds every entry as "name=value" cut at the first '\0'.
+*/
+#include "fuzz.h"
+
+static FzDriver driver = {"=fuzz_packenv", FZ_PRELUDE
+"local function cut (s) return (s:match('^[^%z]*')) end\n"
+"local NAMES = {'PATH', 'HOME', 'A=B', '', '=', 'X\\0Y', 'LANG', 'A'}\n"
+"local function name ()\n"
+"  local k = byte() % 16\n"
+"  if k < 10 then return str() elseif k < 14 then return pick(NAMES) end\n"
+"  if k == 14 then return int() end\n"
+"  return pick{true, 1.5, print}\n"
+"end\n"
+"local function value ()\n"
+"  local k = byte() % 16\n"
+"  if k < 14 then return str() elseif k == 14 then return int() end\n"
+"  return pick{false, {}, 2.5}\n"
+"end\n"
+"while more() do\n"
+"  local t, n = {}, byte() % 12\n"
+"  for i = 1, n do\n"
+"    local k = name()\n"
+"    t[k] = value()\n"
+"  end\n"
+"  local valid = true\n"
+"  local model, count = {}, 0\n"
+"  for k, v in pairs(t) do\n"
+"    if type(k) ~= 'string' or type(v) ~= 'string' or\n"
+"       cut(k):find('=', 1, true) then\n"
+"      valid = false\n"
+"    else\n"
+"      local name = cut(k)\n"
+"      model[name] = model[name] or {}\n"
+"      model[name][cut(v)] = true\n"
+"      count = count + 1\n"
+"    end\n"
+"  end\n"
+"  local ok, env = pcall(system.packenv, t)\n"
+"  if ok ~= valid then\n"
+"    FAIL('packenv: ' .. tostring(ok) .. ' ' .. tostring(env))\n"
+"  end\n"
+"  if ok then\n"
+"    if #env ~= count then FAIL('#env') end\n"
+"    local into = byte() % 2 == 0 and {OLD = 'x'} or nil\n"
+"    local u = system.unpackenv(env, into)\n"
+"    if into and u ~= into then FAIL('unpackenv into a table') end\n"
+"    for k, v in pairs(u) do\n"
+"      if not (into and k == 'OLD' and not model.OLD) then\n"
+"        if not model[k] or not model[k][v] then\n"
+"          FAIL(string.format('unpacked %q=%q', k, v))\n"
+"        end\n"
+"      end\n"
+"    end\n"
+"    for k, vs in pairs(model) do\n"
+"      local v = u[k]\n"
+"      if v == nil or not vs[v] then FAIL(string.format('lost %q', k)) end\n"
+"      local w = env[k]\n"
+"      if w == nil or not vs[w] then FAIL(string.format('env[%q]', k)) end\n"
+"    end\n"
+"    for k in pairs(t) do\n"
+"      if k:find('\\0', 1, true) and env[k] ~= nil then\n"
+"        FAIL('env[name with NUL]')\n"
+"      end\n"
+"    end\n"
+"    local probe = name()\n"
+"    local got = env[probe]\n"
+"    if type(probe) == 'string' and not probe:find('\\0', 1, true) then\n"
+"      if (got ~= nil) ~= (model[probe] ~= nil) then\n"
+"        FAIL(string.format('env[%q] is %s', probe, tostring(got)))\n"
+"      end\n"
+"    elseif got ~= nil then FAIL('env[non-name]') end\n"
+"    pcall(system.unpackenv, env, value())\n"
+"  end\n"
+"  pcall(system.unpackenv, t)\n"
+"end\n"
+, NULL, 0};
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size) {
+  fz_rundriver(fz_newstate(1, 0), &driver, data, size);
+  return 0;
+}
