@@ -2,8 +2,11 @@
 ** fuzz_address: system.address(type, data, port, mode) with the input
 ** split into fields, and the fields of address objects (type, literal,
 ** binary, port) read and written; tostring and ==.
-** Properties: every address made or changed gives back its own host and
-** port, literally (tostring parsed again) and in binary.
+** Then system.findaddr on numeric hosts (never a name: no DNS) with
+** port numbers or service names, blocking ('~'), and the methods of the
+** addresses objects it gives; system.nameaddr of ports and of 127.0.0.1.
+** Properties: every address made, changed or found gives back its own
+** host and port, literally (tostring parsed again) and in binary.
 */
 #include "fuzz.h"
 
@@ -51,7 +54,7 @@ static FzDriver driver = {"=fuzz_address", FZ_PRELUDE
 "  if not ok3 or e ~= a then FAIL('literal round trip ' .. tostring(a)) end\n"
 "end\n"
 "while more() do\n"
-"  local op = byte() % 8\n"
+"  local op = byte() % 10\n"
 "  local ok, a\n"
 "  if op == 0 then ok, a = pcall(address, anytype())\n"
 "  elseif op == 1 then ok, a = pcall(address, anytype(), value())\n"
@@ -78,8 +81,45 @@ static FzDriver driver = {"=fuzz_address", FZ_PRELUDE
 "    if same ~= (tostring(x) == tostring(y) and x.type == y.type) then\n"
 "      FAIL('== and tostring disagree: ' .. tostring(x) .. ' ' .. tostring(y))\n"
 "    end\n"
-"  elseif op == 7 then\n"  /* addresses are usable as keys, compared by ==*/
+"  elseif op == 7 then\n"
 "    collectgarbage('step')\n"
+/* lookups that stay on this machine: numeric hosts only (no DNS), port
+   numbers or service names (/etc/services), blocking ('~') */
+"  elseif op == 8 then\n"
+"    local k = byte() % 4\n"
+"    local name = k == 0 and '*' or (k == 1 and #addrs > 0 and\n"
+"      addrs[byte() % #addrs + 1].literal) or pick{'127.0.0.1', '::1',\n"
+"      '0.0.0.0', '::ffff:10.0.0.1'}\n"
+"    local sk = byte() % 4\n"
+"    local service = sk == 0 and str() or (sk == 1 and pick{'http', 'ssh',\n"
+"      'domain'}) or (sk == 2 and nil) or int()\n"
+"    local mode = '~' .. table.concat{pick{'', '4', '6'}, pick{'', 'm'},\n"
+"      pick{'', 'd', 's'}, byte() % 8 == 0 and str() or ''}\n"
+"    local res, list = pcall(system.findaddr, name, service, mode)\n"
+"    if res and list then\n"
+"      for _ = 1, byte() % 8 do\n"
+"        local m = byte() % 6\n"
+"        if m == 0 then pcall(list.next, list)\n"
+"        elseif m == 1 then pcall(list.reset, list)\n"
+"        elseif m == 2 then\n"
+"          local got, x = pcall(list.getaddress, list,\n"
+"            byte() % 2 == 0 and #addrs > 0 and addrs[byte() % #addrs + 1]\n"
+"            or nil)\n"
+"          if got then check(x) end\n"
+"        elseif m == 3 then pcall(list.getdomain, list)\n"
+"        elseif m == 4 then pcall(list.getsocktype, list)\n"
+"        else pcall(list.close, list) end\n"
+"      end\n"
+"    end\n"
+"  elseif op == 9 then\n"  /* reverse lookups of ports and of 127.0.0.1 */
+"    local mode = '~' .. table.concat{pick{'', 'l'}, pick{'', 'd'},\n"
+"      pick{'', 'i', 'u', 'a'}, byte() % 8 == 0 and str() or ''}\n"
+"    if byte() % 2 == 0 then pcall(system.nameaddr, port(), mode)\n"
+"    else\n"
+"      local okl, x = pcall(address, 'ipv4', '127.0.0.1', port())\n"
+"      if okl then pcall(system.nameaddr, x, mode) end\n"
+"      pcall(system.nameaddr, pick{'127.0.0.1', '::1', '1.2.3.4'}, mode)\n"
+"    end\n"
 "  end\n"
 "  if ok then\n"
 "    check(a)\n"
