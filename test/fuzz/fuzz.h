@@ -13,7 +13,8 @@
 ** fuzzer's malloc-limit report.
 **
 ** Targets written as a Lua driver (fz_rundriver) get the input as the
-** chunk's argument and the globals 'system', 'memory' and 'FAIL'. The
+** chunk's argument and the globals 'system', 'memory', 'FAIL' and
+** 'FAILALLOC' (a call under memory pressure, below). The
 ** driver calls the functions under test through pcall: Lua errors are
 ** expected results. FAIL(msg) aborts (a broken property); so does an
 ** error that escapes the driver, other than a memory error.
@@ -38,6 +39,10 @@ typedef struct FzHeap {
   size_t used;
 } FzHeap;
 
+/* Allocations left before every one fails (FAILALLOC(n) in a driver:
+   the error paths of a call under memory pressure); -1: none fails. */
+static long fz_allocsleft = -1;
+
 static void *fz_alloc (void *ud, void *ptr, size_t osize, size_t nsize) {
   FzHeap *h = (FzHeap *)ud;
   size_t old = ptr ? osize : 0;
@@ -48,6 +53,8 @@ static void *fz_alloc (void *ud, void *ptr, size_t osize, size_t nsize) {
     return NULL;
   }
   if (nsize > old && nsize - old > FZ_HEAPLIMIT - h->used) return NULL;
+  if (fz_allocsleft == 0) return NULL;
+  if (fz_allocsleft > 0) fz_allocsleft--;
   p = realloc(ptr, nsize);
   if (p != NULL) h->used = h->used - old + nsize;
   return p;
@@ -85,7 +92,25 @@ static lua_State *fz_newstate (int withsystem, int withmemory) {
   return L;
 }
 
+/* FAILALLOC(n, f, ...): calls f(...) under pcall with only n more
+   allocations allowed; returns what pcall returns. */
+static int fz_failalloc (lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  int status, top;
+  luaL_checkany(L, 2);
+  lua_remove(L, 1);
+  top = lua_gettop(L);
+  fz_allocsleft = n < 0 ? 0 : (long)n;
+  status = lua_pcall(L, top - 1, LUA_MULTRET, 0);
+  fz_allocsleft = -1;
+  lua_pushboolean(L, status == LUA_OK);
+  lua_insert(L, 1);
+  return lua_gettop(L);
+}
+
 static int fz_fail (lua_State *L) {
+  if (fz_allocsleft >= 0)  /* a model cannot foresee memory errors */
+    return luaL_error(L, "property not checked under memory pressure");
   fprintf(stderr, "fuzz: property broken: %s\n", luaL_tolstring(L, 1, NULL));
   abort();
   return 0;
@@ -126,12 +151,15 @@ static inline void fz_rundriver (lua_State *L, FzDriver *d, const uint8_t *data,
   if (d->binary == NULL) fz_compile(d);
   lua_pushcfunction(L, fz_fail);
   lua_setglobal(L, "FAIL");
+  lua_pushcfunction(L, fz_failalloc);
+  lua_setglobal(L, "FAILALLOC");
   if (luaL_loadbufferx(L, d->binary, d->len, d->name, "b") != LUA_OK) {
     fprintf(stderr, "fuzz: %s\n", lua_tostring(L, -1));
     abort();
   }
   lua_pushlstring(L, (const char *)data, size);
   status = lua_pcall(L, 1, 0, 0);
+  fz_allocsleft = -1;
   if (status != LUA_OK && status != LUA_ERRMEM) {
     const char *msg = lua_tostring(L, -1);
     /* the heap limit may also surface as "not enough memory" raised by

@@ -53,7 +53,7 @@ static FzDriver driver = {"=fuzz_address", FZ_PRELUDE
 "  local ok3, e = pcall(address, t, a.literal, p)\n"
 "  if not ok3 or e ~= a then FAIL('literal round trip ' .. tostring(a)) end\n"
 "end\n"
-"while more() do\n"
+"local function step ()\n"
 "  local op = byte() % 10\n"
 "  local ok, a\n"
 "  if op == 0 then ok, a = pcall(address, anytype())\n"
@@ -125,6 +125,9 @@ static FzDriver driver = {"=fuzz_address", FZ_PRELUDE
 "    check(a)\n"
 "    if #addrs < 16 then addrs[#addrs + 1] = a end\n"
 "  end\n"
+"end\n"
+"while more() do\n"
+"  if byte() % 16 == 0 then FAILALLOC(byte(), step) else step() end\n"
 "end\n"
 , NULL, 0};
 

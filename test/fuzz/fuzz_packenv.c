@@ -23,7 +23,7 @@ static FzDriver driver = {"=fuzz_packenv", FZ_PRELUDE
 "  if k < 14 then return str() elseif k == 14 then return int() end\n"
 "  return pick{false, {}, 2.5}\n"
 "end\n"
-"while more() do\n"
+"local function round ()\n"
 "  local t, n = {}, byte() % 12\n"
 "  for i = 1, n do\n"
 "    local k = name()\n"
@@ -89,6 +89,9 @@ static FzDriver driver = {"=fuzz_packenv", FZ_PRELUDE
 "    pcall(system.unpackenv, env, value())\n"
 "  end\n"
 "  pcall(system.unpackenv, t)\n"
+"end\n"
+"while more() do\n"
+"  if byte() % 16 == 0 then FAILALLOC(byte(), round) else round() end\n"
 "end\n"
 , NULL, 0};
 
