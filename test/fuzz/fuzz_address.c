@@ -114,9 +114,9 @@ static FzDriver driver = {"=fuzz_address", FZ_PRELUDE
 "  elseif op == 9 then\n"  /* reverse lookups of ports and of 127.0.0.1 */
 "    local mode = '~' .. table.concat{pick{'', 'l'}, pick{'', 'd'},\n"
 "      pick{'', 'i', 'u', 'a'}, byte() % 8 == 0 and str() or ''}\n"
-"    if byte() % 2 == 0 then pcall(system.nameaddr, port(), mode)\n"
+"    if byte() % 2 == 0 then pcall(system.nameaddr, int(), mode)\n"
 "    else\n"
-"      local okl, x = pcall(address, 'ipv4', '127.0.0.1', port())\n"
+"      local okl, x = pcall(address, 'ipv4', '127.0.0.1', int())\n"
 "      if okl then pcall(system.nameaddr, x, mode) end\n"
 "      pcall(system.nameaddr, pick{'127.0.0.1', '::1', '1.2.3.4'}, mode)\n"
 "    end\n"

@@ -65,6 +65,6 @@ w('values','refused', bytes([5])+INT(1)+b'\x08\x02\x08\x00\x00'+b'\x09'+b'\x0a\x
 w('values','empty', bytes([2])+b'\x00\x01' + b'\x02\x00\x00' + b'\x00\x00\x08')
 w('packenv','probe-eq', P(b'\x01'+N('B')+VV('C=D')+b'\x01'+N('B=C')))
 w('address','findaddr', P(b'\x08\x02\x00\x03\x01\xd0'+b'\x00\x00\x00\x01'+b'\x05'+b'\x02\x01'+b'\x03\x04\x00\x05')+P(b'\x08\x00\x01\x00\x00\x01\x01\x01\x04'+b'\x02\x01\x00\x02\x01\x03'))
-w('address','nameaddr', P(b'\x09\x00\x01\x00\x01'+b'\x00'+b'\x02\x01\xd6')+P(b'\x09\x01\x00\x00\x01\x01\x01'+b'\x02\x01\xd0'+b'\x00'))
+w('address','nameaddr', P(b'\x09\x00\x01\x00\x01'+b'\x00'+b'\x01\xd6')+P(b'\x09\x01\x00\x00\x01\x01\x01'+b'\x01\xd0'+b'\x00'))
 w('memory','pin-close', P(b'\x00\x00')+P(b'\x03\x00'+A(16)+b'\x01')+P(bytes([19,0]))+P(b'\x03\x00'+A(32)+b'\x01')+P(b'\x0e\x00')+P(bytes([20,0]))+P(bytes([16,0])+A(1)+A(-1)))
 w('memory','external-cached', P(bytes([21])+S('abcdef')+b'\x01')+P(bytes([18,0,2,0,1])+A(2)+A(4))+P(bytes([18,0,1,0,1])+A(1)+A(-1))+P(bytes([22,1]))+P(bytes([18,0,1,0,1])+A(1)+A(-1))+P(bytes([17])+D('xyz')+A(2)+A(3)))
