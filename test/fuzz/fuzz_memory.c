@@ -282,14 +282,18 @@ static FzDriver driver = {"=fuzz_memory", FZ_PRELUDE
 "    local s = M.type(m) and M.tostring(m) or tostring(m)\n"
 "    if got ~= s:sub(i or 1, j or -1) then FAIL('cached range differs') end\n"
 "  end,\n"
-"  function ()\n"
-"    local m = slot()\n"
-"    local t = pin(m)\n"
-"    if t then pins[#pins + 1] = {m, t} end\n"
+"  function ()\n"  /* the entry first: a memory error cannot lose a token */
+"    local e = {slot(), false}\n"
+"    pins[#pins + 1] = e\n"
+"    e[2] = pin(e[1]) or false\n"
 "  end,\n"
-"  function ()\n"
-"    local p = table.remove(pins, byte() % (#pins + 1) + 1)\n"
-"    if p then unpin(p[2]) check(p[1]) end\n"
+"  function ()\n"  /* unpinned before the entry goes, for the same reason */
+"    local i = byte() % (#pins + 1) + 1\n"
+"    local p = pins[i]\n"
+"    if not p then return end\n"
+"    if p[2] then unpin(p[2]) p[2] = false end\n"
+"    table.remove(pins, i)\n"
+"    check(p[1])\n"
 "  end,\n"
 "  function () put(external(str())) end,\n"
 "  function () release(slot()) end,\n"
@@ -300,7 +304,9 @@ static FzDriver driver = {"=fuzz_memory", FZ_PRELUDE
 "  if pressure then FAILALLOC(byte(), op) else pcall(op) end\n"
 "end\n"
 "for k = 1, NSLOTS do check(slots[k]) end\n"
-"for k = #pins, 1, -1 do unpin(pins[k][2]) check(pins[k][1]) end\n"
+"for k = #pins, 1, -1 do\n"
+"  if pins[k][2] then unpin(pins[k][2]) check(pins[k][1]) end\n"
+"end\n"
 , NULL, 0};
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size) {
