@@ -168,10 +168,17 @@ static FzDriver driver = {"=fuzz_modes", FZ_PRELUDE
 "    else pcall(opened.flush, opened, blocking(mode(MODES[5]))) end\n"
 "  end,\n"
 "}\n"
+/* Open bug (docs/building.md, "Fuzzing"): the blocking path of
+   cu_filesys_run (filesys.c) leaks the request's buffer (statfs, realpath,
+   readlink) and a file object's use count when pushing the result raises
+   a memory error. fileinfo and the file methods run under memory pressure
+   only with COUTIL_KNOWN_BUGS=1 (test/fuzz/known/modes/ reproduces it). */
+"local OPENBUG = {[4] = true, [5] = true, [14] = true}\n"
 "while more() do\n"
 "  local pressure = byte() % 16 == 0\n"
 "  local k = byte() % #ops + 1\n"
-"  if k > 3 and pressure then FAILALLOC(byte(), ops[k])\n"
+"  if k > 3 and pressure and (KNOWNBUGS or not OPENBUG[k]) then\n"
+"    FAILALLOC(byte(), ops[k])\n"
 "  else ops[k]() end\n"
 "end\n"
 "if opened then pcall(opened.close, opened, '~') end\n"
@@ -188,10 +195,14 @@ static void cleanup (void) {
   rmdir(tmpdir);
 }
 
+static int knownbugs;
+
 int LLVMFuzzerInitialize (int *argc, char ***argv) {
   char path[sizeof(tmpdir) + 8];
+  const char *known = getenv("COUTIL_KNOWN_BUGS");
   FILE *f;
   (void)argc; (void)argv;
+  knownbugs = known && strcmp(known, "1") == 0;
   if (mkdtemp(tmpdir) == NULL) abort();
   snprintf(path, sizeof(path), "%s/f", tmpdir);
   f = fopen(path, "w");
@@ -209,6 +220,8 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size) {
   lua_register(L, "checkmode", l_checkmode);
   lua_register(L, "checkflags", l_checkflags);
   lua_register(L, "checkperm", l_checkperm);
+  lua_pushboolean(L, knownbugs);
+  lua_setglobal(L, "KNOWNBUGS");
   fz_rundriver(L, &driver, data, size);
   return 0;
 }

@@ -2,7 +2,8 @@
 # test/fuzz/run.sh target...: what `make check-fuzz` runs, after building
 # build-fuzz/fuzz_<target> for each target named. For each target:
 #   1. every input of test/fuzz/regress/<target>/ once (crashes found
-#      before, which must stay fixed);
+#      before, which must stay fixed); with COUTIL_KNOWN_BUGS=1, also the
+#      inputs of open bugs in test/fuzz/known/<target>/, reported only;
 #   2. the fuzzer for FUZZ_SECONDS seconds (default 10) on a copy of
 #      test/fuzz/corpus/<target>/ in a temporary directory, so the inputs
 #      it finds never land in the repository, with the dictionary
@@ -37,6 +38,16 @@ for t in "$@"; do
     if ! "$exe" $regress >>"$log" 2>&1; then ok=0; fi
     echo "fuzz $t: $(echo "$regress" | wc -w) regression inputs," \
          "$([ $ok = 1 ] && echo passed || echo FAILED)"
+  fi
+  # inputs of open bugs (test/fuzz/known/<target>/): only shown, with
+  # COUTIL_KNOWN_BUGS=1 (which also lets the targets reach those bugs)
+  known=$(ls test/fuzz/known/"$t"/* 2>/dev/null || true)
+  if [ -n "$known" ] && [ "${COUTIL_KNOWN_BUGS:-}" = 1 ]; then
+    for k in $known; do
+      if "$exe" "$k" >>"$log" 2>&1; then r="passes: fixed?"
+      else r="still fails"; fi
+      echo "fuzz $t: open bug $k $r"
+    done
   fi
   if [ $ok = 1 ]; then
     mkdir -p "$work/$t" "$build/artifacts/$t"
