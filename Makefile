@@ -25,7 +25,8 @@ HEADERS    := $(wildcard src/*.h)
 
 TSAN_TESTS ?= $(wildcard test/threads*.lua test/channel*.lua test/coroutine*.lua test/state*.lua)
 
-.PHONY: all asan tsan check check-asan check-tsan check-torture \
+.PHONY: all asan tsan check check-asan check-tsan check-torture check-gc \
+        check-valgrind check-soak \
         check-conformance bench demo install clean deps fuzz check-fuzz
 all: $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so $(BUILD)/bin/coutil
 
@@ -113,6 +114,41 @@ $(FUZZ_BUILD)/obj:
 check-fuzz: fuzz
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh test/fuzz/run.sh $(FUZZ_TARGETS)
 
+# The suite and the conformance files under valgrind's memcheck
+# (test/vglua): memory errors and definite leaks fail. Its own build, so
+# that rebuilding build/ meanwhile cannot disturb it.
+check-valgrind:
+	$(MAKE) BUILD=build-vg all build-vg/sigdefault
+	COUTIL_LUA=$(abspath test/vglua) COUTIL_TEST_TIMEOUT=900 \
+	  COUTIL_JOBS=$${COUTIL_JOBS:-2} COUTIL_FUZZ_SCALE=$${COUTIL_FUZZ_SCALE:-0.1} \
+	  $(LUA) test/run.lua build-vg/lib $(TESTS)
+	IMPL_CPATH='build-vg/lib/?.so' LUA=$(abspath test/vglua) \
+	  build-vg/sigdefault sh test/conformance/run.sh
+
+# The suite again under the collector modes of test/gcstress.lua, on the
+# ASan build: a collection before and after every coutil call, then the
+# generational collector, then the incremental one with pause 0.
+check-gc: asan
+	COUTIL_GC=calls COUTIL_FUZZ_SCALE=$${COUTIL_FUZZ_SCALE:-0.25} \
+	  COUTIL_SANITIZER=asan $(LUA) test/run.lua build-asan/lib $(TESTS)
+	COUTIL_GC=generational COUTIL_SANITIZER=asan \
+	  $(LUA) test/run.lua build-asan/lib $(TESTS)
+	COUTIL_GC=incremental COUTIL_SANITIZER=asan \
+	  $(LUA) test/run.lua build-asan/lib $(TESTS)
+
+# The soak test (test/soak/soak.lua, not part of `check`): SOAK_CLIENTS
+# concurrent loopback TCP clients of an echo server for SOAK_SECONDS, every
+# byte checked, then the server's descriptors and resident memory checked.
+# Run directly rather than through test/run.lua, so its lines show as they
+# come; each process needs a descriptor per client.
+SOAK_SECONDS ?= 60
+SOAK_CLIENTS ?= 1000
+check-soak: deps all
+	ulimit -n 8192 2>/dev/null || ulimit -n $$(ulimit -Hn); \
+	  SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CLIENTS=$(SOAK_CLIENTS) \
+	  LUA_CPATH='$(BUILD)/lib/?.so' LUA_PATH='test/?.lua;;' \
+	  timeout -k 5 $$(($(SOAK_SECONDS) + 360)) $(LUA) test/soak/soak.lua
+
 # The original coutil's test suite (../shared/conformance) on the files
 # test/conformance/files lists; SUITE_TTY=on runs them on a terminal.
 # Through sigdefault: make's recipes start with signals 32 and 33 ignored
@@ -126,8 +162,10 @@ $(BUILD)/sigdefault: test/c/sigdefault.c | $(BUILD)/lib
 bench: deps all
 	sh bench/run.sh $(BUILD)/lib
 
+# The tour of examples/tour.lua (one process, a few seconds); the other
+# programs of examples/ run the same way: build/bin/coutil examples/x.lua
 demo: deps all
-	LUA_CPATH="$(BUILD)/lib/?.so;;" $(LUA) examples/demo.lua
+	$(BUILD)/bin/coutil examples/tour.lua
 
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/lua/5.4 \
@@ -142,4 +180,4 @@ install: all
 	cp -R types/. $(DESTDIR)$(PREFIX)/share/coutil/types/
 
 clean:
-	rm -rf build build-asan build-tsan build-torture build-fuzz
+	rm -rf build build-asan build-tsan build-torture build-vg build-fuzz

@@ -1,5 +1,11 @@
--- examples/demo.lua (make demo): a few coroutines on one thread, each
--- waiting in its own way, printing a timeline for about three seconds.
+-- examples/demo.lua: a few coroutines on one thread, each waiting in its
+-- own way, printing a timeline for about three seconds.
+--
+--   build/bin/coutil examples/demo.lua
+--   LUA_CPATH="build/lib/?.so;;" lua5.4 examples/demo.lua   -- the same
+--
+-- (It calls system.run itself, so it also runs under the plain lua5.4;
+-- `make demo` runs the tour, examples/tour.lua.)
 --
 --   metronome  beats every 0.5 s and announces each beat with event.emitall
 --   ticker     ticks every 0.2 s; every third tick it queues a job

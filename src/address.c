@@ -396,9 +396,12 @@ static void on_addrinfo (uv_getaddrinfo_t *req, int status,
   cu_await_finish(op, co, n);
 }
 
-/* What a lookup starts with: the strings stay on the caller's stack. */
+/* What a lookup starts with: the strings stay on the caller's stack, but
+   a port number's text lives here (findaddr wrote it in its own C frame,
+   gone when a deferred lookup starts). */
 typedef struct LookupArgs {
   const char *name, *service;
+  char port[8];  /* the service when 'service' is NULL and port[0] set */
   struct addrinfo hints;
   int hashints;
 } LookupArgs;
@@ -408,7 +411,9 @@ static int startlookup (lua_State *L, cu_Await *op) {
   LookupArgs a = *cu_await_args(op, LookupArgs);
   (void)L;
   return uv_getaddrinfo(&op->loop->uv, &op->u.getaddrinfo, on_addrinfo,
-                        a.name, a.service, a.hashints ? &a.hints : NULL);
+                        a.name, a.service ? a.service : a.port[0] ? a.port
+                                                                  : NULL,
+                        a.hashints ? &a.hints : NULL);
 }
 
 /* Runs getaddrinfo for findaddr or nameaddr, blocking ('~') or awaiting;
@@ -429,6 +434,11 @@ static int lookupinfo (lua_State *L, const char *mode, const char *name,
   a = cu_await_args(op, LookupArgs);
   a->name = name;
   a->service = service;
+  a->port[0] = '\0';
+  if (service && hints && (hints->ai_flags & AI_NUMERICSERV)) {
+    snprintf(a->port, sizeof(a->port), "%s", service);  /* a port number */
+    a->service = NULL;
+  }
   a->hashints = hints != NULL;
   if (hints) a->hints = *hints;
   return cu_await_start(L, op, startlookup, 0);
@@ -605,7 +615,7 @@ static int system_nameaddr (lua_State *L) {
                          flags);
     return pushnames(L, err, req.host, req.service, portonly);
   }
-  op = cu_await_begin(L);
+  op = cu_await_beginbig(L);  /* uv_getnameinfo_t holds the names */
   op->cancel = cu_await_cancelwork;
   op->data = portonly ? &PORTONLY : NULL;
   args = cu_await_args(op, NameArgs);

@@ -72,6 +72,35 @@ static cu_Guard *newguard (lua_State *L) {
 
 /* --- records ------------------------------------------------------------ */
 
+/* Every request but getnameinfo fits a CU_AWAIT_REQ record. */
+#define FITS(T) _Static_assert(sizeof(T) <= sizeof(((cu_Await *)0)->u.fsx), \
+                               #T " must fit a request record")
+FITS(uv_fs_t);
+FITS(uv_write_t);
+FITS(uv_connect_t);
+FITS(uv_shutdown_t);
+FITS(uv_udp_send_t);
+FITS(uv_getaddrinfo_t);
+FITS(uv_work_t);
+FITS(uv_random_t);
+
+/* What a record of 'kind' needs: the header and its part of the union. */
+static size_t recordsize (int kind) {
+  switch (kind) {
+    case CU_AWAIT_BARE: return offsetof(cu_Await, u);
+    case CU_AWAIT_TIMER:
+      return offsetof(cu_Await, u) + sizeof(((cu_Await *)0)->u.sleep);
+    case CU_AWAIT_BIG: return sizeof(cu_Await);
+    default: return offsetof(cu_Await, u) + sizeof(((cu_Await *)0)->u.fsx);
+  }
+}
+
+_Static_assert(CU_AWAIT_KINDS == sizeof(((cu_Loop *)0)->freed) /
+               sizeof(cu_Await *), "one free list per kind");
+
+/* The free list of records of 'kind'. */
+#define freelistof(loop, kind) (&(loop)->freed[kind])
+
 static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
   cu_Guard *g;
   cu_Await *op;
@@ -80,11 +109,14 @@ static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
      (only registry slots, reused by later luaL_ref calls of anyone) */
   lua_pushboolean(L, 0);
   coref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_pushboolean(L, 0);
-  keepref = luaL_ref(L, LUA_REGISTRYINDEX);
+  keepref = LUA_NOREF;  /* taken on the first wait that keeps a value */
+  if (kind == CU_AWAIT_REQ || kind == CU_AWAIT_BIG) {
+    lua_pushboolean(L, 0);
+    keepref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   g = newguard(L);
   guardref = luaL_ref(L, LUA_REGISTRYINDEX);
-  op = malloc(sizeof(cu_Await));
+  op = malloc(recordsize(kind));
   if (op == NULL) luaL_error(L, "not enough memory");
   g->op = op;
   op->guard = g;
@@ -93,12 +125,6 @@ static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
   op->guardref = guardref;
   op->loop = loop;
   op->kind = (unsigned char)kind;
-  op->allnext = NULL;
-  if (kind == CU_AWAIT_TIMER) {
-    uv_timer_init(&loop->uv, &op->u.timer);
-    op->allnext = loop->timers;
-    loop->timers = op;
-  }
   return op;
 }
 
@@ -110,8 +136,7 @@ void cu_await_check (lua_State *L) {
 
 static cu_Await *getrecord (lua_State *L, int kind) {
   cu_Loop *loop = cu_loopof(L);
-  cu_Await **freelist = kind == CU_AWAIT_TIMER ? &loop->freetimers
-                                               : &loop->freereqs;
+  cu_Await **freelist = freelistof(loop, kind);
   cu_Await *op;
   cu_await_check(L);
   op = *freelist;
@@ -134,8 +159,7 @@ static cu_Await *getrecord (lua_State *L, int kind) {
 /* Back to its free list; the memory itself is freed at loop teardown. */
 static void release (cu_Await *op) {
   cu_Loop *loop = op->loop;
-  cu_Await **freelist = op->kind == CU_AWAIT_TIMER ? &loop->freetimers
-                                                   : &loop->freereqs;
+  cu_Await **freelist = freelistof(loop, op->kind);
   op->co = NULL;
   if (op->pin) {  /* libuv is done with the bytes */
     cu_memory_unpin(loop->L0, op->pin);
@@ -147,6 +171,14 @@ static void release (cu_Await *op) {
 
 cu_Await *cu_await_begin (lua_State *L) {
   return getrecord(L, CU_AWAIT_REQ);
+}
+
+cu_Await *cu_await_beginbare (lua_State *L) {
+  return getrecord(L, CU_AWAIT_BARE);
+}
+
+cu_Await *cu_await_beginbig (lua_State *L) {
+  return getrecord(L, CU_AWAIT_BIG);
 }
 
 cu_Await *cu_await_begintimer (lua_State *L) {
@@ -269,7 +301,7 @@ static void stopwaiting (lua_State *L, cu_Await *op) {
     if (op->kept) clearanchor(L, op->keepref);
     release(op);
   }
-  else if (op->kind == CU_AWAIT_REQ) {  /* libuv goes on with it */
+  else if (op->kind != CU_AWAIT_TIMER) {  /* libuv goes on with it */
     op->left = L;
     pushlist(&op->loop->abandoned, op);
   }
@@ -309,7 +341,8 @@ int cu_await_yieldk (lua_State *L, cu_Await *op, int keep,
   op->kept = keep != 0;
   if (keep) {
     lua_pushvalue(L, keep);
-    setanchor(L, op->keepref);
+    if (op->keepref == LUA_NOREF) op->keepref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else setanchor(L, op->keepref);
   }
   /* A guard stops what can be stopped. A wait that cannot be stopped (a
      write, a connect) ends by itself, as does one marked unguarded (a

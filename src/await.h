@@ -54,7 +54,6 @@ struct cu_Await {
                            still held it (loop->abandoned), or NULL */
   cu_Start start;       /* set while it waits for its coroutine's
                            abandoned requests to end (loop->deferred) */
-  cu_Await *allnext;    /* timer records: list of all, for teardown */
   lua_KFunction k;      /* continuation after a loop wake-up, or NULL */
   lua_KContext kctx;    /* its context */
   int base;             /* stack top of 'co' when it yielded */
@@ -69,6 +68,9 @@ struct cu_Await {
   unsigned char unguarded; /* set before yielding when the wait ends by
                            itself soon (a suspend(0)), so a coroutine.close
                            need not stop it: saves the guard's cost */
+  /* Last: records are allocated only as large as their kind needs (a
+     waiting coroutine costs its header and little else), so only the
+     members of the record's kind may be touched. */
   union {
     uv_req_t req;
     uv_fs_t fs;
@@ -77,14 +79,27 @@ struct cu_Await {
     uv_shutdown_t shutdown;
     uv_udp_send_t send;
     uv_getaddrinfo_t getaddrinfo;
-    uv_getnameinfo_t getnameinfo;
     uv_work_t work;
     uv_random_t random;
-    uv_timer_t timer;
+    struct {            /* CU_AWAIT_TIMER: an entry of the loop's heap of
+                           sleepers (time.c) */
+      uint64_t due;     /* when, in uv_now milliseconds */
+      uint64_t seq;     /* order among equal 'due' values: of starting */
+      size_t at;        /* its index in the heap */
+    } sleep;
+    char fsx[512];  /* a file system request and what filesys.c adds */
+    uv_getnameinfo_t getnameinfo;  /* CU_AWAIT_BIG only */
   } u;
 };
 
-enum { CU_AWAIT_REQ, CU_AWAIT_TIMER };
+/* Kinds of records, each with its own free list: */
+enum {
+  CU_AWAIT_REQ,    /* a libuv request but getnameinfo (cu_await_begin) */
+  CU_AWAIT_TIMER,  /* a sleeper of the loop's heap (cu_await_begintimer) */
+  CU_AWAIT_BARE,   /* no libuv request: header only (cu_await_beginbare) */
+  CU_AWAIT_BIG,    /* any, getnameinfo's 1,320 bytes too */
+  CU_AWAIT_KINDS
+};
 
 /* Starts an await on the running coroutine L: raises 'unable to yield'
    when L cannot yield. The record belongs to both owners from now on. */
@@ -95,8 +110,16 @@ cu_Await *cu_await_begin (lua_State *L);
    before they know whether they need a record. */
 void cu_await_check (lua_State *L);
 
-/* Like cu_await_begin, but the record embeds an initialised uv_timer_t
-   (u.timer) that the loop keeps for reuse; never uv_close it yourself. */
+/* Like cu_await_begin, for waits that no libuv request of the record
+   serves (the ready list, signals, channels, stream reads, accepts,
+   children): the record has no union at all. */
+cu_Await *cu_await_beginbare (lua_State *L);
+
+/* Like cu_await_begin, with room for any member of the union. */
+cu_Await *cu_await_beginbig (lua_State *L);
+
+/* Like cu_await_begin, for suspend(seconds) (time.c): the record holds
+   an entry of the loop's heap of sleepers instead of a request. */
 cu_Await *cu_await_begintimer (lua_State *L);
 
 /* libuv refused to start: drops the record, pushes the failure triple. */
@@ -120,7 +143,7 @@ int cu_await_startk (lua_State *L, cu_Await *op, cu_Start start, int keep,
    a start copies them out first, since the libuv call writes over them. */
 #define cu_await_args(op, T) ((T *)(void *)&(op)->u)
 #define CU_ARGS_FIT(T) \
-  _Static_assert(sizeof(T) <= sizeof(((cu_Await *)0)->u), #T " must fit")
+  _Static_assert(sizeof(T) <= sizeof(((cu_Await *)0)->u.fsx), #T " must fit")
 
 /* Loop teardown: frees the records still waiting to start. */
 void cu_await_teardown (cu_Loop *loop);

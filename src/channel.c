@@ -696,7 +696,7 @@ static int system_awaitch (lua_State *L) {
     return lua_error(L);
   }
   lw->w.endpoint = endpoint;
-  op = cu_await_begin(L);  /* may raise: nothing is queued yet */
+  op = cu_await_beginbare(L);  /* may raise: nothing is queued yet */
   cu_chan_lock();
   matched = exchange_chanlocked(c, endpoint, &lw->w.sent, &lw->w.got);
   if (!matched) enqueue_chanlocked(c, &lw->w);

@@ -230,7 +230,13 @@ static int callclose (uv_loop_t *l, uv_fs_t *r, const cu_FsArgs *a,
   return uv_fs_close(l, r, a->fd, cb);
 }
 
-static const cu_FsKind CLOSE = {callclose, pushdone, NULL};
+/* The coroutine left a close that the pool had not started: uv_cancel
+   stopped it, so the descriptor is still open. */
+static void dropclose (uv_fs_t *req) {
+  if (req->result == UV_ECANCELED) closenow(req->file);
+}
+
+static const cu_FsKind CLOSE = {callclose, pushdone, dropclose};
 
 /* file:close([mode]) */
 static int file_close (lua_State *L) {

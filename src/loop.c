@@ -4,19 +4,35 @@
 ** before any other object of coutil.system, so its finalizer runs last:
 ** it closes what is left and runs libuv until every callback has fired.
 */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "areas.h"
 #include "await.h"
 #include "channel.h"
 
 static const char LOOPKEY = 'L';  /* registry key (its address) */
 
-/* --- teardown --------------------------------------------------------- */
-
-static void on_timerclosed (uv_handle_t *h) {
-  free(cu_await_from(h));
+/* libuv takes descriptors 0, 1 and 2 for the standard streams and aborts
+   when one of its own is among them (the loop's epoll and eventfd would
+   be, in a process started with stdin closed): those that are closed get
+   /dev/null first, as daemons do. */
+static void fillstdio (void) {
+  int fd;
+  for (fd = 0; fd <= 2; fd++) {
+    int null;
+    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    null = open("/dev/null", O_RDWR);
+    if (null >= 0 && null != fd) {
+      dup2(null, fd);
+      close(null);
+    }
+  }
 }
+
+/* --- teardown --------------------------------------------------------- */
 
 static void freelist (cu_Await *op) {
   while (op) {
@@ -49,7 +65,7 @@ unsigned cu_loop_round (cu_Loop *loop) {
    before that: every system function keeps it as an upvalue). */
 static int loop_gc (lua_State *L) {
   cu_Loop *loop = (cu_Loop *)lua_touserdata(L, 1);
-  cu_Await *op;
+  int i;
   if (loop->closing) return 0;
   /* from now on callbacks touch C memory only; and it stays set, so the
      finalizer of an object older than the loop gets 'closed' errors from
@@ -71,8 +87,11 @@ static int loop_gc (lua_State *L) {
   cu_await_teardown(loop);  /* requests that never started */
   loop->readyhead = loop->readytail = loop->drainhead = NULL;
   loop->latehead = loop->latetail = NULL;
-  for (op = loop->timers; op; op = op->allnext)
-    uv_close((uv_handle_t *)&op->u.timer, on_timerclosed);
+  while (loop->nheap > 0)  /* suspend(seconds) callers never woken */
+    free(loop->heap[--loop->nheap]);
+  free(loop->heap);
+  loop->heap = NULL;
+  uv_close((uv_handle_t *)&loop->sleeper, NULL);
   uv_run(&loop->uv, UV_RUN_DEFAULT);  /* every pending callback fires */
   if (uv_loop_close(&loop->uv) == UV_EBUSY) {
     /* a handle whose owner never closed it: close it, then stop */
@@ -80,8 +99,10 @@ static int loop_gc (lua_State *L) {
     uv_run(&loop->uv, UV_RUN_DEFAULT);
     uv_loop_close(&loop->uv);
   }
-  freelist(loop->freereqs);
-  loop->freereqs = NULL;
+  for (i = 0; i < 4; i++) {
+    freelist(loop->freed[i]);
+    loop->freed[i] = NULL;
+  }
   return 0;
 }
 
@@ -127,8 +148,10 @@ cu_Loop *cu_loop_push (lua_State *L) {
   lua_pushcfunction(L, loop_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
+  fillstdio();
   if (uv_loop_init(&loop->uv) < 0) luaL_error(L, "unable to create loop");
   uv_idle_init(&loop->uv, &loop->idle);
+  uv_timer_init(&loop->uv, &loop->sleeper);
   uv_check_init(&loop->uv, &loop->roundend);
   uv_unref((uv_handle_t *)&loop->roundend);  /* never keeps the loop */
   uv_check_init(&loop->uv, &loop->lateend);

@@ -35,9 +35,12 @@ struct cu_Loop {
                           a lua_State when no coroutine waits (unpins) */
   int closing;         /* lua_close began: callbacks must not run Lua */
   int halted;          /* system.halt was called */
-  cu_Await *freereqs;  /* released request records */
-  cu_Await *freetimers;/* released records whose timer stays initialised */
-  cu_Await *timers;    /* every timer record, for teardown */
+  cu_Await *freed[4]; /* released records, one list per kind (await.h:
+                          CU_AWAIT_KINDS) */
+  uv_timer_t sleeper;  /* set for the earliest of the heap (time.c) */
+  cu_Await **heap;     /* suspend(seconds) callers, earliest first */
+  size_t nheap, capheap;
+  uint64_t sleepseq;   /* counts suspends: orders equal deadlines */
   cu_Await *abandoned; /* requests left early, libuv still on them */
   cu_Await *deferred;  /* requests waiting for those (await.c) */
   uv_idle_t idle;      /* drains the ready list while it is not empty */

@@ -367,7 +367,7 @@ static int system_execute (lua_State *L) {
     free(c);
     return cu_pushfail(L, err);
   }
-  op = cu_await_begin(L);
+  op = cu_await_beginbare(L);
   err = uv_spawn(&loop->uv, &c->h, &sp.opts);
   if (err < 0) {
     /* libuv wants the handle closed even then; the child, if it was

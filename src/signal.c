@@ -249,7 +249,7 @@ static int system_awaitsig (lua_State *L) {
   int i, err;
   cu_checkyield(L);  /* before the name, as the original */
   i = checkname(L, 1, NAWAIT);
-  op = cu_await_begin(L);
+  op = cu_await_beginbare(L);
   err = getwatch(L, i, &w);
   if (err == 0) err = startwatch(w);
   if (err < 0) return cu_await_fail(L, op, err);

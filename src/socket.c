@@ -317,7 +317,7 @@ static int cancelconnwait (cu_Await *op) {
 static int awaitconnect (lua_State *L, cu_Socket *s) {
   cu_Await *op;
   if (s->connwait) return luaL_error(L, "already in use");
-  op = cu_await_begin(L);
+  op = cu_await_beginbare(L);
   op->data = s;
   op->cancel = cancelconnwait;
   s->connwait = op;
@@ -557,7 +557,7 @@ static int socket_accept (lua_State *L) {
   if (s->reader) return luaL_error(L, "already in use");
   cu_checkyield(L);
   if (s->pending) return acceptnow(L, s);
-  op = cu_await_begin(L);
+  op = cu_await_beginbare(L);
   op->data = s;
   op->cancel = cancelaccept;
   cu_stream_setreader(s, op);

@@ -406,14 +406,27 @@ static int addpreloads (lua_State *L) {
   return 0;
 }
 
+/* Lua cannot tell whether warnings are on in a state: the coutil command
+   says so for every state of the process, before it makes any, with
+   COUTIL_WARNINGS=on. Read once: getenv costs more than a small task. */
+static uv_once_t warnonce = UV_ONCE_INIT;
+static int warnflag;
+
+static void readwarnings (void) {
+  const char *v = getenv("COUTIL_WARNINGS");
+  warnflag = v != NULL && strcmp(v, "on") == 0;
+}
+
+static int warningson (void) {
+  uv_once(&warnonce, readwarnings);
+  return warnflag;
+}
+
 void cu_state_origin (lua_State *L, cu_StateOrigin *o) {
   o->alloc = lua_getallocf(L, &o->ud);
   o->panic = lua_atpanic(L, NULL);
   lua_atpanic(L, o->panic);  /* only read it */
-  /* Lua cannot tell whether warnings are on in L: the coutil command
-     says so for every state of the process */
-  o->warn = getenv("COUTIL_WARNINGS") != NULL &&
-            strcmp(getenv("COUTIL_WARNINGS"), "on") == 0;
+  o->warn = warningson();
 }
 
 lua_State *cu_state_newbare (const cu_StateOrigin *o) {

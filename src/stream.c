@@ -236,7 +236,7 @@ int cu_stream_read (lua_State *L) {
     int n = readnow(L, s, p, len);
     if (n > 0) return n;
   }
-  op = cu_await_begin(L);
+  op = cu_await_beginbare(L);
   op->data = s;
   op->cancel = cancelread;
   cu_stream_startread(L, s, op, p, len);

@@ -5,6 +5,7 @@
 ** iteration.
 */
 #include <math.h>
+#include <stdlib.h>
 #include "areas.h"
 #include "await.h"
 #include "time.h"
@@ -140,7 +141,7 @@ int cu_time_yieldready (lua_State *L) {
 
 int cu_time_yieldreadyk (lua_State *L, lua_KFunction k, lua_KContext ctx) {
   cu_Loop *loop = cu_loopof(L);
-  cu_Await *op = cu_await_begin(L);
+  cu_Await *op = cu_await_beginbare(L);
   op->cancel = cancelready;
   op->unguarded = 1;  /* the next loop iteration ends the wait anyway */
   op->data = L;
@@ -154,18 +155,107 @@ int cu_time_yieldreadyk (lua_State *L, lua_KFunction k, lua_KContext ctx) {
   return cu_await_yield(L, op, 0);
 }
 
-/* --- suspend(seconds): timers -------------------------------------------- */
+/* --- suspend(seconds): the loop's heap of sleepers ----------------------
+** One libuv timer per loop (loop->sleeper) is set for the earliest
+** deadline of a binary heap of the records of coroutines in
+** suspend(seconds > 0), ordered by deadline and then by start, as libuv
+** orders its own timers. A waiting coroutine costs its record and a slot
+** of the heap instead of a uv_timer_t of its own (152 bytes), and most
+** suspends no uv_timer_start: only one that becomes the earliest.
+*/
 
-static void on_timer (uv_timer_t *timer) {
-  cu_Await *op = cu_await_from(timer);
-  lua_State *co = cu_await_waiter(op);
-  if (co) lua_pushboolean(co, 1);
-  cu_await_finish(op, co, co != NULL);
+static int earlier (const cu_Await *a, const cu_Await *b) {
+  return a->u.sleep.due < b->u.sleep.due ||
+         (a->u.sleep.due == b->u.sleep.due && a->u.sleep.seq < b->u.sleep.seq);
+}
+
+static void place (cu_Loop *loop, cu_Await *op, size_t i) {
+  loop->heap[i] = op;
+  op->u.sleep.at = i;
+}
+
+static void siftup (cu_Loop *loop, size_t i) {
+  cu_Await *op = loop->heap[i];
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (!earlier(op, loop->heap[parent])) break;
+    place(loop, loop->heap[parent], i);
+    i = parent;
+  }
+  place(loop, op, i);
+}
+
+static void siftdown (cu_Loop *loop, size_t i) {
+  cu_Await *op = loop->heap[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= loop->nheap) break;
+    if (c + 1 < loop->nheap && earlier(loop->heap[c + 1], loop->heap[c])) c++;
+    if (!earlier(loop->heap[c], op)) break;
+    place(loop, loop->heap[c], i);
+    i = c;
+  }
+  place(loop, op, i);
+}
+
+static void on_sleeper (uv_timer_t *timer);
+
+/* The sleeper set for the earliest deadline, or stopped when none waits
+   (so that system.run can return). */
+static void arm (cu_Loop *loop) {
+  if (loop->nheap == 0) uv_timer_stop(&loop->sleeper);
+  else {
+    uint64_t now = uv_now(&loop->uv), due = loop->heap[0]->u.sleep.due;
+    uv_timer_start(&loop->sleeper, on_sleeper, due > now ? due - now : 0, 0);
+  }
+}
+
+static int heappush (cu_Loop *loop, cu_Await *op) {
+  if (loop->nheap == loop->capheap) {
+    size_t cap = loop->capheap ? 2 * loop->capheap : 64;
+    cu_Await **heap = realloc(loop->heap, cap * sizeof(cu_Await *));
+    if (heap == NULL) return UV_ENOMEM;
+    loop->heap = heap;
+    loop->capheap = cap;
+  }
+  place(loop, op, loop->nheap++);
+  siftup(loop, loop->nheap - 1);
+  if (loop->heap[0] == op) arm(loop);
+  return 0;
+}
+
+/* Takes 'op' out of the heap; the sleeper stays set for a deadline that
+   may be gone: it then finds nothing due and sets itself again. */
+static void heapremove (cu_Loop *loop, cu_Await *op) {
+  size_t i = op->u.sleep.at;
+  cu_Await *last = loop->heap[--loop->nheap];
+  if (i < loop->nheap) {
+    place(loop, last, i);
+    siftdown(loop, i);
+    siftup(loop, last->u.sleep.at);
+  }
+  if (loop->nheap == 0) uv_timer_stop(&loop->sleeper);
+}
+
+/* Wakes every sleeper due by the loop's time, earliest first; those they
+   start meanwhile are due later (one millisecond at least). */
+static void on_sleeper (uv_timer_t *timer) {
+  cu_Loop *loop = cu_container_of(timer, cu_Loop, sleeper);
+  uint64_t now = uv_now(&loop->uv);
+  while (loop->nheap > 0 && loop->heap[0]->u.sleep.due <= now) {
+    cu_Await *op = loop->heap[0];
+    lua_State *co;
+    heapremove(loop, op);
+    co = cu_await_waiter(op);
+    if (co) lua_pushboolean(co, 1);
+    cu_await_finish(op, co, co != NULL);
+  }
+  arm(loop);
 }
 
 static int canceltimer (cu_Await *op) {
-  uv_timer_stop(&op->u.timer);
-  return 1;  /* a stopped timer never calls back */
+  heapremove(op->loop, op);
+  return 1;  /* it will not be woken */
 }
 
 /* Milliseconds in 'seconds' at 'arg'; nil or negative is zero. Rounds up,
@@ -192,6 +282,7 @@ static int system_suspend (lua_State *L) {
   uint64_t ms = checkmillisecs(L, 1);
   const char *mode = cu_checkmode(L, 2, "~");
   cu_Await *op;
+  uint64_t now;
   int err;
   if (cu_blocking(mode)) {
     sleepnow(ms);
@@ -201,7 +292,10 @@ static int system_suspend (lua_State *L) {
   if (ms == 0) return cu_time_yieldready(L);
   op = cu_await_begintimer(L);
   op->cancel = canceltimer;
-  err = uv_timer_start(&op->u.timer, on_timer, ms, 0);
+  now = uv_now(&op->loop->uv);
+  op->u.sleep.due = ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
+  op->u.sleep.seq = ++op->loop->sleepseq;
+  err = heappush(op->loop, op);
   if (err < 0) return cu_await_fail(L, op, err);
   return cu_await_yield(L, op, 0);
 }

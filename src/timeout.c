@@ -23,17 +23,20 @@
 
 #define GUARD "coutil.timeout.guard"
 
+typedef struct Guard Guard;
+
 /* The timer of one call; freed when its handle has closed. */
 typedef struct Timer {
   uv_timer_t handle;
   lua_State *co;  /* the calling coroutine, anchored at 'ref' meanwhile */
+  Guard *guard;   /* on co's stack: alive while 'ref' anchors co */
   int ref;
 } Timer;
 
 /* The guard's userdata: the call's timer, NULL once stopped. */
-typedef struct Guard {
+struct Guard {
   Timer *timer;
-} Guard;
+};
 
 static void on_closed (uv_handle_t *h) {
   free(cu_container_of(h, Timer, handle));
@@ -43,10 +46,23 @@ static void on_timeout (uv_timer_t *h) {
   Timer *t = cu_container_of(h, Timer, handle);
   cu_Loop *loop = cu_container_of(h->loop, cu_Loop, uv);
   lua_State *co = t->co;
+  int status;
   if (loop->closing) return;
-  if (lua_status(co) != LUA_YIELD || co == loop->runner) {
-    /* running (it called system.run itself): try again next iteration */
-    uv_timer_start(h, on_timeout, 0, 0);
+  status = lua_status(co);
+  if (status != LUA_OK && status != LUA_YIELD) {
+    /* f's error ended the coroutine (coroutine.resume, no pcall): a dead
+       coroutine keeps its to-be-closed variables, so the guard has not
+       run; the call is over all the same: stop for good */
+    t->guard->timer = NULL;
+    luaL_unref(loop->runner, LUA_REGISTRYINDEX, t->ref);
+    uv_close((uv_handle_t *)h, on_closed);
+    return;
+  }
+  if (status != LUA_YIELD || co == loop->runner) {
+    /* running (it called system.run itself): try again in a moment; a
+       zero delay would be due again in this same round of timers, and
+       libuv would call us back forever without returning */
+    uv_timer_start(h, on_timeout, 1, 0);
     return;
   }
   lua_checkstack(co, 3);
@@ -103,6 +119,7 @@ static int timeout_call (lua_State *L) {
   if (t == NULL) return luaL_error(L, "not enough memory");
   uv_timer_init(&loop->uv, &t->handle);
   t->co = L;
+  t->guard = g;
   lua_pushthread(L);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   g->timer = t;

@@ -110,7 +110,11 @@ H.case("procinfo: process ids and paths", function ()
   local pid, fields = selfstat()
   H.same({pid, tonumber(fields[2])}, system.procinfo("#^"))
   local exe = sh("readlink /proc/" .. pid .. "/exe")
-  assert(system.procinfo("e") == exe, system.procinfo("e"))
+  -- under valgrind (make check-valgrind) the process is valgrind's tool,
+  -- while /proc/self/exe, which libuv reads, names the interpreter
+  if not exe:find("valgrind", 1, true) then
+    assert(system.procinfo("e") == exe, system.procinfo("e"))
+  end
   local tmp = os.getenv("TMPDIR") or os.getenv("TMP") or
               os.getenv("TEMP") or "/tmp"
   tmp = #tmp > 1 and tmp:gsub("/$", "") or tmp

@@ -1,5 +1,6 @@
 -- test/run.lua: runs every test file in its own process with a timeout.
 --   lua5.4 test/run.lua <libdir> [test/file.lua ...]
+-- COUTIL_JOBS=n runs n files at a time.
 -- Each file prints "N passed, N failed, N skipped" last; a file that
 -- crashes, times out or prints no such line counts as one failure. Every
 -- SKIP line a file prints is shown, and skips are counted apart, never as
@@ -8,14 +9,18 @@
 -- COUTIL_SANITIZER=asan|tsan preloads the sanitizer runtime, as the stock
 -- lua5.4 is not instrumented. COUTIL_LUA names another interpreter for
 -- the test files (test/torture.sh uses its own checked build).
+-- COUTIL_GC=calls|generational|incremental runs every file (and every
+-- Lua child it starts) under a collector mode of test/gcstress.lua.
 
 local libdir = assert(arg[1], "usage: run.lua <libdir> [files]")
 local files = {}
 for i = 2, #arg do files[#files + 1] = arg[i] end
 if #files == 0 then
-  local p = assert(io.popen("ls test/*.lua"))
+  -- the regression cases too, each in its own file (test/regress/)
+  local p = assert(io.popen("ls test/*.lua test/regress/*.lua 2>/dev/null"))
   for name in p:lines() do
-    if not name:match("/helpers%.lua$") and not name:match("/run%.lua$") then
+    if not name:match("/helpers%.lua$") and not name:match("/run%.lua$")
+       and not name:match("/gcstress%.lua$") then
       files[#files + 1] = name
     end
   end
@@ -33,6 +38,12 @@ local env = {
   "LUA_CPATH='" .. libdir .. "/?.so'",
   "LUA_PATH='test/?.lua;;'",
 }
+local gcmode = os.getenv("COUTIL_GC")
+if gcmode then
+  local pwd = io.popen("pwd"):read("l")
+  env[#env + 1] = "COUTIL_GC='" .. gcmode .. "'"
+  env[#env + 1] = "LUA_INIT_5_4='@" .. pwd .. "/test/gcstress.lua'"
+end
 local sanitizer = os.getenv("COUTIL_SANITIZER")
 if sanitizer == "asan" then
   env[#env + 1] = "LD_PRELOAD='" .. runtime("libasan.so") .. "'"
@@ -54,11 +65,14 @@ end
 local timeout = tonumber(os.getenv("COUTIL_TEST_TIMEOUT")) or 300
 local interpreter = os.getenv("COUTIL_LUA") or "lua5.4"
 
-local passed, failed, skipped = 0, 0, 0
-for _, file in ipairs(files) do
-  local cmd = string.format("%senv %s timeout -k 5 %d %s %s 2>&1",
+local function command (file)
+  return string.format("%senv %s timeout -k 5 %d %s %s 2>&1",
     prefix, table.concat(env, " "), timeout, interpreter, file)
-  local started = os.time()
+end
+
+-- Runs one file: its output, whether it exited with 0, its exit code.
+local function runone (file)
+  local cmd = command(file)
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   local ok, _, code = p:close()
@@ -69,6 +83,48 @@ for _, file in ipairs(files) do
     p = assert(io.popen(cmd))
     out = p:read("a")
     ok, _, code = p:close()
+  end
+  return out, ok, code
+end
+
+-- COUTIL_JOBS=n runs n files at a time (make check-valgrind, where each
+-- file is one slow single-threaded valgrind), each into a file of its own;
+-- the reports below still come in the files' order.
+local jobs = math.tointeger(tonumber(os.getenv("COUTIL_JOBS"))) or 1
+local results = {}
+if jobs > 1 and #files > 1 then
+  local dir = io.popen("mktemp -d"):read("l")
+  local list = assert(io.open(dir .. "/list", "w"))
+  for i, file in ipairs(files) do
+    local script = assert(io.open(dir .. "/" .. i .. ".sh", "w"))
+    script:write("start=$(date +%s)\n{ ", command(file), "; } >", dir, "/",
+      i, ".out\necho $? $start $(date +%s) >", dir, "/", i, ".rc\n")
+    script:close()
+    list:write(dir, "/", i, ".sh\n")
+  end
+  list:close()
+  os.execute(string.format("xargs -P %d -n 1 sh <%s/list", jobs, dir))
+  for i in ipairs(files) do
+    local f = io.open(dir .. "/" .. i .. ".out")
+    local out = f and f:read("a") or ""
+    if f then f:close() end
+    f = io.open(dir .. "/" .. i .. ".rc")
+    local rc, t0, t1 = (f and f:read("l") or "1 0 0"):match("(%d+) (%d+) (%d+)")
+    if f then f:close() end
+    results[i] = {out, tonumber(rc) == 0, tonumber(rc), tonumber(t1) - tonumber(t0)}
+  end
+  os.execute("rm -rf " .. dir)
+end
+
+local passed, failed, skipped = 0, 0, 0
+for i, file in ipairs(files) do
+  local out, ok, code, seconds
+  if results[i] then
+    out, ok, code, seconds = table.unpack(results[i])
+  else
+    local started = os.time()
+    out, ok, code = runone(file)
+    seconds = os.time() - started
   end
   local np, nf, ns = nil, nil, 0
   for a, b, rest in out:gmatch("(%d+) passed, (%d+) failed([^\n]*)") do
@@ -89,7 +145,7 @@ for _, file in ipairs(files) do
   passed, failed, skipped = passed + np, failed + nf, skipped + ns
   io.stdout:write(string.format(
     "%-28s %4d passed, %d failed, %d skipped (%ds)%s\n", file, np, nf, ns,
-    os.time() - started, problem and ("  " .. problem) or ""))
+    seconds, problem and ("  " .. problem) or ""))
   if nf > 0 then io.stdout:write(out, "\n")
   else
     for line in out:gmatch("[^\n]+") do
