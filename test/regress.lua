@@ -121,20 +121,4 @@ childcase("await anchors leave no holes in the registry", false, [[
   assert(at == nil, "registry slot " .. tostring(at) .. " is nil")
 ]])
 
--- What the libFuzzer targets (test/fuzz/, docs/building.md "Fuzzing")
--- found and a Lua program reproduces: test/regress/<n>-<slug>.lua, each
--- run in a child process; its header says what broke. A file whose first
--- line is "-- open bug" is skipped unless COUTIL_KNOWN_BUGS=1.
-do
-  local p = assert(io.popen("ls test/regress/*.lua 2>/dev/null"))
-  for path in p:lines() do
-    local f = assert(io.open(path))
-    local code = f:read("a")
-    f:close()
-    childcase(path:match("[^/]*$"), code:match("^%-%- open bug") ~= nil,
-              code)
-  end
-  p:close()
-end
-
 H.done()
