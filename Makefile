@@ -27,7 +27,7 @@ TSAN_TESTS ?= $(wildcard test/threads*.lua test/channel*.lua test/coroutine*.lua
 
 .PHONY: all asan tsan check check-asan check-tsan check-torture check-gc \
         check-valgrind check-soak \
-        check-conformance bench demo install clean deps
+        check-conformance bench demo install clean deps fuzz check-fuzz
 all: $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so $(BUILD)/bin/coutil
 
 # The coutil command, set to load the modules of this build.
@@ -77,6 +77,42 @@ check-tsan: tsan
 
 check-torture:
 	sh test/torture.sh
+
+# libFuzzer targets (test/fuzz/, docs/building.md "Fuzzing"): each
+# test/fuzz/fuzz_<name>.c is an executable linked with liblua5.4 and with
+# every object of the library compiled by clang-14 for fuzzing (coverage
+# hooks, ASan, UBSan) into build-fuzz/obj. `make check-fuzz` runs each
+# target for FUZZ_SECONDS on a copy of its corpus, its regression inputs
+# (test/fuzz/regress/<name>/) first; FUZZ_TARGETS= narrows it.
+FUZZ_CC      ?= clang-14
+FUZZ_BUILD   := build-fuzz
+FUZZ_SECONDS ?= 10
+FUZZ_TARGETS ?= $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+                -Wall -Wextra -Wno-unused-parameter $(FUZZ_SAN) \
+                $(shell pkg-config --cflags $(PKGS))
+FUZZ_OBJ     := $(CORE_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o) \
+                $(FUZZ_BUILD)/obj/memory.o
+FUZZ_LIBS    := $(shell pkg-config --libs lua5.4 libuv) -lpthread -lm -ldl
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+# objects are kept between builds (else make drops them as intermediate)
+.SECONDARY: $(FUZZ_OBJ)
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c $(HEADERS) | $(FUZZ_BUILD)/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	  $(FUZZ_OBJ) $(FUZZ_LIBS)
+
+$(FUZZ_BUILD)/obj:
+	mkdir -p $@
+
+check-fuzz: fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh test/fuzz/run.sh $(FUZZ_TARGETS)
 
 # The suite and the conformance files under valgrind's memcheck
 # (test/vglua): memory errors and definite leaks fail. Its own build, so
@@ -151,4 +187,4 @@ install: all
 	cp -R types/. $(DESTDIR)$(PREFIX)/share/coutil/types/
 
 clean:
-	rm -rf build build-asan build-tsan build-torture build-vg
+	rm -rf build build-asan build-tsan build-torture build-vg build-fuzz

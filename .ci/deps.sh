@@ -11,9 +11,14 @@ set -eu
 # conformance: the suite's runner needs unshare (util-linux), script
 #        (bsdutils), ip (iproute2) and timeout (coreutils)
 # benchmarks: luv and cqueues for Lua 5.4, valgrind, strace
+# fuzzing (make check-fuzz): clang-14; libclang-rt-14-dev, which holds
+#        the runtimes -fsanitize=fuzzer,address,undefined links (only a
+#        recommendation of clang-14, and recommendations are not
+#        installed here); libfuzzer-14-dev, libFuzzer as a library
 PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev libuv1-dev
 luarocks dpkg-dev util-linux bsdutils iproute2 coreutils
-lua-luv lua-cqueues valgrind strace"
+lua-luv lua-cqueues valgrind strace
+clang-14 libclang-rt-14-dev libfuzzer-14-dev"
 
 missing=""
 for p in $PACKAGES; do

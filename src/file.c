@@ -62,9 +62,27 @@ void cu_file_release (cu_File *f) {
   if (f->gone) free(f);
 }
 
+static int newref (lua_State *L) {
+  *(cu_File **)lua_newuserdatauv(L, sizeof(cu_File *), 0) = NULL;
+  return 1;
+}
+
 void cu_file_new (lua_State *L, uv_file fd) {
-  cu_File *f = (cu_File *)malloc(sizeof(cu_File));
+  cu_File *f;
   cu_File **ref;
+  /* the userdata first, protected: when Lua has no memory for it, the
+     descriptor is closed instead of lost (and no record is made) */
+  if (!lua_checkstack(L, 2)) {
+    closenow(fd);
+    luaL_error(L, "stack overflow");
+  }
+  lua_pushcfunction(L, newref);
+  if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    closenow(fd);
+    lua_error(L);
+  }
+  ref = (cu_File **)lua_touserdata(L, -1);
+  f = (cu_File *)malloc(sizeof(cu_File));
   if (f == NULL) {
     closenow(fd);
     luaL_error(L, "not enough memory");
@@ -73,7 +91,6 @@ void cu_file_new (lua_State *L, uv_file fd) {
   f->pending = 0;
   f->closed = f->gone = 0;
   f->nowaitread = f->nowaitwrite = 1;
-  ref = (cu_File **)lua_newuserdatauv(L, sizeof(cu_File *), 0);
   *ref = f;
   luaL_setmetatable(L, CLASS);
 }

@@ -28,7 +28,7 @@ static void checkuv (lua_State *L, int err) {
 typedef struct ProcInfo {
   int got;  /* bits of the groups below */
   uv_utsname_t uname;
-  uv_passwd_t user;
+  uv_passwd_t *user;  /* in a userdata (newpasswd) */
   uv_rusage_t usage;
   double load[3];
 } ProcInfo;
@@ -39,7 +39,7 @@ static void needgroup (lua_State *L, ProcInfo *pi, int group) {
   if (pi->got & group) return;
   switch (group) {
     case GOT_UNAME: checkuv(L, uv_os_uname(&pi->uname)); break;
-    case GOT_USER: checkuv(L, uv_os_get_passwd(&pi->user)); break;
+    case GOT_USER: checkuv(L, uv_os_get_passwd(pi->user)); break;
     case GOT_USAGE: checkuv(L, uv_getrusage(&pi->usage)); break;
     case GOT_LOAD: uv_loadavg(pi->load); break;
   }
@@ -77,11 +77,11 @@ static void pushprocinfo (lua_State *L, ProcInfo *pi, char c) {
     case 'k': lua_pushstring(L, pi->uname.sysname); break;
     case 'v': lua_pushstring(L, pi->uname.release); break;
     case 'V': lua_pushstring(L, pi->uname.version); break;
-    case '$': lua_pushstring(L, pi->user.shell); break;
-    case 'H': lua_pushstring(L, pi->user.homedir); break;
-    case 'U': lua_pushstring(L, pi->user.username); break;
-    case 'u': lua_pushinteger(L, (lua_Integer)pi->user.uid); break;
-    case 'g': lua_pushinteger(L, (lua_Integer)pi->user.gid); break;
+    case '$': lua_pushstring(L, pi->user->shell); break;
+    case 'H': lua_pushstring(L, pi->user->homedir); break;
+    case 'U': lua_pushstring(L, pi->user->username); break;
+    case 'u': lua_pushinteger(L, (lua_Integer)pi->user->uid); break;
+    case 'g': lua_pushinteger(L, (lua_Integer)pi->user->gid); break;
     case '=': lua_pushinteger(L, KB(u->ru_isrss)); break;
     case 'd': lua_pushinteger(L, KB(u->ru_idrss)); break;
     case 'm': lua_pushinteger(L, KB(u->ru_ixrss)); break;
@@ -127,6 +127,33 @@ static void pushprocinfo (lua_State *L, ProcInfo *pi, char c) {
   }
 }
 
+/* The passwd entry is held by a userdata whose finalizer frees what
+   libuv allocated for it: a memory error while the values are pushed
+   (after the entry was read) then leaks nothing. */
+#define PASSWD "coutil.passwd"
+
+static void freepasswd (uv_passwd_t *pw) {
+  if (pw->username) uv_os_free_passwd(pw);  /* it clears the fields */
+  pw->username = NULL;
+}
+
+static int passwd_gc (lua_State *L) {
+  freepasswd((uv_passwd_t *)lua_touserdata(L, 1));
+  return 0;
+}
+
+/* Pushes an empty entry (before libuv fills it: nothing to leak yet). */
+static uv_passwd_t *newpasswd (lua_State *L) {
+  uv_passwd_t *pw = (uv_passwd_t *)lua_newuserdatauv(L, sizeof(*pw), 0);
+  memset(pw, 0, sizeof(*pw));
+  if (luaL_newmetatable(L, PASSWD)) {
+    lua_pushcfunction(L, passwd_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return pw;
+}
+
 /* system.procinfo(which) */
 static int system_procinfo (lua_State *L) {
   size_t len, i;
@@ -136,9 +163,12 @@ static int system_procinfo (lua_State *L) {
   which = cu_checkmode(L, 1, PROCCHARS);
   len = lua_rawlen(L, 1);
   pi.got = 0;
-  cu_checkstack(L, (int)(len < 1000000 ? len : 1000000));
+  pi.user = NULL;
+  lua_settop(L, 1);
+  cu_checkstack(L, (int)(len < 1000000 ? len : 1000000) + 1);
+  if (strpbrk(which, "$HUug")) pi.user = newpasswd(L);  /* below results */
   for (i = 0; i < len; i++) pushprocinfo(L, &pi, which[i]);
-  if (pi.got & GOT_USER) uv_os_free_passwd(&pi.user);
+  if (pi.user) freepasswd(pi.user);  /* now, not at the next collection */
   return (int)len;
 }
 
