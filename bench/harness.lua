@@ -17,6 +17,11 @@
 --               CPU time (work done by other processes, such as children)
 --   reps        optional least number of runs of each contender, for
 --               short runs whose times vary much (the socket benchmarks)
+--   main        optional function (libdir, reps): a benchmark that does
+--               not fit one timed run(n) per contender (memory, several
+--               processes, several numbers per run: bench/conn_scale.lua,
+--               bench/coro_scale.lua) runs its own children and prints its
+--               own tables; it then needs no contenders
 -- Exactly one contender is the floor: the same work done the cheapest way,
 -- against which every ratio is given.
 --
@@ -30,7 +35,8 @@
 
 local function loadbench (path)
   local bench = assert(dofile(path))
-  assert(type(bench.contenders) == "table", path .. ": no contenders")
+  assert(type(bench.contenders) == "table" or type(bench.main) == "function",
+         path .. ": no contenders")
   return bench
 end
 
@@ -97,6 +103,7 @@ end
 local function runall (libdir, path, reps)
   local bench = loadbench(path)
   reps = math.max(reps, bench.reps or 0)
+  if bench.main then return bench.main(libdir, reps) end
   local lua = os.getenv("BENCH_LUA") or "lua5.4"
   local env = "env LUA_CPATH=" .. q(libdir .. "/?.so;;")
   local times, status = {}, {}
