@@ -99,6 +99,8 @@ static int loop_gc (lua_State *L) {
     uv_run(&loop->uv, UV_RUN_DEFAULT);
     uv_loop_close(&loop->uv);
   }
+  free(loop->sparestash);
+  loop->sparestash = NULL;
   for (i = 0; i < 4; i++) {
     freelist(loop->freed[i]);
     loop->freed[i] = NULL;

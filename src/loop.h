@@ -35,6 +35,7 @@ struct cu_Loop {
                           a lua_State when no coroutine waits (unpins) */
   int closing;         /* lua_close began: callbacks must not run Lua */
   int halted;          /* system.halt was called */
+  char *sparestash;    /* an empty stream stash for the next (stream.c) */
   cu_Await *freed[4]; /* released records, one list per kind (await.h:
                           CU_AWAIT_KINDS) */
   uv_timer_t sleeper;  /* set for the earliest of the heap (time.c) */
