@@ -26,7 +26,8 @@ HEADERS    := $(wildcard src/*.h)
 TSAN_TESTS ?= $(wildcard test/threads*.lua test/channel*.lua test/coroutine*.lua test/state*.lua)
 
 .PHONY: all asan tsan check check-asan check-tsan check-torture \
-        check-conformance bench demo install clean deps
+        check-conformance check-allocfail check-allocfail-asan \
+        check-faults check-faults-asan bench demo install clean deps
 all: $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so $(BUILD)/bin/coutil
 
 # The coutil command, set to load the modules of this build.
@@ -76,6 +77,26 @@ check-tsan: tsan
 
 check-torture:
 	sh test/torture.sh
+
+# Allocation-failure sweeps (test/allocfail.lua, docs/building.md): the host
+# test/c/allocfail.c is an executable linked with liblua5.4 and libuv; the
+# ASan one is instrumented itself and loads the ASan build, so LeakSanitizer
+# checks every step. SCENARIOS= narrows the sweep (load, tcp, file, ...).
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+HOST_LIBS   = $(shell pkg-config --cflags --libs lua5.4 libuv)
+
+$(BUILD)/allocfail: test/c/allocfail.c | $(BUILD)/lib
+	$(CC) -O1 -g -fno-omit-frame-pointer -Wall -Wextra $(SANFLAGS) -o $@ $< \
+	  $(HOST_LIBS)
+
+check-allocfail: deps all $(BUILD)/allocfail
+	$(LUA) test/allocfail.lua $(BUILD)/allocfail $(BUILD)/lib $(SCENARIOS)
+
+check-allocfail-asan: asan
+	$(MAKE) BUILD=build-asan SANFLAGS="$(ASAN_FLAGS)" build-asan/allocfail
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(LUA) test/allocfail.lua build-asan/allocfail build-asan/lib $(SCENARIOS)
 
 # The original coutil's test suite (../shared/conformance) on the files
 # test/conformance/files lists; SUITE_TTY=on runs them on a terminal.
