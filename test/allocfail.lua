@@ -234,6 +234,28 @@ scenario("findaddr", [[
   end)
 ]])
 
+
+-- The regression scenarios: every test/regress/<n>-<slug>.lua is a scenario
+-- named regress/<n>-<slug> (a function to run, as above), swept in full;
+-- a "-- mode: <mode>" line in it sets its mode.
+local modes = {}
+do
+  local p = assert(io.popen("ls test/regress/*-*.lua 2>/dev/null"))
+  for path in p:lines() do
+    local f = assert(io.open(path))
+    local code = f:read("a")
+    f:close()
+    local name = path:match("test/(regress/.*)%.lua$")
+    order[#order + 1] = name
+    scenarios[name] = prelude .. "\nreturn (function ()\n" .. code ..
+                      "\nend)()\n"
+    modes[name] = code:match("\n%-%- mode: (%w+)")
+  end
+  p:close()
+end
+
+-- COUTIL_ALLOCFAIL_DUMP=<name>: prints that scenario file (to run the host
+-- on it by hand, under gdb) and exits.
 if os.getenv("COUTIL_ALLOCFAIL_DUMP") then
   local name = os.getenv("COUTIL_ALLOCFAIL_DUMP")
   io.stdout:write((assert(scenarios[name], "no scenario " .. name)))
@@ -244,10 +266,10 @@ local names = {}
 for i = 3, #arg do names[#names + 1] = arg[i] end
 if #names == 0 then names = order end
 
-local function runhost (file, n)
+local function runhost (file, n, how)
   local cmd = string.format(
     "timeout -k 5 %d %s '%s' '%s' %d %s %s 2>&1; echo \"EXIT $?\"",
-    timeout, host, libdir, file, n, mode, counted)
+    timeout, host, libdir, file, n, how or mode, counted)
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   p:close()
@@ -295,12 +317,13 @@ os.remove(dir)
 assert(os.execute("mkdir -p '" .. dir .. "'"))
 for _, name in ipairs(names) do
   local code = assert(scenarios[name], "no scenario " .. name)
-  local file = dir .. "/" .. name .. ".lua"
+  local file = dir .. "/" .. name:gsub("/", "-") .. ".lua"
   local f = assert(io.open(file, "w"))
   f:write(code)
   f:close()
   local started = os.time()
-  local base = runhost(file, 0)
+  local how = modes[name]
+  local base = runhost(file, 0, how)
   local bad = judge(base)
   if bad or base.class ~= "ok" then
     failed = failed + 1
@@ -308,11 +331,12 @@ for _, name in ipairs(names) do
                     bad or tostring(base.msg), "\n", base.out, "\n")
   else
     local total = base.count
-    local stride = math.max(1, math.ceil(total / maxsteps))
+    local stride = name:find("^regress/") and 1 or
+                   math.max(1, math.ceil(total / maxsteps))
     local tally = {ok = 0, nomem = 0, triple = 0, unhandled = 0}
     local bads = 0
     for n = 1, total, stride do
-      local r = runhost(file, n)
+      local r = runhost(file, n, how)
       local why, kind = judge(r)
       if why then
         bads = bads + 1
@@ -326,7 +350,8 @@ for _, name in ipairs(names) do
     if bads > 0 then failed = failed + 1 else passed = passed + 1 end
     io.stdout:write(string.format(
       "%-9s %5d allocations, stride %d: %d ok, %d nomem, %d triple, " ..
-      "%d unhandled, %d bad (%ds)\n", name, total, stride, tally.ok,
+      "%d unhandled, %d bad (%ds)\n", name .. (how and " (" .. how .. ")" or ""),
+      total, stride, tally.ok,
       tally.nomem, tally.triple, tally.unhandled, bads, os.time() - started))
   end
   io.stdout:flush()
