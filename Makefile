@@ -92,6 +92,26 @@ $(BUILD)/allocfail: test/c/allocfail.c | $(BUILD)/lib
 check-allocfail: deps all $(BUILD)/allocfail
 	$(LUA) test/allocfail.lua $(BUILD)/allocfail $(BUILD)/lib $(SCENARIOS)
 
+# System-call faults (test/faults.lua): the shim test/c/faults.c is
+# preloaded into a child interpreter, after the sanitizer runtime for the
+# ASan run. FAULT_SEEDS= the seeds (COUTIL_FAULTS_SEEDS), default 1 to 5.
+FAULT_SEEDS ?= 1 2 3 4 5
+
+$(BUILD)/faults.so: test/c/faults.c | $(BUILD)/lib
+	$(CC) -O2 -g -Wall -Wextra -shared -fPIC -o $@ $< -ldl
+
+check-faults: deps all $(BUILD)/faults.so
+	COUTIL_FAULTS_SEEDS="$(FAULT_SEEDS)" \
+	  $(LUA) test/faults.lua $(BUILD)/faults.so $(BUILD)/lib
+
+check-faults-asan: asan build-asan/faults.so
+	COUTIL_SANITIZER=asan COUTIL_FAULTS_SEEDS="$(FAULT_SEEDS)" \
+	  $(LUA) test/faults.lua build-asan/faults.so build-asan/lib
+
+build-asan/faults.so: test/c/faults.c
+	mkdir -p build-asan
+	$(CC) -O2 -g -Wall -Wextra -shared -fPIC -o $@ $< -ldl
+
 check-allocfail-asan: asan
 	$(MAKE) BUILD=build-asan SANFLAGS="$(ASAN_FLAGS)" build-asan/allocfail
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

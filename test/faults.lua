@@ -20,7 +20,7 @@
 -- order, or some coroutine of it got a failure triple (the stream counts as
 -- failed, which is allowed) and what arrived is a prefix of the pattern.
 -- Wrong data, a short stream nobody was told about, a coroutine still
--- waiting at the deadline (COUTIL_FAULTS_DEADLINE, default 60 s of loop
+-- waiting at the deadline (COUTIL_FAULTS_DEADLINE, default 30 s of loop
 -- time), an error raised, a crash, a sanitizer report or descriptors left
 -- open fail the run.
 
@@ -43,7 +43,7 @@ if arg[1] ~= "--child" then
     local started = os.time()
     local cmd = string.format("env LUA_CPATH='%s/?.so' LUA_PATH='test/?.lua;;' " ..
       "LD_PRELOAD='%s' %sCOUTIL_FAULTS_SEED=%s COUTIL_FAULTS_RATE=%s " ..
-      "COUTIL_FAULTS_REPORT=1 timeout -k 5 300 lua5.4 test/faults.lua " ..
+      "COUTIL_FAULTS_REPORT=1 timeout -k 5 150 lua5.4 test/faults.lua " ..
       "--child 2>&1; echo \"EXIT $?\"", libdir, preload, extra, seed, rate)
     local p = assert(io.popen(cmd))
     local out = p:read("a")
@@ -82,7 +82,7 @@ local memory = H.cmodule("memory")
 
 local seed = tonumber(os.getenv("COUTIL_FAULTS_SEED")) or 1
 local nconns = tonumber(os.getenv("COUTIL_FAULTS_CONNS")) or 40
-local deadline = tonumber(os.getenv("COUTIL_FAULTS_DEADLINE")) or 60
+local deadline = tonumber(os.getenv("COUTIL_FAULTS_DEADLINE")) or 30
 math.randomseed(seed)
 
 -- A stream's bytes: 8-byte blocks (id, block number), 'len' bytes.
@@ -209,7 +209,8 @@ local function streams (name, domain, n)
   fns[#fns + 1] = function ()
     while accepted < n do
       local conn, msg = passive:accept()
-      if not conn then failure(part, "accept", msg)
+      if not conn and msg == "closed" then break  -- every client ended
+      elseif not conn then failure(part, "accept", msg)
       else
         accepted = accepted + 1
         local h = coroutine.create(function ()
@@ -232,6 +233,7 @@ local function streams (name, domain, n)
       end
     end
   end
+  local clientsleft = n
   for id = 1, n do
     up[id] = {size = math.random(1, 200000)}
     down[id] = {size = math.random(1, 100000)}
@@ -243,6 +245,9 @@ local function streams (name, domain, n)
         failure(part, "connect", msg)
         u.connectfailed = true
         s:close()
+        clientsleft = clientsleft - 1
+        -- the server waits for no connection that will not come
+        if clientsleft == 0 then passive:close() end
         return
       end
       u.clientok, msg = writeall(s, pattern(id, u.size))
@@ -256,18 +261,14 @@ local function streams (name, domain, n)
         if d.err then failure(part, "client read", d.err) end
       end
       s:close()
+      clientsleft = clientsleft - 1
+      if clientsleft == 0 then passive:close() end
     end
   end
   local hung = runall(fns)
-  -- the server still waiting for a connection that a failed connect never
-  -- made: not a hang
-  local nconnectfailed = 0
-  for id = 1, n do if up[id].connectfailed then nconnectfailed = nconnectfailed + 1 end end
-  if hung > 0 and accepted + nconnectfailed >= n then hung = hung - 1 end
   for _, h in ipairs(handlers) do
     if coroutine.status(h) ~= "dead" then hung = hung + 1 end
   end
-  passive:close()
   if path then os.remove(path) end
   part.hung = hung
   for id = 1, n do
@@ -287,7 +288,7 @@ local function streams (name, domain, n)
       else  -- the reply
         local dcmp = d.got and compare(d.got, pattern(id + 100000, d.size))
                      or "missing"
-        local dtold = d.err or d.serverok == false
+        local dtold = d.err or srv.err or d.serverok == false
         if dcmp:find("^wrong") then verdict = "wrong"
           note(part, "stream " .. id .. " down: " .. dcmp)
         elseif dcmp ~= "whole" and not dtold then verdict = "wrong"
@@ -424,15 +425,43 @@ local function files (n)
   end
 end
 
+-- libuv opens /dev/null for its loop the first time a stream is made (its
+-- reserve against EMFILE, closed with the loop): part of the baseline
+assert(system.socket("stream", "ipv4")):close()
+H.drain(10)
 local before = H.fds()
 -- armed from here on: the shim fails calls of this process only
 system.setenv("COUTIL_FAULTS_ARM", tostring(system.procinfo("#")))
 
+-- What a descriptor is (fileinfo's "=" reads the /proc link without
+-- starting a child, whose pipe the shim would disturb).
+local function describe (fds)
+  local t = {}
+  for n in fds:gmatch("%d+") do
+    t[#t + 1] = n .. "=" .. tostring(system.fileinfo("/proc/self/fd/" .. n, "~l="))
+  end
+  return table.concat(t, " ")
+end
+
 local started = system.nanosecs()
-streams("tcp", "ipv4", nconns)
-streams("local", "local", nconns // 2)
-pipes(10)
-files(10)
+for _, run in ipairs{
+  function () streams("tcp", "ipv4", nconns) end,
+  function () streams("local", "local", nconns // 2) end,
+  function () pipes(10) end,
+  function () files(10) end,
+} do
+  local fds = H.fds()
+  run()
+  collectgarbage("collect")
+  collectgarbage("collect")
+  H.drain(10)
+  local now = H.fds()
+  if now ~= fds then
+    local part = results[#results]
+    part.wrong = part.wrong + 1
+    note(part, "descriptors: before " .. fds .. "; after " .. describe(now))
+  end
+end
 
 local passed, failed = 0, 0
 for _, r in ipairs(results) do

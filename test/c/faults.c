@@ -16,8 +16,9 @@
 **
 **   read, readv, recvmsg    EINTR; EAGAIN (non-blocking descriptors only);
 **                           ECONNRESET, ENOMEM (sockets only)
-**   write, writev, sendmsg  EINTR; EAGAIN (non-blocking only); ECONNRESET,
-**                           ENOMEM (sockets only)
+**   write, writev, sendmsg  EINTR; EAGAIN (non-blocking sockets only: on a
+**                           pipe or eventfd it means full, see rwerrors);
+**                           ECONNRESET, ENOMEM (sockets only)
 **   pread64, pwrite64       EINTR
 **   preadv2, pwritev2       EINTR; EAGAIN (with RWF_NOWAIT only)
 **   sendfile64              EINTR; EAGAIN (non-blocking only)
@@ -131,12 +132,15 @@ static int issocket (int fd) {
   return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-/* The errors of a read or write on 'fd'. */
-static int rwerrors (int fd, int *errs) {
-  int n = 0;
+/* The errors of a read or write on 'fd'. A write's EAGAIN only on sockets:
+   on a pipe or an eventfd it means "full", and whoever wakes a loop that
+   way (libuv's uv_async_send, coutil's channel eventfd) rightly takes it
+   as "a wake-up is already pending", so a fake one would lose it. */
+static int rwerrors (int fd, int *errs, int writing) {
+  int n = 0, sock = issocket(fd);
   errs[n++] = EINTR;
-  if (nonblocking(fd)) errs[n++] = EAGAIN;
-  if (issocket(fd)) {
+  if (nonblocking(fd) && (sock || !writing)) errs[n++] = EAGAIN;
+  if (sock) {
     errs[n++] = ECONNRESET;
     errs[n++] = ENOMEM;
   }
@@ -155,42 +159,42 @@ static int rwerrors (int fd, int *errs) {
 ssize_t read (int fd, void *buf, size_t count) {
   int errs[4];
   REAL(ssize_t, "read", int, void *, size_t);
-  if (fd > 2) FAIL(F_READ, fd, errs, isarmed() ? rwerrors(fd, errs) : 0);
+  if (fd > 2) FAIL(F_READ, fd, errs, isarmed() ? rwerrors(fd, errs, 0) : 0);
   return real(fd, buf, count);
 }
 
 ssize_t write (int fd, const void *buf, size_t count) {
   int errs[4];
   REAL(ssize_t, "write", int, const void *, size_t);
-  if (fd > 2) FAIL(F_WRITE, fd, errs, isarmed() ? rwerrors(fd, errs) : 0);
+  if (fd > 2) FAIL(F_WRITE, fd, errs, isarmed() ? rwerrors(fd, errs, 1) : 0);
   return real(fd, buf, count);
 }
 
 ssize_t readv (int fd, const struct iovec *iov, int iovcnt) {
   int errs[4];
   REAL(ssize_t, "readv", int, const struct iovec *, int);
-  if (fd > 2) FAIL(F_READ, fd, errs, isarmed() ? rwerrors(fd, errs) : 0);
+  if (fd > 2) FAIL(F_READ, fd, errs, isarmed() ? rwerrors(fd, errs, 0) : 0);
   return real(fd, iov, iovcnt);
 }
 
 ssize_t writev (int fd, const struct iovec *iov, int iovcnt) {
   int errs[4];
   REAL(ssize_t, "writev", int, const struct iovec *, int);
-  if (fd > 2) FAIL(F_WRITE, fd, errs, isarmed() ? rwerrors(fd, errs) : 0);
+  if (fd > 2) FAIL(F_WRITE, fd, errs, isarmed() ? rwerrors(fd, errs, 1) : 0);
   return real(fd, iov, iovcnt);
 }
 
 ssize_t recvmsg (int fd, struct msghdr *msg, int flags) {
   int errs[4];
   REAL(ssize_t, "recvmsg", int, struct msghdr *, int);
-  if (fd > 2) FAIL(F_READ, fd, errs, isarmed() ? rwerrors(fd, errs) : 0);
+  if (fd > 2) FAIL(F_READ, fd, errs, isarmed() ? rwerrors(fd, errs, 0) : 0);
   return real(fd, msg, flags);
 }
 
 ssize_t sendmsg (int fd, const struct msghdr *msg, int flags) {
   int errs[4];
   REAL(ssize_t, "sendmsg", int, const struct msghdr *, int);
-  if (fd > 2) FAIL(F_WRITE, fd, errs, isarmed() ? rwerrors(fd, errs) : 0);
+  if (fd > 2) FAIL(F_WRITE, fd, errs, isarmed() ? rwerrors(fd, errs, 1) : 0);
   return real(fd, msg, flags);
 }
 
