@@ -62,10 +62,25 @@ void cu_file_release (cu_File *f) {
   if (f->gone) free(f);
 }
 
+static int newref (lua_State *L) {
+  cu_File **ref = (cu_File **)lua_newuserdatauv(L, sizeof(cu_File *), 0);
+  *ref = NULL;  /* closed until complete */
+  luaL_setmetatable(L, CLASS);
+  return 1;
+}
+
+/* On any failure 'fd' is closed: the object is made under lua_pcall
+   (L is running) before the descriptor is given to it. */
 void cu_file_new (lua_State *L, uv_file fd) {
-  cu_File *f = (cu_File *)malloc(sizeof(cu_File));
+  cu_File *f;
   cu_File **ref;
-  if (f == NULL) {
+  lua_pushcfunction(L, newref);
+  if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    closenow(fd);
+    lua_error(L);
+  }
+  ref = (cu_File **)lua_touserdata(L, -1);
+  if ((f = (cu_File *)malloc(sizeof(cu_File))) == NULL) {
     closenow(fd);
     luaL_error(L, "not enough memory");
   }
@@ -73,9 +88,7 @@ void cu_file_new (lua_State *L, uv_file fd) {
   f->pending = 0;
   f->closed = f->gone = 0;
   f->nowaitread = f->nowaitwrite = 1;
-  ref = (cu_File **)lua_newuserdatauv(L, sizeof(cu_File *), 0);
   *ref = f;
-  luaL_setmetatable(L, CLASS);
 }
 
 int cu_file_tofd (lua_State *L, int idx, uv_file *fd) {
