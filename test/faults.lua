@@ -218,6 +218,10 @@ local function streams (name, domain, n)
           local id = #got >= 4 and string.unpack(">I4", got) or nil
           local rec = {got = got, err = err}
           if id and up[id] and not up[id].server then up[id].server = rec
+          elseif err then
+            -- failed before the id came: it stands for one stream whose
+            -- server side is missing
+            part.anonymous = (part.anonymous or 0) + 1
           else note(part, "a connection with no known id (" .. #got .. " bytes)") end
           if err then failure(part, "server read", err) end
           if id and not err then
@@ -278,6 +282,10 @@ local function streams (name, domain, n)
       local srv = u.server
       local cmp = srv and compare(srv.got, pattern(id, u.size)) or "missing"
       local told = not u.clientok or (srv and srv.err)
+      if not srv and not told and (part.anonymous or 0) > 0 then
+        part.anonymous = part.anonymous - 1  -- its server read failed
+        told = true
+      end
       local verdict
       if cmp:find("^wrong") then verdict = "wrong"
         note(part, "stream " .. id .. " up: " .. cmp)
