@@ -352,11 +352,20 @@ lua_State *cu_await_waiter (cu_Await *op) {
 typedef struct PushP {
   int (*push) (lua_State *L, void *data);
   void *data;
+  lua_State *co;
 } PushP;
 
+/* Runs on R with a copy of co's stack as its frame: pushes read the
+   arguments of the waiting call at their indices (the mode at 2, ...). */
 static int pushp (lua_State *R) {
   PushP *p = (PushP *)lua_touserdata(R, 1);
+  int i, top = lua_gettop(p->co);
   lua_pop(R, 1);
+  luaL_checkstack(R, top + LUA_MINSTACK, NULL);
+  for (i = 1; i <= top; i++) {  /* co has room: cu_await_waiter saw to it */
+    lua_pushvalue(p->co, i);
+    lua_xmove(p->co, R, 1);
+  }
   return p->push(R, p->data);
 }
 
@@ -367,6 +376,7 @@ int cu_await_pushp (cu_Await *op, lua_State *co,
   int base, n;
   p.push = push;
   p.data = data;
+  p.co = co;
   if (R != NULL && lua_checkstack(R, 2)) {
     base = lua_gettop(R);
     lua_pushcfunction(R, pushp);

@@ -160,8 +160,10 @@ int cu_await_yieldk (lua_State *L, cu_Await *op, int keep,
 lua_State *cu_await_waiter (cu_Await *op);
 
 /* Pushes the results of a callback onto 'co' (a waiter) without raising:
-   calls push(R, data) under lua_pcall on the loop's runner R, then moves
-   the values it returned onto 'co'. Returns their count; when the push
+   calls push(R, data) under lua_pcall on the loop's runner R, in a frame
+   that holds a copy of co's stack (so a push reads the waiting call's
+   arguments where they are on co), then moves the values it returned
+   onto 'co'. Returns their count; when the push
    raises (a memory error), or when the values do not fit on 'co', pushes
    the failure triple of UV_ENOMEM instead (false, "not enough memory",
    12), which allocates nothing, and returns its count. A push raising in
