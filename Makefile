@@ -26,7 +26,8 @@ HEADERS    := $(wildcard src/*.h)
 TSAN_TESTS ?= $(wildcard test/threads*.lua test/channel*.lua test/coroutine*.lua test/state*.lua)
 
 .PHONY: all asan tsan check check-asan check-tsan check-torture check-gc \
-        check-valgrind check-soak \
+        check-valgrind check-soak check-allocfail check-allocfail-asan \
+        check-faults check-faults-asan \
         check-conformance bench demo install clean deps fuzz check-fuzz
 all: $(BUILD)/lib/coutil.so $(BUILD)/lib/memory.so $(BUILD)/bin/coutil
 
@@ -155,6 +156,45 @@ check-soak: deps all
 	  SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CLIENTS=$(SOAK_CLIENTS) \
 	  LUA_CPATH='$(BUILD)/lib/?.so' LUA_PATH='test/?.lua;;' \
 	  timeout -k 5 $$(($(SOAK_SECONDS) + 360)) $(LUA) test/soak/soak.lua
+# Allocation-failure sweeps (test/allocfail.lua, docs/building.md): the host
+# test/c/allocfail.c is an executable linked with liblua5.4 and libuv; the
+# ASan one is instrumented itself and loads the ASan build, so LeakSanitizer
+# checks every step. SCENARIOS= narrows the sweep (load, tcp, file, ...).
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+HOST_LIBS   = $(shell pkg-config --cflags --libs lua5.4 libuv)
+
+$(BUILD)/allocfail: test/c/allocfail.c | $(BUILD)/lib
+	$(CC) -O1 -g -fno-omit-frame-pointer -Wall -Wextra $(SANFLAGS) -o $@ $< \
+	  $(HOST_LIBS)
+
+check-allocfail: deps all $(BUILD)/allocfail
+	$(LUA) test/allocfail.lua $(BUILD)/allocfail $(BUILD)/lib $(SCENARIOS)
+
+# System-call faults (test/faults.lua): the shim test/c/faults.c is
+# preloaded into a child interpreter, after the sanitizer runtime for the
+# ASan run. FAULT_SEEDS= the seeds (COUTIL_FAULTS_SEEDS), default 1 to 5.
+FAULT_SEEDS ?= 1 2 3 4 5
+
+$(BUILD)/faults.so: test/c/faults.c | $(BUILD)/lib
+	$(CC) -O2 -g -Wall -Wextra -shared -fPIC -o $@ $< -ldl
+
+check-faults: deps all $(BUILD)/faults.so
+	COUTIL_FAULTS_SEEDS="$(FAULT_SEEDS)" \
+	  $(LUA) test/faults.lua $(BUILD)/faults.so $(BUILD)/lib
+
+check-faults-asan: asan build-asan/faults.so
+	COUTIL_SANITIZER=asan COUTIL_FAULTS_SEEDS="$(FAULT_SEEDS)" \
+	  $(LUA) test/faults.lua build-asan/faults.so build-asan/lib
+
+build-asan/faults.so: test/c/faults.c
+	mkdir -p build-asan
+	$(CC) -O2 -g -Wall -Wextra -shared -fPIC -o $@ $< -ldl
+
+check-allocfail-asan: asan
+	$(MAKE) BUILD=build-asan SANFLAGS="$(ASAN_FLAGS)" build-asan/allocfail
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(LUA) test/allocfail.lua build-asan/allocfail build-asan/lib $(SCENARIOS)
 
 # The original coutil's test suite (../shared/conformance) on the files
 # test/conformance/files lists; SUITE_TTY=on runs them on a terminal.

@@ -382,6 +382,54 @@ lua_State *cu_await_waiter (cu_Await *op) {
   return co;
 }
 
+typedef struct PushP {
+  int (*push) (lua_State *L, void *data);
+  void *data;
+  lua_State *co;
+} PushP;
+
+/* Runs on R with a copy of co's stack as its frame: pushes read the
+   arguments of the waiting call at their indices (the mode at 2, ...). */
+static int pushp (lua_State *R) {
+  PushP *p = (PushP *)lua_touserdata(R, 1);
+  int i, top = lua_gettop(p->co);
+  lua_pop(R, 1);
+  luaL_checkstack(R, top + LUA_MINSTACK, NULL);
+  for (i = 1; i <= top; i++) {  /* co has room: cu_await_waiter saw to it */
+    lua_pushvalue(p->co, i);
+    lua_xmove(p->co, R, 1);
+  }
+  return p->push(R, p->data);
+}
+
+int cu_await_pushp (cu_Await *op, lua_State *co,
+                    int (*push) (lua_State *L, void *data), void *data) {
+  lua_State *R = op->loop->runner;
+  PushP p;
+  int base, n;
+  p.push = push;
+  p.data = data;
+  p.co = co;
+  if (R != NULL && lua_checkstack(R, 2)) {
+    base = lua_gettop(R);
+    lua_pushcfunction(R, pushp);
+    lua_pushlightuserdata(R, &p);
+    if (lua_pcall(R, 1, LUA_MULTRET, 0) == LUA_OK) {
+      n = lua_gettop(R) - base;
+      if (lua_checkstack(co, n)) {
+        lua_xmove(R, co, n);
+        return n;
+      }
+    }
+    lua_settop(R, base);
+  }
+  /* nothing here allocates: the message is Lua's own, always interned */
+  lua_pushboolean(co, 0);
+  lua_pushliteral(co, "not enough memory");
+  lua_pushinteger(co, 12);
+  return 3;
+}
+
 void cu_loop_resume (cu_Loop *loop, lua_State *co, int n) {
   int nres;
   int status = lua_resume(co, loop->runner, n, &nres);

@@ -182,6 +182,18 @@ int cu_await_yieldk (lua_State *L, cu_Await *op, int keep,
    stack, or NULL (resumed early, closed, or the loop is closing). */
 lua_State *cu_await_waiter (cu_Await *op);
 
+/* Pushes the results of a callback onto 'co' (a waiter) without raising:
+   calls push(R, data) under lua_pcall on the loop's runner R, in a frame
+   that holds a copy of co's stack (so a push reads the waiting call's
+   arguments where they are on co), then moves the values it returned
+   onto 'co'. Returns their count; when the push
+   raises (a memory error), or when the values do not fit on 'co', pushes
+   the failure triple of UV_ENOMEM instead (false, "not enough memory",
+   12), which allocates nothing, and returns its count. A push raising in
+   a callback otherwise unwinds through uv_run. */
+int cu_await_pushp (cu_Await *op, lua_State *co,
+                    int (*push) (lua_State *L, void *data), void *data);
+
 /* libuv is done with 'op'. If 'co' is not NULL, resumes it with the 'n'
    values on its top (errors go to warn). Frees 'op' when nobody waits.
    Only inside a libuv callback (it uses the thread running system.run). */

@@ -78,18 +78,37 @@ static int closechunk (StateCo *p) {
   return failed;
 }
 
+/* Run protected in p->L: pushes the values for the chunk's next resume. */
+static int pushio (lua_State *L) {
+  StateCo *p = (StateCo *)lua_touserdata(L, 1);
+  lua_pop(L, 1);
+  return cu_values_push(&p->io, L);
+}
+
 static void work (uv_work_t *req) {
   cu_Await *op = cu_await_from(req);
   StateCo *p = (StateCo *)op->data;
   int nres = 0;
   int nargs = p->io.n;
-  if (!lua_checkstack(p->co, nargs + 1)) {
+  /* the values are made on the main stack of p->L, protected (a memory
+     error in p->co, which runs nothing yet, would have no handler), and
+     then moved; the chunk's thread stays below them */
+  if (!lua_checkstack(p->co, nargs + 1) || !lua_checkstack(p->L, nargs + 2)) {
     p->outcome = LUA_ERRMEM;
     p->bad = -1;
     p->badtype = NULL;
     return;
   }
-  cu_values_push(&p->io, p->co);
+  lua_pushcfunction(p->L, pushio);
+  lua_pushlightuserdata(p->L, p);
+  if (lua_pcall(p->L, 1, nargs, 0) != LUA_OK) {
+    lua_pop(p->L, 1);
+    p->outcome = LUA_ERRMEM;
+    p->bad = -1;
+    p->badtype = NULL;
+    return;
+  }
+  lua_xmove(p->L, p->co, nargs);
   p->outcome = lua_resume(p->co, NULL, nargs, &nres);
   if (p->outcome == LUA_OK || p->outcome == LUA_YIELD)
     p->bad = saveresults(p, nres);
@@ -191,6 +210,11 @@ void cu_open_resume (lua_State *L) {
 
 /* --- coutil.coroutine ---------------------------------------------------- */
 
+static int newthread (lua_State *L) {
+  lua_newthread(L);
+  return 1;
+}
+
 /* A new, still empty, state coroutine object on the stack. */
 static StateCo *newstateco (lua_State *L) {
   StateCo **ref = (StateCo **)lua_newuserdatauv(L, sizeof(StateCo *), 0);
@@ -205,7 +229,11 @@ static StateCo *newstateco (lua_State *L) {
   *ref = p;
   p->L = cu_state_new(L);
   if (p->L == NULL) lua_error(L);
-  p->co = lua_newthread(p->L);  /* stays on the main stack: anchored */
+  /* protected: a memory error in p->L has no other handler (the object's
+     __gc closes p->L) */
+  lua_pushcfunction(p->L, newthread);
+  if (lua_pcall(p->L, 0, 1, 0) != LUA_OK) luaL_error(L, "not enough memory");
+  p->co = lua_tothread(p->L, -1);  /* stays on the main stack: anchored */
   return p;
 }
 

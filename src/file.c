@@ -63,15 +63,17 @@ void cu_file_release (cu_File *f) {
 }
 
 static int newref (lua_State *L) {
-  *(cu_File **)lua_newuserdatauv(L, sizeof(cu_File *), 0) = NULL;
+  cu_File **ref = (cu_File **)lua_newuserdatauv(L, sizeof(cu_File *), 0);
+  *ref = NULL;  /* closed until complete */
+  luaL_setmetatable(L, CLASS);
   return 1;
 }
 
+/* On any failure 'fd' is closed: the object is made under lua_pcall
+   (L is running) before the descriptor is given to it. */
 void cu_file_new (lua_State *L, uv_file fd) {
   cu_File *f;
   cu_File **ref;
-  /* the userdata first, protected: when Lua has no memory for it, the
-     descriptor is closed instead of lost (and no record is made) */
   if (!lua_checkstack(L, 2)) {
     closenow(fd);
     luaL_error(L, "stack overflow");
@@ -82,8 +84,7 @@ void cu_file_new (lua_State *L, uv_file fd) {
     lua_error(L);
   }
   ref = (cu_File **)lua_touserdata(L, -1);
-  f = (cu_File *)malloc(sizeof(cu_File));
-  if (f == NULL) {
+  if ((f = (cu_File *)malloc(sizeof(cu_File))) == NULL) {
     closenow(fd);
     luaL_error(L, "not enough memory");
   }
@@ -92,7 +93,6 @@ void cu_file_new (lua_State *L, uv_file fd) {
   f->closed = f->gone = 0;
   f->nowaitread = f->nowaitwrite = 1;
   *ref = f;
-  luaL_setmetatable(L, CLASS);
 }
 
 int cu_file_tofd (lua_State *L, int idx, uv_file *fd) {

@@ -48,12 +48,31 @@ static int acquirefiles (cu_FsArgs *a) {
   return 0;
 }
 
+typedef struct FsPush {
+  const cu_FsKind *kind;
+  uv_fs_t *req;
+  int started;  /* kind->push was called: it owns what the request made */
+} FsPush;
+
+static int pushfs (lua_State *L, void *data) {
+  FsPush *p = (FsPush *)data;
+  p->started = 1;
+  return p->kind->push(L, p->req);
+}
+
 static void on_fs (uv_fs_t *req) {
   cu_Await *op = cu_await_from(req);
   const cu_FsKind *kind = op->data;
   lua_State *co = cu_await_waiter(op);
   int n = 0;
-  if (co) n = kind->push(co, req);
+  if (co) {  /* protected: a push raising here would unwind uv_run */
+    FsPush p = {kind, req, 0};
+    n = cu_await_pushp(op, co, pushfs, &p);
+    /* the call itself may fail before the push (no memory for it): then
+       nobody took what the request made; a push that raised cleaned up
+       itself (cu_file_new closes the descriptor it could not wrap) */
+    if (!p.started && kind->drop) kind->drop(req);
+  }
   else if (kind->drop) kind->drop(req);
   uv_fs_req_cleanup(req);
   releasefiles(((FsReq *)req)->file);

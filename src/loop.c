@@ -140,6 +140,7 @@ void *cu_loop_hookdata (cu_Loop *loop, const cu_LoopHooks *hooks) {
 
 cu_Loop *cu_loop_push (lua_State *L) {
   cu_Loop *loop;
+  int rc;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LOOPKEY) == LUA_TUSERDATA)
     return (cu_Loop *)lua_touserdata(L, -1);
   lua_pop(L, 1);
@@ -151,7 +152,8 @@ cu_Loop *cu_loop_push (lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
   fillstdio();
-  if (uv_loop_init(&loop->uv) < 0) luaL_error(L, "unable to create loop");
+  if ((rc = uv_loop_init(&loop->uv)) < 0)  /* a memory error like Lua's */
+    luaL_error(L, rc == UV_ENOMEM ? "not enough memory" : "unable to create loop");
   uv_idle_init(&loop->uv, &loop->idle);
   uv_timer_init(&loop->uv, &loop->sleeper);
   uv_check_init(&loop->uv, &loop->roundend);

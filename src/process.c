@@ -360,14 +360,15 @@ static int system_execute (lua_State *L) {
   sp.opts.stdio_count = 3;
   cu_loop_open(L);  /* raises once the loop is closed */
   all = getchildren(L, loop);
-  c = (Child *)malloc(sizeof(Child));
-  if (c == NULL) return luaL_error(L, "not enough memory");
-  memset(c, 0, sizeof(Child));
-  if ((err = makepipes(L, &sp)) < 0) {
-    free(c);
-    return cu_pushfail(L, err);
-  }
+  if ((err = makepipes(L, &sp)) < 0) return cu_pushfail(L, err);
+  /* the child's memory last: cu_await_begin may raise a memory error */
   op = cu_await_beginbare(L);
+  c = (Child *)malloc(sizeof(Child));
+  if (c == NULL) {
+    closepipes(L, &sp);
+    return cu_await_fail(L, op, UV_ENOMEM);
+  }
+  memset(c, 0, sizeof(Child));
   err = uv_spawn(&loop->uv, &c->h, &sp.opts);
   if (err < 0) {
     /* libuv wants the handle closed even then; the child, if it was

@@ -40,6 +40,7 @@ struct Task {
   Task *next;           /* queue of pending tasks */
   Task *allnext, *allprev;  /* every task of the pool */
   int nargs;            /* values on 'co' for its next resume */
+  cu_Values *args;      /* the first arguments, while setuptask runs */
   int deliver;          /* push true + waiter.got before resuming */
   void *parkedon;       /* loop sync record while parked in system.run */
   cu_Waiter waiter;     /* "yield name, endpoint, ..." */
@@ -632,6 +633,27 @@ static lua_State *newtaskstate (lua_State *L, Pool *pool, cu_Values *args,
   return NL;
 }
 
+/* Run in NL, protected (the chunk, then the task as a light userdata): the
+   task's thread, anchored on NL's stack, with the chunk and the arguments
+   on it; the task in NL's registry. Raises "too many arguments". */
+static int setuptask (lua_State *NL) {
+  Task *t = (Task *)lua_touserdata(NL, 2);
+  lua_settop(NL, 1);  /* the chunk */
+  t->co = lua_newthread(NL);
+  lua_pushlightuserdata(NL, t);
+  lua_rawsetp(NL, LUA_REGISTRYINDEX, &TASKKEY);
+  lua_pushvalue(NL, 1);
+  lua_xmove(NL, t->co, 1);  /* the chunk */
+  if (!lua_checkstack(t->co, t->args->n + 1))
+    return luaL_error(NL, "too many arguments");
+  t->nargs = cu_values_push(t->args, t->co);
+  /* anchored in the registry: lua_pcall drops what this function left on
+     NL's stack */
+  lua_pushvalue(NL, 2);
+  lua_rawsetp(NL, LUA_REGISTRYINDEX, t);
+  return 0;
+}
+
 /* Makes a task of the chunk loaded by 'status' into NL, with 'args' as
    arguments; returns what dostring/dofile return. */
 static int addtask (lua_State *L, Pool *pool, lua_State *NL, int status,
@@ -655,19 +677,20 @@ static int addtask (lua_State *L, Pool *pool, lua_State *NL, int status,
   t->waiter.wake = waketask;
   t->pool = pool;
   t->L = NL;
-  t->co = lua_newthread(NL);  /* stays on NL's stack: anchored */
+  t->args = args;
+  /* in NL, protected: its memory errors have no other handler there */
+  lua_pushcfunction(NL, setuptask);
+  lua_insert(NL, -2);  /* under the chunk */
   lua_pushlightuserdata(NL, t);
-  lua_rawsetp(NL, LUA_REGISTRYINDEX, &TASKKEY);
-  lua_pushvalue(NL, -2);
-  lua_xmove(NL, t->co, 1);  /* the chunk */
-  if (!lua_checkstack(t->co, args->n + 1)) {
+  status = lua_pcall(NL, 2, 0, 0);
+  t->args = NULL;
+  cu_values_free(args);
+  if (status != LUA_OK) {
+    int toomany = status == LUA_ERRRUN;  /* setuptask's own error */
     lua_close(NL);
     free(t);
-    cu_values_free(args);
-    return luaL_error(L, "too many arguments");
+    return luaL_error(L, toomany ? "too many arguments" : "not enough memory");
   }
-  t->nargs = cu_values_push(args, t->co);
-  cu_values_free(args);
   uv_mutex_lock(&pool->mutex);
   t->allnext = pool->all;
   if (pool->all) pool->all->allprev = t;
