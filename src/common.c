@@ -92,6 +92,11 @@ void cu_warnerror (lua_State *L, lua_State *co) {
 
 void cu_warnerrorwith (lua_State *L, lua_State *co, const char *prefix) {
   const char *msg = lua_tostring(co, -1);
+  if (!lua_checkstack(L, 3)) {  /* an error may come with a full stack */
+    lua_warning(L, prefix, 1);
+    lua_warning(L, msg ? msg : "(error object is not a string)", 0);
+    return;
+  }
   lua_warning(L, prefix, 1);
   if (msg == NULL) {
     lua_pushfstring(L, "(error object is a %s value)", luaL_typename(co, -1));

@@ -7,6 +7,7 @@
 ** A pool is freed only by its creator's state, by threads.close or, at
 ** lua_close, by the finalizer of that state's list of unclosed pools.
 */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include "areas.h"
@@ -605,6 +606,10 @@ static int threads_count (lua_State *L) {
     lua_pushinteger(L, v);
   }
   uv_mutex_unlock(&pool->mutex);
+  /* counts are polled in loops: a poller that takes the lock again at
+     once can keep the pool's threads from ever getting it (the mutex is
+     not fair), on a busy machine for minutes */
+  sched_yield();
   return n;
 }
 
