@@ -747,4 +747,12 @@ void cu_open_channel (lua_State *L) {
   lua_pushcclosure(L, channel_close, 1);
   lua_setfield(L, -2, "__close");
   cu_classmodule(L);  /* the module is the method table */
+  {
+    /* A state whose loop exists (coutil.system came first) gets the
+       loop's channel wake-up now, not on its first awaitch: that one then
+       is as quick as the others, and one a program announced (by writing
+       a file, say) is waiting by the time the other side acts on it. */
+    cu_Loop *loop = cu_loop_peek(L);
+    if (loop && !loop->closing) getsync(L, loop);
+  }
 }

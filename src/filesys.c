@@ -93,6 +93,37 @@ static int startfs (lua_State *L, cu_Await *op) {
   return err;
 }
 
+/* The push of a blocking request, in a protected call whose arguments are
+   a copy of the caller's frame (pushes read the call's arguments by
+   position) and, last, the FsPush. */
+static int pushnow_p (lua_State *L) {
+  FsPush *p = (FsPush *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return pushfs(L, p);
+}
+
+/* Pushes the results of the blocking request 'req'; when that raises (a
+   memory error), cleans the request up first, then raises again, so that
+   what libuv made for it is not lost. Returns how many. */
+static int pushnow (lua_State *L, const cu_FsKind *kind, uv_fs_t *req,
+                    cu_FsArgs *now) {
+  FsPush p = {kind, req, 0};
+  int i, top = lua_gettop(L);
+  if (lua_checkstack(L, top + 2)) {
+    lua_pushcfunction(L, pushnow_p);
+    for (i = 1; i <= top; i++) lua_pushvalue(L, i);
+    lua_pushlightuserdata(L, &p);
+    if (lua_pcall(L, top + 1, LUA_MULTRET, 0) == LUA_OK)
+      return lua_gettop(L) - top;
+  }
+  else lua_pushliteral(L, "stack overflow");
+  if (!p.started && kind->drop) kind->drop(req);
+  uv_fs_req_cleanup(req);
+  if (now->file) cu_file_release(now->file);
+  if (now->src) cu_file_release(now->src);
+  return lua_error(L);
+}
+
 int cu_filesys_run (lua_State *L, const char *mode, const cu_FsKind *kind,
                     const cu_FsArgs *a, int keep, lua_KFunction k,
                     lua_KContext ctx) {
@@ -103,7 +134,7 @@ int cu_filesys_run (lua_State *L, const char *mode, const cu_FsKind *kind,
     int n, err = acquirefiles(&now);
     if (err < 0) return cu_pushfail(L, err);
     kind->call(cu_loop(L), &req, &now, NULL);  /* the error is req.result */
-    n = kind->push(L, &req);
+    n = pushnow(L, kind, &req, &now);
     uv_fs_req_cleanup(&req);
     if (now.file) cu_file_release(now.file);
     if (now.src) cu_file_release(now.src);

@@ -138,6 +138,14 @@ void *cu_loop_hookdata (cu_Loop *loop, const cu_LoopHooks *hooks) {
 
 /* --- creation --------------------------------------------------------- */
 
+cu_Loop *cu_loop_peek (lua_State *L) {
+  cu_Loop *loop = NULL;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LOOPKEY) == LUA_TUSERDATA)
+    loop = (cu_Loop *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return loop;
+}
+
 cu_Loop *cu_loop_push (lua_State *L) {
   cu_Loop *loop;
   int rc;

@@ -81,6 +81,9 @@ void cu_loop_unhook (cu_Loop *loop, const cu_LoopHooks *hooks);
 /* The data registered with 'hooks', or NULL. */
 void *cu_loop_hookdata (cu_Loop *loop, const cu_LoopHooks *hooks);
 
+/* The loop of L's state, or NULL when it has none yet (creates none). */
+cu_Loop *cu_loop_peek (lua_State *L);
+
 /* Pushes the loop userdata of L's state, creating it on first use. */
 cu_Loop *cu_loop_push (lua_State *L);
 

@@ -168,12 +168,12 @@ static FzDriver driver = {"=fuzz_modes", FZ_PRELUDE
 "    else pcall(opened.flush, opened, blocking(mode(MODES[5]))) end\n"
 "  end,\n"
 "}\n"
-/* Open bug (docs/building.md, "Fuzzing"): the blocking path of
-   cu_filesys_run (filesys.c) leaks the request's buffer (statfs, realpath,
-   readlink) and a file object's use count when pushing the result raises
-   a memory error. fileinfo and the file methods run under memory pressure
-   only with COUTIL_KNOWN_BUGS=1 (test/fuzz/known/modes/ reproduces it). */
-"local OPENBUG = {[4] = true, [5] = true, [14] = true}\n"
+/* Every op may run under memory pressure. OPENBUG lists the ops kept out
+   of it while a bug they reach is open (COUTIL_KNOWN_BUGS=1 lets them in);
+   none today: the blocking path of cu_filesys_run used to leak the
+   request's buffer when pushing its result raised (test/fuzz/regress/
+   modes/fileinfo-statfs-leak). */
+"local OPENBUG = {}\n"
 "while more() do\n"
 "  local pressure = byte() % 16 == 0\n"
 "  local k = byte() % #ops + 1\n"
