@@ -121,8 +121,13 @@ check-fuzz: fuzz
 # Left out: signal.lua (valgrind itself aborts on signals that arrive
 # while its thread is not in a system call: m_signals.c assertion),
 # launcher.lua and timeout.lua (they time prompts and timeouts against the
-# wall clock, which valgrind's slowness puts out of their margins).
-VG_SKIP  := test/signal.lua test/launcher.lua test/timeout.lua
+# wall clock, which valgrind's slowness puts out of their margins),
+# rockspec.lua (it builds with luarocks and runs nothing of ours under
+# valgrind); of the conformance files, thread.lua (its busy-waiting loops
+# take minutes under valgrind, more than CI's budget; ThreadSanitizer and
+# the other runs cover it).
+VG_SKIP  := test/signal.lua test/launcher.lua test/timeout.lua \
+            test/rockspec.lua
 VG_TESTS := $(filter-out $(VG_SKIP) test/helpers.lua test/run.lua \
               test/gcstress.lua, $(wildcard test/*.lua test/regress/*.lua))
 check-valgrind:
@@ -131,7 +136,7 @@ check-valgrind:
 	  COUTIL_JOBS=$${COUTIL_JOBS:-2} COUTIL_FUZZ_SCALE=$${COUTIL_FUZZ_SCALE:-0.1} \
 	  $(LUA) test/run.lua build-vg/lib $(or $(TESTS),$(VG_TESTS))
 	IMPL_CPATH='build-vg/lib/?.so' LUA=$(abspath test/vglua) \
-	  build-vg/sigdefault sh test/conformance/run.sh
+	  build-vg/sigdefault sh test/conformance/run.sh -s thread
 
 # The suite again under the collector modes of test/gcstress.lua, on the
 # ASan build: a collection before and after every coutil call, then the
