@@ -128,13 +128,11 @@ check-fuzz: fuzz
 # the other runs cover it).
 VG_SKIP  := test/signal.lua test/launcher.lua test/timeout.lua \
             test/rockspec.lua
-VG_TESTS := $(filter-out $(VG_SKIP) test/helpers.lua test/run.lua \
-              test/gcstress.lua, $(wildcard test/*.lua test/regress/*.lua))
 check-valgrind:
 	$(MAKE) BUILD=build-vg all build-vg/sigdefault
 	COUTIL_LUA=$(abspath test/vglua) COUTIL_TEST_TIMEOUT=900 \
 	  COUTIL_JOBS=$${COUTIL_JOBS:-2} COUTIL_FUZZ_SCALE=$${COUTIL_FUZZ_SCALE:-0.1} \
-	  $(LUA) test/run.lua build-vg/lib $(or $(TESTS),$(VG_TESTS))
+	  COUTIL_SKIP="$(VG_SKIP)" $(LUA) test/run.lua build-vg/lib $(TESTS)
 	IMPL_CPATH='build-vg/lib/?.so' LUA=$(abspath test/vglua) \
 	  build-vg/sigdefault sh test/conformance/run.sh -s thread
 
