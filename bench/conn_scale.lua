@@ -32,29 +32,15 @@
 -- Run it with the harness (sh bench/run.sh build/lib bench/conn_scale.lua):
 -- it has no timed run(n) contenders but a 'main' of its own.
 
+local S = dofile("bench/lib/stats.lua")
+local q, median, shuffled = S.q, S.median, S.shuffled
+
 local SERVERS = {"coutil", "luv"}
 local CONNS = {10, 1000, 10000}
 local ROUNDS, INFLIGHT = 100000, 10
 
-local function q (s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
-local function median (list)
-  if #list == 0 then return nil end
-  local t = table.move(list, 1, #list, 1, {})
-  table.sort(t)
-  local m = #t // 2
-  if #t % 2 == 1 then return t[m + 1] end
-  return (t[m] + t[m + 1]) / 2
-end
 
-local function shuffled (list)
-  local t = table.move(list, 1, #list, 1, {})
-  for i = #t, 2, -1 do
-    local j = math.random(i)
-    t[i], t[j] = t[j], t[i]
-  end
-  return t
-end
 
 local FIELDS = {"rss0", "rss1", "rss2", "kmem0", "kmem1", "lua0", "lua1", "warm",
                 "wall", "srvcpu", "srvusr", "srvsys", "clicpu"}

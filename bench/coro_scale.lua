@@ -19,29 +19,15 @@
 -- (sh bench/run.sh build/lib bench/coro_scale.lua): it has no timed
 -- run(n) contenders but a 'main' of its own.
 
+local S = dofile("bench/lib/stats.lua")
+local q, median, shuffled = S.q, S.median, S.shuffled
+
 local KINDS = {"bare", "coutil", "luv"}
 local SIZES = {100000, 200000, 1000000}
 local MEMSIZES = {200000, 1000000}
 
-local function q (s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
-local function median (list)
-  local t = table.move(list, 1, #list, 1, {})
-  table.sort(t)
-  local m = #t // 2
-  if #t == 0 then return nil end
-  if #t % 2 == 1 then return t[m + 1] end
-  return (t[m] + t[m + 1]) / 2
-end
 
-local function shuffled (list)
-  local t = table.move(list, 1, #list, 1, {})
-  for i = #t, 2, -1 do
-    local j = math.random(i)
-    t[i], t[j] = t[j], t[i]
-  end
-  return t
-end
 
 local function main (libdir, reps)
   local lua = os.getenv("BENCH_LUA") or "lua5.4"

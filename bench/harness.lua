@@ -33,6 +33,9 @@
 -- module loading. A contender whose modules do not load is reported as
 -- missing; one that fails or does less than n operations, as failed.
 
+local S = dofile("bench/lib/stats.lua")
+local q, median, shuffled = S.q, S.median, S.shuffled
+
 local function loadbench (path)
   local bench = assert(dofile(path))
   assert(type(bench.contenders) == "table" or type(bench.main) == "function",
@@ -74,30 +77,8 @@ local function runone (path, name, n)
   print(string.format("elapsed %.6f", t1 - t0))
 end
 
-local function q (s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
-local function median (list)
-  local t = {}
-  for i, v in ipairs(list) do t[i] = v end
-  table.sort(t)
-  local m = #t // 2
-  if #t % 2 == 1 then return t[m + 1] end
-  return (t[m] + t[m + 1]) / 2
-end
 
--- A new list of the contenders in random order. The contenders take
--- turns in a new order every round: in a fixed order each one would
--- always run right after the same other one, and runs of a few tenths of
--- a second are measurably faster or slower after some contenders than
--- after others (the system's socket and page caches; see RESULTS.md).
-local function shuffled (list)
-  local t = table.move(list, 1, #list, 1, {})
-  for i = #t, 2, -1 do
-    local j = math.random(i)
-    t[i], t[j] = t[j], t[i]
-  end
-  return t
-end
 
 -- Parent: every contender 'reps' times, taking turns; then the table.
 local function runall (libdir, path, reps)

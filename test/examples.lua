@@ -129,18 +129,9 @@ local function has (text, phrase)
   end
 end
 
-local function readfile (path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local readfile = H.readfile
 
-local function writefile (path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
+local writefile = H.writefile
 
 local function tempdir ()
   return assert(system.maketemp(system.procinfo("T") .. "/coutil-examples-"))

@@ -22,18 +22,9 @@ local function P (name) return DIR .. "/" .. name end
 
 local function quote (s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
-local function writefile (path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local writefile = H.writefile
 
-local function readfile (path)
-  local f = assert(io.open(path))
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local readfile = H.readfile
 
 local fds = H.fds
 

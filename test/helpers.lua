@@ -105,6 +105,22 @@ end
 -- Packs results with their count.
 function H.pack (...) return {n = select("#", ...), ...} end
 
+-- The whole contents of the file at 'path' (raises when it cannot be read).
+function H.readfile (path)
+  local f = assert(io.open(path, "rb"))
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+-- Writes 'text' as the whole contents of the file at 'path'; returns path.
+function H.writefile (path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  return path
+end
+
 -- The first line a shell command prints (stderr discarded), or nil.
 function H.sh (cmd)
   local p = assert(io.popen(cmd .. " 2>/dev/null"))

@@ -21,19 +21,9 @@ local INVOKE = os.getenv("COUTIL_LUA") and
 
 local function case (name, f) T.childcase(name, f) end
 
-local function readfile (path)
-  local f = assert(io.open(path))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local readfile = H.readfile
 
-local function writefile (path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
+local writefile = H.writefile
 
 local temps = {}
 local function tempfile (text)
