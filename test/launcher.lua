@@ -497,8 +497,11 @@ end
 -- command 'input'. Returns what the terminal showed (without \r).
 local function onterminal (args, input)
   local errpath = os.tmpname()
-  local inner = string.format("%s timeout -k 2 15 %s %s", H.childenv(),
-                              INVOKE, args)
+  -- timeout(1) puts itself in a process group of its own unless told
+  -- --foreground: when the shell that script(1) starts does not exec it,
+  -- that group is in the background and reading the terminal stops it
+  local inner = string.format("exec %s timeout --foreground -k 2 15 %s %s",
+                              H.childenv(), INVOKE, args)
   local cmd = string.format(
     "(%s) 2>/dev/null | timeout -k 2 20 env -u LD_PRELOAD script -qec %s " ..
     "/dev/null 2>%s", input, q(inner), errpath)
