@@ -129,7 +129,7 @@ check-fuzz: fuzz
 VG_SKIP  := test/signal.lua test/launcher.lua test/timeout.lua \
             test/rockspec.lua
 check-valgrind:
-	$(MAKE) BUILD=build-vg all build-vg/sigdefault
+	$(MAKE) BUILD=build-vg CFLAGS="-DCU_SLAB_BYTES=0" all build-vg/sigdefault
 	COUTIL_LUA=$(abspath test/vglua) COUTIL_TEST_TIMEOUT=900 \
 	  COUTIL_JOBS=$${COUTIL_JOBS:-2} COUTIL_FUZZ_SCALE=$${COUTIL_FUZZ_SCALE:-0.1} \
 	  COUTIL_SKIP="$(VG_SKIP)" $(LUA) test/run.lua build-vg/lib $(TESTS)
@@ -189,9 +189,12 @@ check-faults-asan: asan build-asan/faults.so
 	COUTIL_SANITIZER=asan COUTIL_FAULTS_SEEDS="$(FAULT_SEEDS)" \
 	  $(LUA) test/faults.lua build-asan/faults.so build-asan/lib
 
+# (in the sub-make of `asan`, $(BUILD)/faults.so is this very target)
+ifneq ($(BUILD),build-asan)
 build-asan/faults.so: test/c/faults.c
 	mkdir -p build-asan
 	$(CC) -O2 -g -Wall -Wextra -shared -fPIC -o $@ $< -ldl
+endif
 
 check-allocfail-asan: asan
 	$(MAKE) BUILD=build-asan SANFLAGS="$(ASAN_FLAGS)" build-asan/allocfail

@@ -6,17 +6,19 @@
 ** ('busy') and the waiting coroutine ('co'); the last one releases it.
 ** docs/design.md tells the whole story.
 */
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "await.h"
 #include "memory.h"
 
 /* --- anchors -------------------------------------------------------------
 ** Registry slots keep alive what libuv points at but the collector cannot
-** see: the waiting coroutine and a kept value (a buffer being written);
-** a third holds the record's guard (see below) for good. Each record
-** takes its three slots (luaL_ref) when it is made and keeps them, so an
-** await stores into and clears slots of the registry's array part, with
-** no table to push first and never a rehash.
+** see: the waiting coroutine and a kept value (a buffer being written).
+** A record takes its slots (luaL_ref) on its first use and keeps them, so
+** an await stores into and clears slots of the registry's array part,
+** with no table to push first and never a rehash.
 */
 static void setanchor (lua_State *L, int ref) {  /* pops the value */
   lua_rawseti(L, LUA_REGISTRYINDEX, ref);
@@ -30,47 +32,39 @@ static void clearanchor (lua_State *L, int ref) {
   lua_rawseti(L, LUA_REGISTRYINDEX, ref);
 }
 
-/* --- guards: coroutine.close of a waiting coroutine ----------------------
-** coroutine.close runs none of our code but the __close metamethods of the
-** to-be-closed values on the coroutine's stack. So a waiting frame carries
-** its record's guard as to-be-closed value, armed while it waits: closing
-** the coroutine stops the operation at once, as an early wake-up does,
-** instead of keeping the loop busy until libuv is done. await_k disarms
-** the guard before anything else, so neither continuations nor callers
-** ever see it armed.
+static int newslot (lua_State *L) {
+  lua_pushboolean(L, 0);
+  return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* --- records ------------------------------------------------------------
+** Records live in slabs, each of records of one kind, made when a kind's
+** free list is empty and freed only at the loop's teardown (libuv may
+** point at a record until its callback came). A record's id is its slab
+** and place: a waiting frame holds the id, never the address (below).
+** Under a sanitizer or valgrind every slab holds one record, so that
+** they see each record as an allocation of its own.
 */
-typedef struct cu_Guard {
-  cu_Await *op;
-  int armed;  /* the frame still waits on op */
-} cu_Guard;
+struct cu_Slab {
+  char *base;            /* its records, one after another */
+  unsigned short count;  /* how many */
+  unsigned char kind;
+};
 
-static void stopwaiting (lua_State *L, cu_Await *op);
+#define SLABSHIFT 8  /* an id is (slab << SLABSHIFT) | place */
 
-static int guard_close (lua_State *L) {
-  cu_Guard *g = (cu_Guard *)lua_touserdata(L, 1);
-  /* at lua_close the loop may have freed the records already */
-  if (g->armed && !cu_loopof(L)->closing && g->op->co == L) {
-    g->armed = 0;
-    stopwaiting(L, g->op);
-  }
-  return 0;
-}
-
-/* Pushes a new unarmed guard (its metatable is made once per state). */
-static cu_Guard *newguard (lua_State *L) {
-  cu_Guard *g = (cu_Guard *)lua_newuserdatauv(L, sizeof(cu_Guard), 0);
-  g->op = NULL;
-  g->armed = 0;
-  if (luaL_newmetatable(L, "coutil.await.guard")) {
-    lua_pushvalue(L, lua_upvalueindex(1));  /* the loop */
-    lua_pushcclosure(L, guard_close, 1);
-    lua_setfield(L, -2, "__close");
-  }
-  lua_setmetatable(L, -2);
-  return g;
-}
-
-/* --- records ------------------------------------------------------------ */
+#ifndef CU_SLAB_BYTES
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CU_SLAB_BYTES 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CU_SLAB_BYTES 0
+#endif
+#endif
+#endif
+#ifndef CU_SLAB_BYTES
+#define CU_SLAB_BYTES 16384
+#endif
 
 /* Every request but getnameinfo fits a CU_AWAIT_REQ record. */
 #define FITS(T) _Static_assert(sizeof(T) <= sizeof(((cu_Await *)0)->u.fsx), \
@@ -84,48 +78,131 @@ FITS(uv_getaddrinfo_t);
 FITS(uv_work_t);
 FITS(uv_random_t);
 
+#define ALIGNED(n) (((n) + _Alignof(cu_Await) - 1) & ~(_Alignof(cu_Await) - 1))
+
 /* What a record of 'kind' needs: the header and its part of the union. */
 static size_t recordsize (int kind) {
   switch (kind) {
-    case CU_AWAIT_BARE: return offsetof(cu_Await, u);
+    case CU_AWAIT_BARE: return ALIGNED(offsetof(cu_Await, sleep));
     case CU_AWAIT_TIMER:
-      return offsetof(cu_Await, u) + sizeof(((cu_Await *)0)->u.sleep);
+      return ALIGNED(offsetof(cu_Await, sleep) +
+                     sizeof(((cu_Await *)0)->sleep));
     case CU_AWAIT_BIG: return sizeof(cu_Await);
-    default: return offsetof(cu_Await, u) + sizeof(((cu_Await *)0)->u.fsx);
+    default: return ALIGNED(offsetof(cu_Await, u) +
+                            sizeof(((cu_Await *)0)->u.fsx));
   }
 }
+
+/* Only request records have 'pin', 'start' and 'u'. */
+#define hasrequest(op) ((op)->kind == CU_AWAIT_REQ || \
+                        (op)->kind == CU_AWAIT_BIG)
 
 _Static_assert(CU_AWAIT_KINDS == sizeof(((cu_Loop *)0)->freed) /
                sizeof(cu_Await *), "one free list per kind");
 
-/* The free list of records of 'kind'. */
-#define freelistof(loop, kind) (&(loop)->freed[kind])
+static unsigned slabcount (size_t size) {
+  size_t n = CU_SLAB_BYTES / size;
+  return n < 1 ? 1 : n > (1u << SLABSHIFT) ? 1u << SLABSHIFT : (unsigned)n;
+}
 
-static cu_Await *newrecord (lua_State *L, cu_Loop *loop, int kind) {
-  cu_Guard *g;
-  cu_Await *op;
-  int coref, keepref, guardref;
-  /* the Lua side first: a memory error there leaves no C memory behind
-     (only registry slots, reused by later luaL_ref calls of anyone) */
-  lua_pushboolean(L, 0);
-  coref = luaL_ref(L, LUA_REGISTRYINDEX);
-  keepref = LUA_NOREF;  /* taken on the first wait that keeps a value */
-  if (kind == CU_AWAIT_REQ || kind == CU_AWAIT_BIG) {
-    lua_pushboolean(L, 0);
-    keepref = luaL_ref(L, LUA_REGISTRYINDEX);
+/* Fills the free list of 'kind' with the records of a new slab. */
+static void newslab (lua_State *L, cu_Loop *loop, int kind) {
+  size_t size = recordsize(kind);
+  unsigned i, n = slabcount(size);
+  struct cu_Slab *slab;
+  char *base;
+  if (loop->nslabs == loop->capslabs) {
+    unsigned cap = loop->capslabs ? 2 * loop->capslabs : 16;
+    struct cu_Slab *slabs = NULL;
+    if (cap <= UINT_MAX >> SLABSHIFT)  /* ids stay unsigned */
+      slabs = realloc(loop->slabs, cap * sizeof(struct cu_Slab));
+    if (slabs == NULL) luaL_error(L, "not enough memory");
+    loop->slabs = slabs;
+    loop->capslabs = cap;
   }
-  g = newguard(L);
-  guardref = luaL_ref(L, LUA_REGISTRYINDEX);
-  op = malloc(recordsize(kind));
-  if (op == NULL) luaL_error(L, "not enough memory");
-  g->op = op;
-  op->guard = g;
-  op->coref = coref;
-  op->keepref = keepref;
-  op->guardref = guardref;
-  op->loop = loop;
-  op->kind = (unsigned char)kind;
-  return op;
+  base = malloc(n * size);
+  if (base == NULL) luaL_error(L, "not enough memory");
+  slab = &loop->slabs[loop->nslabs];
+  slab->base = base;
+  slab->count = (unsigned short)n;
+  slab->kind = (unsigned char)kind;
+  for (i = n; i-- > 0;) {  /* the slab's first record first in the list */
+    cu_Await *op = (cu_Await *)(void *)(base + i * size);
+    op->id = (loop->nslabs << SLABSHIFT) | i;
+    op->loop = loop;
+    op->kind = (unsigned char)kind;
+    op->coref = op->keepref = LUA_NOREF;
+    op->next = loop->freed[kind];
+    loop->freed[kind] = op;
+  }
+  loop->nslabs++;
+}
+
+/* The record whose id 'mark' encodes (see MARK), or NULL. */
+static cu_Await *recordof (cu_Loop *loop, const void *mark) {
+  uintptr_t v = (uintptr_t)mark;
+  unsigned id, s, i;
+  if ((v & 1) == 0 || (v >> 1) > UINT_MAX) return NULL;
+  id = (unsigned)(v >> 1);
+  s = id >> SLABSHIFT;
+  i = id & ((1u << SLABSHIFT) - 1);
+  if (s >= loop->nslabs || i >= loop->slabs[s].count) return NULL;
+  return (cu_Await *)(void *)(loop->slabs[s].base +
+                              i * recordsize(loop->slabs[s].kind));
+}
+
+void cu_await_freeall (cu_Loop *loop) {
+  unsigned s;
+  for (s = 0; s < loop->nslabs; s++) free(loop->slabs[s].base);
+  free(loop->slabs);
+  loop->slabs = NULL;
+  loop->nslabs = loop->capslabs = 0;
+  memset(loop->freed, 0, sizeof(loop->freed));
+}
+
+/* --- guards: coroutine.close of a waiting coroutine ----------------------
+** coroutine.close runs none of our code but the __close metamethods of the
+** to-be-closed values on the coroutine's stack. So a waiting frame holds
+** its record's mark, a light userdata that encodes the record's id, and
+** (but for waits that end by themselves) makes it to-be-closed and arms
+** the record: closing the coroutine stops the operation at once, as an
+** early wake-up does, instead of keeping the loop busy until libuv is
+** done. All light userdata of a state share one metatable: the loop gives
+** it the __close below. So a waiting coroutine costs no Lua object of
+** ours. The handler takes a light userdata for a mark only when it names
+** a record of the loop, armed and waited on by the coroutine that closes
+** (any other is let be), and await_k disarms the record before anything
+** else, so the close when the frame returns does nothing.
+*/
+#define MARK(op) ((void *)(((uintptr_t)(op)->id << 1) | 1))
+
+static void stopwaiting (lua_State *L, cu_Await *op);
+
+static int guard_close (lua_State *L) {
+  cu_Loop *loop = cu_loopof(L);
+  cu_Await *op;
+  if (loop->closing) return 0;  /* lua_close: the records may be gone */
+  op = recordof(loop, lua_touserdata(L, 1));
+  if (op != NULL && op->armed && op->co == L) {
+    op->armed = 0;
+    stopwaiting(L, op);
+  }
+  return 0;
+}
+
+void cu_await_setup (lua_State *L) {
+  lua_pushlightuserdata(L, NULL);
+  if (!lua_getmetatable(L, -1)) lua_createtable(L, 0, 1);
+  /* a __close of ours stays from a loop whose making failed later */
+  if (lua_getfield(L, -1, "__close") != LUA_TNIL &&
+      lua_tocfunction(L, -1) != guard_close)
+    luaL_error(L, "light userdata have a __close metamethod already");
+  lua_pop(L, 1);
+  lua_pushvalue(L, -3);  /* the loop */
+  lua_pushcclosure(L, guard_close, 1);
+  lua_setfield(L, -2, "__close");
+  lua_setmetatable(L, -2);  /* of every light userdata */
+  lua_pop(L, 1);
 }
 
 void cu_await_check (lua_State *L) {
@@ -136,32 +213,42 @@ void cu_await_check (lua_State *L) {
 
 static cu_Await *getrecord (lua_State *L, int kind) {
   cu_Loop *loop = cu_loopof(L);
-  cu_Await **freelist = freelistof(loop, kind);
   cu_Await *op;
   cu_await_check(L);
-  op = *freelist;
-  if (op) *freelist = op->next;
-  else op = newrecord(L, loop, kind);
+  if (loop->freed[kind] == NULL) newslab(L, loop, kind);
+  op = loop->freed[kind];
+  /* its slots on first use, while it is still in the free list: a memory
+     error leaves it there (and a slot, reused by later luaL_ref calls) */
+  if (op->coref == LUA_NOREF) op->coref = newslot(L);
+  /* requests take their keep slot now: they keep their value only once
+     libuv started, when raising is too late (others take it in
+     cu_await_yieldk, which can still raise) */
+  if (op->keepref == LUA_NOREF && hasrequest(op)) op->keepref = newslot(L);
+  loop->freed[kind] = op->next;
   op->co = L;
   op->busy = 1;
   op->unguarded = 0;
+  op->armed = 0;
   op->kept = 0;
   op->cancel = NULL;
   op->k = NULL;
   op->data = NULL;
-  op->pin = NULL;
   op->left = NULL;
-  op->start = NULL;
   op->next = op->prev = NULL;
+  if (hasrequest(op)) {
+    op->pin = NULL;
+    op->start = NULL;
+  }
   return op;
 }
 
 /* Back to its free list; the memory itself is freed at loop teardown. */
 static void release (cu_Await *op) {
   cu_Loop *loop = op->loop;
-  cu_Await **freelist = freelistof(loop, op->kind);
+  cu_Await **freelist = &loop->freed[op->kind];
   op->co = NULL;
-  if (op->pin) {  /* libuv is done with the bytes */
+  op->armed = 0;
+  if (hasrequest(op) && op->pin) {  /* libuv is done with the bytes */
     cu_memory_unpin(loop->L0, op->pin);
     op->pin = NULL;
   }
@@ -295,7 +382,7 @@ void cu_await_teardown (cu_Loop *loop) {
 static void stopwaiting (lua_State *L, cu_Await *op) {
   clearanchor(L, op->coref);
   op->co = NULL;
-  if (op->start) op->busy = !canceldeferred(op);
+  if (hasrequest(op) && op->start) op->busy = !canceldeferred(op);
   else if (op->busy && op->cancel && op->cancel(op)) op->busy = 0;
   if (!op->busy) {  /* libuv let go as well: the record is ours */
     if (op->kept) clearanchor(L, op->keepref);
@@ -309,11 +396,11 @@ static void stopwaiting (lua_State *L, cu_Await *op) {
 
 static int await_k (lua_State *L, int status, lua_KContext ctx) {
   cu_Await *op = (cu_Await *)ctx;
-  int base = op->base;  /* the guard's or the mark's index */
+  int base = op->base;  /* the mark's index */
   (void)status;
-  if (!op->unguarded) op->guard->armed = 0;
-  /* the guard or mark stays below the results (returning closes the
-     guard, disarmed); only a continuation must see the frame as it was */
+  op->armed = 0;
+  /* the mark stays below the results (returning closes it, disarmed);
+     only a continuation must see the frame as it was */
   if (op->k && !op->co) {
     if (!op->unguarded) lua_closeslot(L, base);
     lua_remove(L, base--);
@@ -351,16 +438,16 @@ int cu_await_yieldk (lua_State *L, cu_Await *op, int keep,
      wait from a later one of the same thread, should C code reuse it
      after closing it. */
   /* a deferred record needs its guard: a close must take it off the list */
-  if (op->cancel == NULL && op->start == NULL) op->unguarded = 1;
-  if (op->unguarded) lua_pushlightuserdata(L, op);
-  else {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->guardref);
+  if (op->cancel == NULL && (!hasrequest(op) || op->start == NULL))
+    op->unguarded = 1;
+  lua_pushlightuserdata(L, MARK(op));
+  if (!op->unguarded) {
     lua_toclose(L, -1);
-    op->guard->armed = 1;
+    op->armed = 1;
   }
   op->k = k;
   op->kctx = ctx;
-  op->base = lua_gettop(L);  /* the guard's or the mark's index */
+  op->base = lua_gettop(L);  /* the mark's index */
   return lua_yieldk(L, 0, (lua_KContext)op, await_k);
 }
 
@@ -376,7 +463,7 @@ lua_State *cu_await_waiter (cu_Await *op) {
      guard normally stopped the operation already). */
   if (lua_status(co) != LUA_YIELD) return NULL;
   if (op->unguarded && (lua_gettop(co) < op->base ||
-                        lua_touserdata(co, op->base) != (void *)op))
+                        lua_touserdata(co, op->base) != MARK(op)))
     return NULL;  /* closed, then reused by C code for another wait */
   lua_checkstack(co, 8);
   return co;

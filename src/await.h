@@ -47,49 +47,55 @@ struct cu_Await {
   cu_Loop *loop;
   cu_Cancel cancel;     /* how to stop libuv on an early wake-up */
   void *data;           /* free for the await function's own use */
-  void *pin;            /* memory pin token (memory.h) of the bytes a
-                           request uses: unpinned when the record goes */
   cu_Await *next, *prev;/* free, ready, abandoned or deferred list */
   lua_State *left;      /* the coroutine that left it early while libuv
                            still held it (loop->abandoned), or NULL */
-  cu_Start start;       /* set while it waits for its coroutine's
-                           abandoned requests to end (loop->deferred) */
   lua_KFunction k;      /* continuation after a loop wake-up, or NULL */
   lua_KContext kctx;    /* its context */
   int base;             /* stack top of 'co' when it yielded */
-  int coref, keepref, guardref; /* its registry slots: the coroutine, a
-                           kept value, the guard (await.c) */
-  struct cu_Guard *guard;
+  int coref, keepref;   /* its registry slots: the coroutine, a kept
+                           value */
   unsigned gen;         /* which list it is in: ready-list batch
                            (time.c), waiting or draining (signal.c) */
-  unsigned char kind;   /* CU_AWAIT_REQ or CU_AWAIT_TIMER */
+  unsigned id;          /* its number in the loop's slabs (await.c) */
+  unsigned char kind;   /* CU_AWAIT_REQ, ... */
   unsigned char busy;   /* libuv still references the record */
   unsigned char kept;   /* a value is anchored at the keep slot */
   unsigned char unguarded; /* set before yielding when the wait ends by
                            itself soon (a suspend(0)), so a coroutine.close
                            need not stop it: saves the guard's cost */
-  /* Last: records are allocated only as large as their kind needs (a
-     waiting coroutine costs its header and little else), so only the
-     members of the record's kind may be touched. */
+  unsigned char armed;  /* its waiting frame's guard is armed (await.c) */
+  /* Last: records are only as large as their kind needs (a waiting
+     coroutine costs its header and little else), so only the members of
+     the record's kind may be touched. */
   union {
-    uv_req_t req;
-    uv_fs_t fs;
-    uv_write_t write;
-    uv_connect_t connect;
-    uv_shutdown_t shutdown;
-    uv_udp_send_t send;
-    uv_getaddrinfo_t getaddrinfo;
-    uv_work_t work;
-    uv_random_t random;
     struct {            /* CU_AWAIT_TIMER: an entry of the loop's heap of
                            sleepers (time.c) */
       uint64_t due;     /* when, in uv_now milliseconds */
-      uint64_t seq;     /* order among equal 'due' values: of starting */
-      size_t at;        /* its index in the heap */
+      uint32_t seq;     /* order among equal 'due' values: of starting
+                           (compared modulo 2^32) */
+      uint32_t at;      /* its index in the heap */
     } sleep;
-    char fsx[512];  /* a file system request and what filesys.c adds */
-    uv_getnameinfo_t getnameinfo;  /* CU_AWAIT_BIG only */
-  } u;
+    struct {            /* CU_AWAIT_REQ and CU_AWAIT_BIG: a request */
+      void *pin;        /* memory pin token (memory.h) of the bytes the
+                           request uses: unpinned when the record goes */
+      cu_Start start;   /* set while it waits for its coroutine's
+                           abandoned requests to end (loop->deferred) */
+      union {
+        uv_req_t req;
+        uv_fs_t fs;
+        uv_write_t write;
+        uv_connect_t connect;
+        uv_shutdown_t shutdown;
+        uv_udp_send_t send;
+        uv_getaddrinfo_t getaddrinfo;
+        uv_work_t work;
+        uv_random_t random;
+        char fsx[512];  /* a file system request and what filesys.c adds */
+        uv_getnameinfo_t getnameinfo;  /* CU_AWAIT_BIG only */
+      } u;
+    };
+  };
 };
 
 /* Kinds of records, each with its own free list: */
@@ -147,6 +153,13 @@ int cu_await_startk (lua_State *L, cu_Await *op, cu_Start start, int keep,
 
 /* Loop teardown: frees the records still waiting to start. */
 void cu_await_teardown (cu_Loop *loop);
+
+/* The loop's last step: frees the memory of every record. */
+void cu_await_freeall (cu_Loop *loop);
+
+/* At the making of the loop (its userdata on top of L's stack): gives
+   light userdata the __close handler of waiting frames (await.c). */
+void cu_await_setup (lua_State *L);
 
 /* Drops a record that will not be yielded with (a check failed after
    cu_await_begin). */

@@ -34,14 +34,6 @@ static void fillstdio (void) {
 
 /* --- teardown --------------------------------------------------------- */
 
-static void freelist (cu_Await *op) {
-  while (op) {
-    cu_Await *next = op->next;
-    free(op);
-    op = next;
-  }
-}
-
 static void on_strayclosed (uv_handle_t *h) { (void)h; }
 
 static void closestray (uv_handle_t *h, void *arg) {
@@ -65,7 +57,6 @@ unsigned cu_loop_round (cu_Loop *loop) {
    before that: every system function keeps it as an upvalue). */
 static int loop_gc (lua_State *L) {
   cu_Loop *loop = (cu_Loop *)lua_touserdata(L, 1);
-  int i;
   if (loop->closing) return 0;
   /* from now on callbacks touch C memory only; and it stays set, so the
      finalizer of an object older than the loop gets 'closed' errors from
@@ -81,14 +72,11 @@ static int loop_gc (lua_State *L) {
   uv_close((uv_handle_t *)&loop->idle, NULL);
   uv_close((uv_handle_t *)&loop->roundend, NULL);
   uv_close((uv_handle_t *)&loop->lateend, NULL);
-  freelist(loop->readyhead);  /* suspend(0) callers never woken */
-  freelist(loop->drainhead);
-  freelist(loop->latehead);
   cu_await_teardown(loop);  /* requests that never started */
+  /* suspend callers never woken: their records go with the rest */
   loop->readyhead = loop->readytail = loop->drainhead = NULL;
   loop->latehead = loop->latetail = NULL;
-  while (loop->nheap > 0)  /* suspend(seconds) callers never woken */
-    free(loop->heap[--loop->nheap]);
+  loop->nheap = 0;
   free(loop->heap);
   loop->heap = NULL;
   uv_close((uv_handle_t *)&loop->sleeper, NULL);
@@ -101,10 +89,7 @@ static int loop_gc (lua_State *L) {
   }
   free(loop->sparestash);
   loop->sparestash = NULL;
-  for (i = 0; i < 4; i++) {
-    freelist(loop->freed[i]);
-    loop->freed[i] = NULL;
-  }
+  cu_await_freeall(loop);  /* nothing points at a record any more */
   return 0;
 }
 
@@ -159,6 +144,9 @@ cu_Loop *cu_loop_push (lua_State *L) {
   lua_pushcfunction(L, loop_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
+  /* first what can raise: nothing to undo then (the half-made loop
+     stays closed, and a later making replaces its __close handler) */
+  cu_await_setup(L);
   fillstdio();
   if ((rc = uv_loop_init(&loop->uv)) < 0)  /* a memory error like Lua's */
     luaL_error(L, rc == UV_ENOMEM ? "not enough memory" : "unable to create loop");

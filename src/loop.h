@@ -38,6 +38,8 @@ struct cu_Loop {
   char *sparestash;    /* an empty stream stash for the next (stream.c) */
   cu_Await *freed[4]; /* released records, one list per kind (await.h:
                           CU_AWAIT_KINDS) */
+  struct cu_Slab *slabs; /* where every record lives, by id (await.c) */
+  unsigned nslabs, capslabs;
   uv_timer_t sleeper;  /* set for the earliest of the heap (time.c) */
   cu_Await **heap;     /* suspend(seconds) callers, earliest first */
   size_t nheap, capheap;

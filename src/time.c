@@ -165,13 +165,13 @@ int cu_time_yieldreadyk (lua_State *L, lua_KFunction k, lua_KContext ctx) {
 */
 
 static int earlier (const cu_Await *a, const cu_Await *b) {
-  return a->u.sleep.due < b->u.sleep.due ||
-         (a->u.sleep.due == b->u.sleep.due && a->u.sleep.seq < b->u.sleep.seq);
+  return a->sleep.due < b->sleep.due ||
+         (a->sleep.due == b->sleep.due && a->sleep.seq < b->sleep.seq);
 }
 
 static void place (cu_Loop *loop, cu_Await *op, size_t i) {
   loop->heap[i] = op;
-  op->u.sleep.at = i;
+  op->sleep.at = i;
 }
 
 static void siftup (cu_Loop *loop, size_t i) {
@@ -205,7 +205,7 @@ static void on_sleeper (uv_timer_t *timer);
 static void arm (cu_Loop *loop) {
   if (loop->nheap == 0) uv_timer_stop(&loop->sleeper);
   else {
-    uint64_t now = uv_now(&loop->uv), due = loop->heap[0]->u.sleep.due;
+    uint64_t now = uv_now(&loop->uv), due = loop->heap[0]->sleep.due;
     uv_timer_start(&loop->sleeper, on_sleeper, due > now ? due - now : 0, 0);
   }
 }
@@ -227,12 +227,12 @@ static int heappush (cu_Loop *loop, cu_Await *op) {
 /* Takes 'op' out of the heap; the sleeper stays set for a deadline that
    may be gone: it then finds nothing due and sets itself again. */
 static void heapremove (cu_Loop *loop, cu_Await *op) {
-  size_t i = op->u.sleep.at;
+  size_t i = op->sleep.at;
   cu_Await *last = loop->heap[--loop->nheap];
   if (i < loop->nheap) {
     place(loop, last, i);
     siftdown(loop, i);
-    siftup(loop, last->u.sleep.at);
+    siftup(loop, last->sleep.at);
   }
   if (loop->nheap == 0) uv_timer_stop(&loop->sleeper);
 }
@@ -242,7 +242,7 @@ static void heapremove (cu_Loop *loop, cu_Await *op) {
 static void on_sleeper (uv_timer_t *timer) {
   cu_Loop *loop = cu_container_of(timer, cu_Loop, sleeper);
   uint64_t now = uv_now(&loop->uv);
-  while (loop->nheap > 0 && loop->heap[0]->u.sleep.due <= now) {
+  while (loop->nheap > 0 && loop->heap[0]->sleep.due <= now) {
     cu_Await *op = loop->heap[0];
     lua_State *co;
     heapremove(loop, op);
@@ -293,8 +293,8 @@ static int system_suspend (lua_State *L) {
   op = cu_await_begintimer(L);
   op->cancel = canceltimer;
   now = uv_now(&op->loop->uv);
-  op->u.sleep.due = ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
-  op->u.sleep.seq = ++op->loop->sleepseq;
+  op->sleep.due = ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
+  op->sleep.seq = ++op->loop->sleepseq;
   err = heappush(op->loop, op);
   if (err < 0) return cu_await_fail(L, op, err);
   return cu_await_yield(L, op, 0);

@@ -646,4 +646,41 @@ H.case("churn of early resumes, closes and wake-ups", function ()
   assert(finished > 0)
 end)
 
+-- A waiting frame's guard is a light userdata (the record's id) that the
+-- loop gives a __close metamethod; other light userdata stay harmless.
+H.case("a light userdata of other code closed as to-be-closed is let be",
+function ()
+  local up = 1
+  local lud = debug.upvalueid(function () return up end, 1)
+  assert(type(lud) == "userdata")
+  local co = spawn(system.suspend, 60)
+  do local x <close> = lud end  -- not a record's mark: nothing happens
+  local ok, err = pcall(function ()
+    local y <close> = lud
+    error("oops")
+  end)
+  assert(not ok and err:find("oops", 1, true))
+  assert(coroutine.status(co) == "suspended")
+  assert(coroutine.close(co))
+  H.same({false}, system.run())  -- its timer stopped: nothing keeps the loop
+end)
+
+H.case("closing thousands of waiters across many slabs of records",
+function ()
+  local cos = {}
+  for i = 1, 3000 do  -- timers, suspend(0), events: three kinds of record
+    local kind = i % 3
+    if kind == 0 then cos[i] = spawn(system.suspend, 60)
+    elseif kind == 1 then cos[i] = spawn(system.suspend, 0)
+    else cos[i] = spawn(require("coutil.event").await, {}) end
+  end
+  for i = 1, #cos, 2 do assert(coroutine.close(cos[i])) end
+  for i = 2, #cos, 2 do
+    if coroutine.status(cos[i]) == "suspended" then
+      assert(coroutine.close(cos[i]))
+    end
+  end
+  H.same({false}, system.run())
+end)
+
 H.done()
