@@ -69,12 +69,9 @@ struct cu_Await {
      coroutine costs its header and little else), so only the members of
      the record's kind may be touched. */
   union {
-    struct {            /* CU_AWAIT_TIMER: an entry of the loop's heap of
-                           sleepers (time.c) */
-      uint64_t due;     /* when, in uv_now milliseconds */
-      uint32_t seq;     /* order among equal 'due' values: of starting
-                           (compared modulo 2^32) */
-      uint32_t at;      /* its index in the heap */
+    struct {            /* CU_AWAIT_TIMER: a sleeper of the loop's
+                           calendar (time.c), listed by next and prev */
+      struct cu_Bucket *bucket;  /* the one of its deadline */
     } sleep;
     struct {            /* CU_AWAIT_REQ and CU_AWAIT_BIG: a request */
       void *pin;        /* memory pin token (memory.h) of the bytes the
@@ -101,7 +98,7 @@ struct cu_Await {
 /* Kinds of records, each with its own free list: */
 enum {
   CU_AWAIT_REQ,    /* a libuv request but getnameinfo (cu_await_begin) */
-  CU_AWAIT_TIMER,  /* a sleeper of the loop's heap (cu_await_begintimer) */
+  CU_AWAIT_TIMER,  /* a sleeper of the loop's calendar (cu_await_begintimer) */
   CU_AWAIT_BARE,   /* no libuv request: header only (cu_await_beginbare) */
   CU_AWAIT_BIG,    /* any, getnameinfo's 1,320 bytes too */
   CU_AWAIT_KINDS
@@ -125,7 +122,7 @@ cu_Await *cu_await_beginbare (lua_State *L);
 cu_Await *cu_await_beginbig (lua_State *L);
 
 /* Like cu_await_begin, for suspend(seconds) (time.c): the record holds
-   an entry of the loop's heap of sleepers instead of a request. */
+   a sleeper of the loop's calendar instead of a request. */
 cu_Await *cu_await_begintimer (lua_State *L);
 
 /* libuv refused to start: drops the record, pushes the failure triple. */

@@ -12,6 +12,7 @@
 #include "areas.h"
 #include "await.h"
 #include "channel.h"
+#include "time.h"
 
 static const char LOOPKEY = 'L';  /* registry key (its address) */
 
@@ -76,9 +77,7 @@ static int loop_gc (lua_State *L) {
   /* suspend callers never woken: their records go with the rest */
   loop->readyhead = loop->readytail = loop->drainhead = NULL;
   loop->latehead = loop->latetail = NULL;
-  loop->nheap = 0;
-  free(loop->heap);
-  loop->heap = NULL;
+  cu_time_teardown(loop);
   uv_close((uv_handle_t *)&loop->sleeper, NULL);
   uv_run(&loop->uv, UV_RUN_DEFAULT);  /* every pending callback fires */
   if (uv_loop_close(&loop->uv) == UV_EBUSY) {

@@ -40,10 +40,13 @@ struct cu_Loop {
                           CU_AWAIT_KINDS) */
   struct cu_Slab *slabs; /* where every record lives, by id (await.c) */
   unsigned nslabs, capslabs;
-  uv_timer_t sleeper;  /* set for the earliest of the heap (time.c) */
-  cu_Await **heap;     /* suspend(seconds) callers, earliest first */
+  uv_timer_t sleeper;  /* set for the earliest deadline (time.c) */
+  struct cu_Bucket **heap; /* suspend(seconds) callers by deadline, in
+                          buckets, earliest first */
   size_t nheap, capheap;
-  uint64_t sleepseq;   /* counts suspends: orders equal deadlines */
+  struct cu_Bucket **slots; /* the buckets by deadline (a hash table) */
+  size_t nslots;
+  struct cu_Bucket *freebuckets; /* for reuse */
   cu_Await *abandoned; /* requests left early, libuv still on them */
   cu_Await *deferred;  /* requests waiting for those (await.c) */
   uv_idle_t idle;      /* drains the ready list while it is not empty */

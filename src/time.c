@@ -155,47 +155,106 @@ int cu_time_yieldreadyk (lua_State *L, lua_KFunction k, lua_KContext ctx) {
   return cu_await_yield(L, op, 0);
 }
 
-/* --- suspend(seconds): the loop's heap of sleepers ----------------------
-** One libuv timer per loop (loop->sleeper) is set for the earliest
-** deadline of a binary heap of the records of coroutines in
-** suspend(seconds > 0), ordered by deadline and then by start, as libuv
-** orders its own timers. A waiting coroutine costs its record and a slot
-** of the heap instead of a uv_timer_t of its own (152 bytes), and most
-** suspends no uv_timer_start: only one that becomes the earliest.
+/* --- suspend(seconds): the loop's calendar of sleepers -----------------
+** Coroutines in suspend(seconds > 0) wait in buckets, one per deadline
+** (a uv_now millisecond): a bucket lists its sleepers in the order they
+** started, the order they wake in, as libuv orders its own timers. A
+** hash table finds the bucket of a deadline, and a binary heap of the
+** buckets the earliest, for which one libuv timer per loop
+** (loop->sleeper) is set. Sleepers mostly share deadlines (there is one
+** per millisecond), so starting, stopping and waking one costs a bucket
+** look-up and a list link: O(1), with no sift over a heap of sleepers
+** spread over memory, and no uv_timer_t of its own (152 bytes).
 */
+struct cu_Bucket {
+  uint64_t due;              /* the deadline of its sleepers */
+  cu_Await *head, *tail;     /* its sleepers, oldest first (next, prev) */
+  size_t at;                 /* its index in the heap */
+  struct cu_Bucket *nextfree;
+};
 
-static int earlier (const cu_Await *a, const cu_Await *b) {
-  return a->sleep.due < b->sleep.due ||
-         (a->sleep.due == b->sleep.due && a->sleep.seq < b->sleep.seq);
+typedef struct cu_Bucket Bucket;
+
+/* the hash table: open addressing, linear probing, at most half full */
+static size_t slotof (const cu_Loop *loop, uint64_t due) {
+  return (size_t)((due * UINT64_C(0x9e3779b97f4a7c15)) >> 32) &
+         (loop->nslots - 1);
 }
 
-static void place (cu_Loop *loop, cu_Await *op, size_t i) {
-  loop->heap[i] = op;
-  op->sleep.at = i;
+static Bucket *findbucket (const cu_Loop *loop, uint64_t due) {
+  size_t i;
+  Bucket *b;
+  if (loop->nslots == 0) return NULL;
+  for (i = slotof(loop, due); (b = loop->slots[i]) != NULL;
+       i = (i + 1) & (loop->nslots - 1))
+    if (b->due == due) return b;
+  return NULL;
+}
+
+static void putslot (cu_Loop *loop, Bucket *b) {
+  size_t i = slotof(loop, b->due);
+  while (loop->slots[i] != NULL) i = (i + 1) & (loop->nslots - 1);
+  loop->slots[i] = b;
+}
+
+static int growslots (cu_Loop *loop) {
+  size_t i, oldn = loop->nslots, n = oldn ? 2 * oldn : 64;
+  Bucket **old = loop->slots, **slots = calloc(n, sizeof(Bucket *));
+  if (slots == NULL) return UV_ENOMEM;
+  loop->slots = slots;
+  loop->nslots = n;
+  for (i = 0; i < oldn; i++)
+    if (old[i] != NULL) putslot(loop, old[i]);
+  free(old);
+  return 0;
+}
+
+/* Deletion that keeps every probe sequence whole: the entries after the
+   gap that would no longer be found move back into it. */
+static void dropslot (cu_Loop *loop, const Bucket *b) {
+  size_t mask = loop->nslots - 1, i = slotof(loop, b->due), j;
+  while (loop->slots[i] != b) i = (i + 1) & mask;
+  loop->slots[i] = NULL;
+  for (j = (i + 1) & mask; loop->slots[j] != NULL; j = (j + 1) & mask) {
+    size_t home = slotof(loop, loop->slots[j]->due);
+    /* it stays unless the gap lies between its home and it */
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      loop->slots[i] = loop->slots[j];
+      loop->slots[j] = NULL;
+      i = j;
+    }
+  }
+}
+
+/* the heap of buckets, earliest deadline first */
+static void place (cu_Loop *loop, Bucket *b, size_t i) {
+  loop->heap[i] = b;
+  b->at = i;
 }
 
 static void siftup (cu_Loop *loop, size_t i) {
-  cu_Await *op = loop->heap[i];
+  Bucket *b = loop->heap[i];
   while (i > 0) {
     size_t parent = (i - 1) / 2;
-    if (!earlier(op, loop->heap[parent])) break;
+    if (loop->heap[parent]->due <= b->due) break;
     place(loop, loop->heap[parent], i);
     i = parent;
   }
-  place(loop, op, i);
+  place(loop, b, i);
 }
 
 static void siftdown (cu_Loop *loop, size_t i) {
-  cu_Await *op = loop->heap[i];
+  Bucket *b = loop->heap[i];
   for (;;) {
     size_t c = 2 * i + 1;
     if (c >= loop->nheap) break;
-    if (c + 1 < loop->nheap && earlier(loop->heap[c + 1], loop->heap[c])) c++;
-    if (!earlier(loop->heap[c], op)) break;
+    if (c + 1 < loop->nheap && loop->heap[c + 1]->due < loop->heap[c]->due)
+      c++;
+    if (b->due <= loop->heap[c]->due) break;
     place(loop, loop->heap[c], i);
     i = c;
   }
-  place(loop, op, i);
+  place(loop, b, i);
 }
 
 static void on_sleeper (uv_timer_t *timer);
@@ -205,47 +264,83 @@ static void on_sleeper (uv_timer_t *timer);
 static void arm (cu_Loop *loop) {
   if (loop->nheap == 0) uv_timer_stop(&loop->sleeper);
   else {
-    uint64_t now = uv_now(&loop->uv), due = loop->heap[0]->sleep.due;
+    uint64_t now = uv_now(&loop->uv), due = loop->heap[0]->due;
     uv_timer_start(&loop->sleeper, on_sleeper, due > now ? due - now : 0, 0);
   }
 }
 
-static int heappush (cu_Loop *loop, cu_Await *op) {
+/* The bucket of 'due', made when there is none: NULL when out of memory. */
+static Bucket *bucketof (cu_Loop *loop, uint64_t due) {
+  Bucket *b = findbucket(loop, due);
+  if (b != NULL) return b;
+  if (2 * (loop->nheap + 1) > loop->nslots && growslots(loop) < 0)
+    return NULL;
   if (loop->nheap == loop->capheap) {
     size_t cap = loop->capheap ? 2 * loop->capheap : 64;
-    cu_Await **heap = realloc(loop->heap, cap * sizeof(cu_Await *));
-    if (heap == NULL) return UV_ENOMEM;
+    Bucket **heap = realloc(loop->heap, cap * sizeof(Bucket *));
+    if (heap == NULL) return NULL;
     loop->heap = heap;
     loop->capheap = cap;
   }
-  place(loop, op, loop->nheap++);
+  if ((b = loop->freebuckets) != NULL) loop->freebuckets = b->nextfree;
+  else if ((b = malloc(sizeof(Bucket))) == NULL) return NULL;
+  b->due = due;
+  b->head = b->tail = NULL;
+  putslot(loop, b);
+  place(loop, b, loop->nheap++);
   siftup(loop, loop->nheap - 1);
-  if (loop->heap[0] == op) arm(loop);
-  return 0;
+  if (loop->heap[0] == b) arm(loop);
+  return b;
 }
 
-/* Takes 'op' out of the heap; the sleeper stays set for a deadline that
-   may be gone: it then finds nothing due and sets itself again. */
-static void heapremove (cu_Loop *loop, cu_Await *op) {
-  size_t i = op->sleep.at;
-  cu_Await *last = loop->heap[--loop->nheap];
+/* An empty bucket goes; the sleeper stays set for a deadline that may be
+   gone: it then finds nothing due and sets itself again. */
+static void dropbucket (cu_Loop *loop, Bucket *b) {
+  size_t i = b->at;
+  Bucket *last = loop->heap[--loop->nheap];
+  dropslot(loop, b);
   if (i < loop->nheap) {
     place(loop, last, i);
     siftdown(loop, i);
-    siftup(loop, last->sleep.at);
+    siftup(loop, last->at);
   }
+  b->nextfree = loop->freebuckets;
+  loop->freebuckets = b;
   if (loop->nheap == 0) uv_timer_stop(&loop->sleeper);
 }
 
+static int addsleeper (cu_Loop *loop, cu_Await *op, uint64_t due) {
+  Bucket *b = bucketof(loop, due);
+  if (b == NULL) return UV_ENOMEM;
+  op->sleep.bucket = b;
+  op->next = NULL;
+  op->prev = b->tail;
+  if (b->tail) b->tail->next = op;
+  else b->head = op;
+  b->tail = op;
+  return 0;
+}
+
+static void takesleeper (cu_Loop *loop, cu_Await *op) {
+  Bucket *b = op->sleep.bucket;
+  if (op->prev) op->prev->next = op->next;
+  else b->head = op->next;
+  if (op->next) op->next->prev = op->prev;
+  else b->tail = op->prev;
+  op->next = op->prev = NULL;
+  if (b->head == NULL) dropbucket(loop, b);
+}
+
 /* Wakes every sleeper due by the loop's time, earliest first; those they
-   start meanwhile are due later (one millisecond at least). */
+   start meanwhile are due later (one millisecond at least). Each round
+   looks again: a woken coroutine may stop other sleepers. */
 static void on_sleeper (uv_timer_t *timer) {
   cu_Loop *loop = cu_container_of(timer, cu_Loop, sleeper);
   uint64_t now = uv_now(&loop->uv);
-  while (loop->nheap > 0 && loop->heap[0]->sleep.due <= now) {
-    cu_Await *op = loop->heap[0];
+  while (loop->nheap > 0 && loop->heap[0]->due <= now) {
+    cu_Await *op = loop->heap[0]->head;
     lua_State *co;
-    heapremove(loop, op);
+    takesleeper(loop, op);
     co = cu_await_waiter(op);
     if (co) lua_pushboolean(co, 1);
     cu_await_finish(op, co, co != NULL);
@@ -254,8 +349,22 @@ static void on_sleeper (uv_timer_t *timer) {
 }
 
 static int canceltimer (cu_Await *op) {
-  heapremove(op->loop, op);
+  takesleeper(op->loop, op);
   return 1;  /* it will not be woken */
+}
+
+void cu_time_teardown (cu_Loop *loop) {
+  Bucket *b;
+  while (loop->nheap > 0) free(loop->heap[--loop->nheap]);
+  while ((b = loop->freebuckets) != NULL) {
+    loop->freebuckets = b->nextfree;
+    free(b);
+  }
+  free(loop->heap);
+  free(loop->slots);
+  loop->heap = NULL;
+  loop->slots = NULL;
+  loop->capheap = loop->nslots = 0;
 }
 
 /* Milliseconds in 'seconds' at 'arg'; nil or negative is zero. Rounds up,
@@ -293,9 +402,7 @@ static int system_suspend (lua_State *L) {
   op = cu_await_begintimer(L);
   op->cancel = canceltimer;
   now = uv_now(&op->loop->uv);
-  op->sleep.due = ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
-  op->sleep.seq = ++op->loop->sleepseq;
-  err = heappush(op->loop, op);
+  err = addsleeper(op->loop, op, ms > UINT64_MAX - now ? UINT64_MAX : now + ms);
   if (err < 0) return cu_await_fail(L, op, err);
   return cu_await_yield(L, op, 0);
 }

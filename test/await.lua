@@ -611,6 +611,47 @@ H.case("1,000 equal timers wake in call order", function ()
   for i = 1, 1000 do assert(woken[i] == i) end
 end)
 
+-- Deadlines are buckets of a hash table (time.c): many distinct ones,
+-- started in waves while others wake and others are stopped, exercise
+-- its growth and its deletions.
+H.case("timers of many deadlines wake by deadline, then by start",
+function ()
+  local seed = 4242
+  local function random (n)
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    return seed % n
+  end
+  local woken, started, cos = {}, 0, {}
+  for wave = 1, 4 do
+    for _ = 1, 1500 do
+      started = started + 1
+      local order = started
+      local ms = 1 + random(300)
+      local due = math.floor(system.time() * 1000 + 0.5) + ms
+      cos[#cos + 1] = spawn(function ()
+        system.suspend(ms / 1000)
+        woken[#woken + 1] = {due = due, order = order}
+      end)
+    end
+    for _ = 1, 500 do  -- stop some, wherever they are in their bucket
+      local co = cos[random(#cos) + 1]
+      if coroutine.status(co) == "suspended" then
+        assert(coroutine.close(co))
+      end
+    end
+    system.suspend(0.02 * wave, "~")  -- some become due meanwhile
+    system.run("step")
+  end
+  drain(60)
+  assert(#woken > 3000, #woken)
+  for i = 2, #woken do
+    local a, b = woken[i - 1], woken[i]
+    assert(a.due < b.due or (a.due == b.due and a.order < b.order),
+           string.format("%d: %d/%d then %d/%d", i, a.due, a.order,
+                         b.due, b.order))
+  end
+end)
+
 H.case("churn of early resumes, closes and wake-ups", function ()
   local seed = 12345
   local function random (n)
