@@ -31,9 +31,15 @@ typedef struct ProcInfo {
   uv_passwd_t *user;  /* in a userdata (newpasswd) */
   uv_rusage_t usage;
   double load[3];
+  double uptime;
+  uint64_t freemem;
+  size_t rss;
 } ProcInfo;
 
-enum { GOT_UNAME = 1, GOT_USER = 2, GOT_USAGE = 4, GOT_LOAD = 8 };
+/* Values that change by the moment (uptime, free memory, resident
+   memory) are read once per call too: "ttt" gives one value thrice. */
+enum { GOT_UNAME = 1, GOT_USER = 2, GOT_USAGE = 4, GOT_LOAD = 8,
+       GOT_UPTIME = 16, GOT_FREE = 32, GOT_RSS = 64 };
 
 static void needgroup (lua_State *L, ProcInfo *pi, int group) {
   if (pi->got & group) return;
@@ -42,6 +48,9 @@ static void needgroup (lua_State *L, ProcInfo *pi, int group) {
     case GOT_USER: checkuv(L, uv_os_get_passwd(pi->user)); break;
     case GOT_USAGE: checkuv(L, uv_getrusage(&pi->usage)); break;
     case GOT_LOAD: uv_loadavg(pi->load); break;
+    case GOT_UPTIME: checkuv(L, uv_uptime(&pi->uptime)); break;
+    case GOT_FREE: pi->freemem = uv_get_free_memory(); break;
+    case GOT_RSS: checkuv(L, uv_resident_set_memory(&pi->rss)); break;
   }
   pi->got |= group;
 }
@@ -105,25 +114,24 @@ static void pushprocinfo (lua_State *L, ProcInfo *pi, char c) {
     case '1': lua_pushnumber(L, pi->load[0]); break;
     case 'l': lua_pushnumber(L, pi->load[1]); break;
     case 'L': lua_pushnumber(L, pi->load[2]); break;
-    case 't': {
-      double t;
-      checkuv(L, uv_uptime(&t));
-      lua_pushnumber(L, t);
+    case 't':
+      needgroup(L, pi, GOT_UPTIME);
+      lua_pushnumber(L, pi->uptime);
       break;
-    }
     case '#': lua_pushinteger(L, (lua_Integer)uv_os_getpid()); break;
     case '^': lua_pushinteger(L, (lua_Integer)uv_os_getppid()); break;
     case 'b': lua_pushinteger(L, (lua_Integer)uv_get_total_memory()); break;
-    case 'f': lua_pushinteger(L, (lua_Integer)uv_get_free_memory()); break;
+    case 'f':
+      needgroup(L, pi, GOT_FREE);
+      lua_pushinteger(L, (lua_Integer)pi->freemem);
+      break;
     case 'M':
       lua_pushinteger(L, (lua_Integer)uv_get_constrained_memory());
       break;
-    case 'r': {
-      size_t rss;
-      checkuv(L, uv_resident_set_memory(&rss));
-      lua_pushinteger(L, (lua_Integer)rss);
+    case 'r':
+      needgroup(L, pi, GOT_RSS);
+      lua_pushinteger(L, (lua_Integer)pi->rss);
       break;
-    }
   }
 }
 

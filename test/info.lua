@@ -549,4 +549,21 @@ H.case("random: a memory closed while pending", function ()
   assert(#m == 0)
 end)
 
+-- One call reads each value once: the moving ones (uptime, free memory,
+-- resident memory) too, however many times the mode names them. 200 reads
+-- of /proc/uptime (hundredths of a second) per call, 50 calls: without
+-- that, some call would see the clock tick.
+H.case("procinfo: a moving value is read once per call", function ()
+  for _, c in ipairs{"t", "f", "r"} do
+    for _ = 1, 50 do
+      local values = table.pack(system.procinfo(string.rep(c, 200)))
+      assert(values.n == 200)
+      for i = 2, values.n do
+        assert(values[i] == values[1], c .. ": " .. values[i] .. " after " ..
+               values[1])
+      end
+    end
+  end
+end)
+
 H.done()
