@@ -1,6 +1,7 @@
 -- bench/conn_scale.lua: up to 10,000 concurrent TCP connections to one
--- server process (coutil or luv), the clients in a second process (luv,
--- the same for both servers): bench/scale/client.lua starts
+-- server process (coutil, luv, or the floor: plain C on libuv,
+-- bench/scale/floor_server.c), the clients in a second process (luv,
+-- the same for every server): bench/scale/client.lua starts
 -- bench/scale/server.lua, connects, and reports.
 --
 -- (a) Round-trip cost: 100,000 round trips of 64 bytes, 10 in flight at a
@@ -35,7 +36,7 @@
 local S = dofile("bench/lib/stats.lua")
 local q, median, shuffled = S.q, S.median, S.shuffled
 
-local SERVERS = {"coutil", "luv"}
+local SERVERS = {"coutil", "luv", "floor"}
 local CONNS = {10, 1000, 10000}
 local ROUNDS, INFLIGHT = 100000, 10
 
@@ -181,6 +182,12 @@ local function main (libdir, reps)
     c.wall / mid.wall, c.cpu / mid.cpu,
     cost["luv" .. big].wall / cost["luv" .. CONNS[2]].wall,
     cost["luv" .. big].cpu / cost["luv" .. CONNS[2]].cpu))
+  local f, fs = cost["floor" .. big], cost["floor" .. small]
+  if f and fs and f.wall and fs.wall then
+    print(string.format("- for reference, the C floor (plain libuv, no coroutine, " ..
+      "no Lua) %d / %d connections: wall %.2f, server CPU %.2f: what the kernel " ..
+      "and libuv alone grow by", big, small, f.wall / fs.wall, f.cpu / fs.cpu))
+  end
   target(string.format("coutil server bytes per idle connection (%d)", big),
          idle["coutil" .. big], 2048)
   target(string.format("coutil / luv bytes per idle connection (%d)", big),

@@ -7,7 +7,8 @@
 --   * each of the n data connections echoes what it reads, until the
 --     client closes it.
 -- coutil: a coroutine per connection, sock:read into a 64-byte memory
--- buffer, sock:write of what was read. luv: uv.new_tcp per connection,
+-- buffer, sock:write of what was read. floor: the same in plain C on
+-- libuv (bench/scale/floor_server.c). luv: uv.new_tcp per connection,
 -- read_start with a callback that writes back what came.
 -- Before it writes "A" and "R" it collects all garbage and prints its Lua
 -- heap, "lua <bytes>", on its standard output (for the client to read at
@@ -95,6 +96,17 @@ elseif kind == "luv" then
                       uv.os_getpid()))
   io.stdout:flush()
   uv.run()
+elseif kind == "floor" then
+  -- plain C on libuv (bench/scale/floor_server.c), built when missing or
+  -- older than its source; started as a module so that it runs the same
+  local src = "bench/scale/floor_server.c"
+  local lib = "bench/out/floor_server.so"
+  if not os.execute(string.format("test %s -nt %s", lib, src)) then
+    assert(os.execute(string.format("mkdir -p bench/out && cc -O2 -g " ..
+      "-shared -fPIC $(pkg-config --cflags lua5.4 libuv) %s -o %s " ..
+      "$(pkg-config --libs libuv)", src, lib)), "cannot build " .. src)
+  end
+  assert(package.loadlib(lib, "luaopen_floor_server"))().serve(n, heap)
 else
   error("unknown server " .. tostring(kind))
 end
