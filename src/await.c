@@ -205,16 +205,20 @@ void cu_await_setup (lua_State *L) {
   lua_pop(L, 1);
 }
 
-void cu_await_check (lua_State *L) {
+static void checkawait (lua_State *L, cu_Loop *loop) {
   /* a finalizer that runs after the loop's own at lua_close */
-  if (cu_loopof(L)->closing) luaL_error(L, "closed");
+  if (loop->closing) luaL_error(L, "closed");
   cu_checkyield(L);
 }
 
+void cu_await_check (lua_State *L) {
+  checkawait(L, cu_loopof(L));
+}
+
 static cu_Await *getrecord (lua_State *L, int kind) {
-  cu_Loop *loop = cu_loopof(L);
+  cu_Loop *loop = cu_loopof(L);  /* (an upvalue look-up: once) */
   cu_Await *op;
-  cu_await_check(L);
+  checkawait(L, loop);
   if (loop->freed[kind] == NULL) newslab(L, loop, kind);
   op = loop->freed[kind];
   /* its slots on first use, while it is still in the free list: a memory

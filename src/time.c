@@ -140,8 +140,8 @@ int cu_time_yieldready (lua_State *L) {
 }
 
 int cu_time_yieldreadyk (lua_State *L, lua_KFunction k, lua_KContext ctx) {
-  cu_Loop *loop = cu_loopof(L);
   cu_Await *op = cu_await_beginbare(L);
+  cu_Loop *loop = op->loop;
   op->cancel = cancelready;
   op->unguarded = 1;  /* the next loop iteration ends the wait anyway */
   op->data = L;
