@@ -404,12 +404,9 @@ static void on_addrinfo (uv_getaddrinfo_t *req, int status,
   lua_State *co = cu_await_waiter(op);
   int n = 0;
   if (co) {  /* protected: a push raising here would unwind uv_run */
-    InfoPush p;
-    p.push = *(const PushInfo *)op->data;
-    p.status = status;
-    p.res = res;
+    InfoPush p = {*(const PushInfo *)op->data, status, res};
     n = cu_await_pushp(op, co, pushinfo_p, &p);
-    res = p.res;
+    res = p.res;  /* what the push did not take */
   }
   if (res) uv_freeaddrinfo(res);
   cu_await_finish(op, co, n);
@@ -563,12 +560,18 @@ static void on_named (uv_getnameinfo_t *req, int status, const char *host,
                       const char *service) {
   cu_Await *op = cu_await_from(req);
   lua_State *co = cu_await_waiter(op);
-  Names r;
-  r.err = status;
-  r.host = host;
-  r.service = service;
-  r.portonly = op->data == &PORTONLY;
+  Names r = {status, host, service, op->data == &PORTONLY};
   cu_await_finish(op, co, co ? cu_await_pushp(op, co, pushnames, &r) : 0);
+}
+
+/* The '~' path of nameaddr on an address or a port number. */
+static int namesnow (lua_State *L, struct sockaddr_storage *ss, int flags,
+                     int portonly) {
+  uv_getnameinfo_t req;
+  int err = uv_getnameinfo(cu_loop(L), &req, NULL, (struct sockaddr *)ss,
+                           flags);
+  Names r = {err, req.host, req.service, portonly};
+  return pushnames(L, &r);
 }
 
 /* Pushes the canonical name of a getaddrinfo result (or the name asked
@@ -616,7 +619,6 @@ static int system_nameaddr (lua_State *L) {
   int flags = 0;
   cu_Await *op;
   NameArgs *args;
-  int err;
   if (lua_type(L, 1) == LUA_TSTRING) return nameaddr_canonical(L, mode);
   if (a) {
     memcpy(&ss, &a->ss, sizeof(ss));
@@ -634,16 +636,7 @@ static int system_nameaddr (lua_State *L) {
   if (cu_hasmode(mode, 'd')) flags |= NI_DGRAM;
   /* glibc (2.28 on) always applies IDNA 2008, so 'u' and 'a' act as 'i' */
   if (strpbrk(mode, "iua")) flags |= NI_IDN;
-  if (cu_blocking(mode)) {
-    uv_getnameinfo_t req;
-    Names r;
-    r.err = uv_getnameinfo(cu_loop(L), &req, NULL, (struct sockaddr *)&ss,
-                           flags);
-    r.host = req.host;
-    r.service = req.service;
-    r.portonly = portonly;
-    return pushnames(L, &r);
-  }
+  if (cu_blocking(mode)) return namesnow(L, &ss, flags, portonly);
   op = cu_await_beginbig(L);  /* uv_getnameinfo_t holds the names */
   op->cancel = cu_await_cancelwork;
   op->data = portonly ? &PORTONLY : NULL;

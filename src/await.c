@@ -445,7 +445,8 @@ int cu_await_pushresult (cu_Await *op, lua_State *co, int err) {
 
 /* cu_warnerror on R, for a coroutine whose error nobody catches. The
    message (a traceback, a conversion) needs memory: when there is none,
-   the warning says so instead, which allocates nothing. */
+   a string error goes without its traceback, and any other is told as
+   "not enough memory"; neither allocates. */
 static int warnerror_p (lua_State *R) {
   lua_State *co = (lua_State *)lua_touserdata(R, 1);
   lua_remove(R, 1);  /* what is left: R's own error, when co is R */
@@ -455,6 +456,7 @@ static int warnerror_p (lua_State *R) {
 
 static void warnunhandled (lua_State *R, lua_State *co) {
   int base = lua_gettop(R);
+  const char *msg;
   if (lua_checkstack(R, 3)) {
     lua_pushcfunction(R, warnerror_p);
     lua_pushlightuserdata(R, co);
@@ -462,8 +464,9 @@ static void warnunhandled (lua_State *R, lua_State *co) {
     if (lua_pcall(R, co == R ? 2 : 1, 0, 0) == LUA_OK) return;
   }
   lua_settop(R, base);
+  msg = lua_type(co, -1) == LUA_TSTRING ? lua_tostring(co, -1) : NULL;
   lua_warning(R, CU_WARN_PREFIX, 1);
-  lua_warning(R, "not enough memory", 0);
+  lua_warning(R, msg ? msg : "not enough memory", 0);
 }
 
 void cu_loop_resume (cu_Loop *loop, lua_State *co, int n) {

@@ -194,7 +194,8 @@ lua_State *cu_await_waiter (cu_Await *op);
 int cu_await_pushp (cu_Await *op, lua_State *co,
                     int (*push) (lua_State *L, void *data), void *data);
 
-/* cu_await_pushp for resumes not tied to a record (cu_loop_resume). */
+/* cu_await_pushp for resumes no record serves (cu_loop_resume then):
+   'co' needs room for one more value, as cu_await_waiter leaves. */
 int cu_loop_pushp (cu_Loop *loop, lua_State *co,
                    int (*push) (lua_State *L, void *data), void *data);
 
