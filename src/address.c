@@ -383,16 +383,32 @@ static int addrlist_gc (lua_State *L) {
 */
 
 /* Pushes what a getaddrinfo lookup gives to the caller (or the failure
-   triple) and frees what it does not keep of 'res'. */
-typedef int (*PushInfo) (lua_State *L, int err, struct addrinfo *res);
+   triple). It takes '*res' (and sets it to NULL) only to keep it: what
+   is left there the caller frees, also when the push raised. */
+typedef int (*PushInfo) (lua_State *L, int err, struct addrinfo **res);
+
+typedef struct InfoPush {
+  PushInfo push;
+  int status;
+  struct addrinfo *res;
+} InfoPush;
+
+static int pushinfo_p (lua_State *L, void *data) {
+  InfoPush *p = (InfoPush *)data;
+  return p->push(L, p->status, &p->res);
+}
 
 static void on_addrinfo (uv_getaddrinfo_t *req, int status,
                          struct addrinfo *res) {
   cu_Await *op = cu_await_from(req);
   lua_State *co = cu_await_waiter(op);
   int n = 0;
-  if (co) n = (*(const PushInfo *)op->data)(co, status, res);
-  else if (res) uv_freeaddrinfo(res);
+  if (co) {  /* protected: a push raising here would unwind uv_run */
+    InfoPush p = {*(const PushInfo *)op->data, status, res};
+    n = cu_await_pushp(op, co, pushinfo_p, &p);
+    res = p.res;  /* what the push did not take */
+  }
+  if (res) uv_freeaddrinfo(res);
   cu_await_finish(op, co, n);
 }
 
@@ -426,7 +442,10 @@ static int lookupinfo (lua_State *L, const char *mode, const char *name,
   if (cu_blocking(mode)) {
     uv_getaddrinfo_t req;
     int err = uv_getaddrinfo(cu_loop(L), &req, NULL, name, service, hints);
-    return (*push)(L, err, err < 0 ? NULL : req.addrinfo);
+    struct addrinfo *res = err < 0 ? NULL : req.addrinfo;
+    int n = (*push)(L, err, &res);
+    if (res) uv_freeaddrinfo(res);
+    return n;
   }
   op = cu_await_begin(L);
   op->cancel = cu_await_cancelwork;
@@ -449,16 +468,14 @@ static int lookupinfo (lua_State *L, const char *mode, const char *name,
 #define LISTINDEX 4
 
 /* Pushes the result of findaddr: the addresses object at LISTINDEX, now
-   owning 'res', or the failure triple. */
-static int pushfound (lua_State *L, int err, struct addrinfo *res) {
+   owning '*res', or the failure triple. */
+static int pushfound (lua_State *L, int err, struct addrinfo **res) {
   AddrList *list = (AddrList *)lua_touserdata(L, LISTINDEX);
-  struct addrinfo *first = res ? skiphidden(res) : NULL;
+  struct addrinfo *first = *res ? skiphidden(*res) : NULL;
   if (err >= 0 && first == NULL) err = UV_EAI_NONAME;
-  if (err < 0) {
-    if (res) uv_freeaddrinfo(res);
-    return cu_pushfail(L, err);
-  }
-  list->head = res;
+  if (err < 0) return cu_pushfail(L, err);
+  list->head = *res;
+  *res = NULL;
   list->first = list->current = first;
   lua_pushvalue(L, LISTINDEX);
   return 1;
@@ -524,35 +541,46 @@ static int system_findaddr (lua_State *L) {
 /* op->data of a nameaddr on a port number: only the service is pushed */
 static char PORTONLY;
 
-static int pushnames (lua_State *L, int err, const char *host,
-                      const char *service, int portonly) {
-  if (err < 0) return cu_pushfail(L, err);
-  if (!portonly) lua_pushstring(L, host);
-  lua_pushstring(L, service);
-  return portonly ? 1 : 2;
+/* What a reverse lookup gives to whoever gets it. */
+typedef struct Names {
+  int err;
+  const char *host, *service;
+  int portonly;
+} Names;
+
+static int pushnames (lua_State *L, void *data) {
+  const Names *r = (const Names *)data;
+  if (r->err < 0) return cu_pushfail(L, r->err);
+  if (!r->portonly) lua_pushstring(L, r->host);
+  lua_pushstring(L, r->service);
+  return r->portonly ? 1 : 2;
 }
 
 static void on_named (uv_getnameinfo_t *req, int status, const char *host,
                       const char *service) {
   cu_Await *op = cu_await_from(req);
   lua_State *co = cu_await_waiter(op);
-  int n = 0;
-  if (co) n = pushnames(co, status, host, service, op->data == &PORTONLY);
-  cu_await_finish(op, co, n);
+  Names r = {status, host, service, op->data == &PORTONLY};
+  cu_await_finish(op, co, co ? cu_await_pushp(op, co, pushnames, &r) : 0);
+}
+
+/* The '~' path of nameaddr on an address or a port number. */
+static int namesnow (lua_State *L, struct sockaddr_storage *ss, int flags,
+                     int portonly) {
+  uv_getnameinfo_t req;
+  int err = uv_getnameinfo(cu_loop(L), &req, NULL, (struct sockaddr *)ss,
+                           flags);
+  Names r = {err, req.host, req.service, portonly};
+  return pushnames(L, &r);
 }
 
 /* Pushes the canonical name of a getaddrinfo result (or the name asked
    for, at index 1, if the system gave none), or the failure triple. */
-static int pushcanonical (lua_State *L, int err, struct addrinfo *res) {
-  int n;
-  if (err < 0) n = cu_pushfail(L, err);
-  else {
-    const char *canon = res ? res->ai_canonname : NULL;
-    lua_pushstring(L, canon ? canon : lua_tostring(L, 1));
-    n = 1;
-  }
-  if (res) uv_freeaddrinfo(res);
-  return n;
+static int pushcanonical (lua_State *L, int err, struct addrinfo **res) {
+  const char *canon = *res ? (*res)->ai_canonname : NULL;
+  if (err < 0) return cu_pushfail(L, err);
+  lua_pushstring(L, canon ? canon : lua_tostring(L, 1));
+  return 1;
 }
 static const PushInfo pushcanonicalref = pushcanonical;
 
@@ -591,7 +619,6 @@ static int system_nameaddr (lua_State *L) {
   int flags = 0;
   cu_Await *op;
   NameArgs *args;
-  int err;
   if (lua_type(L, 1) == LUA_TSTRING) return nameaddr_canonical(L, mode);
   if (a) {
     memcpy(&ss, &a->ss, sizeof(ss));
@@ -609,12 +636,7 @@ static int system_nameaddr (lua_State *L) {
   if (cu_hasmode(mode, 'd')) flags |= NI_DGRAM;
   /* glibc (2.28 on) always applies IDNA 2008, so 'u' and 'a' act as 'i' */
   if (strpbrk(mode, "iua")) flags |= NI_IDN;
-  if (cu_blocking(mode)) {
-    uv_getnameinfo_t req;
-    err = uv_getnameinfo(cu_loop(L), &req, NULL, (struct sockaddr *)&ss,
-                         flags);
-    return pushnames(L, err, req.host, req.service, portonly);
-  }
+  if (cu_blocking(mode)) return namesnow(L, &ss, flags, portonly);
   op = cu_await_beginbig(L);  /* uv_getnameinfo_t holds the names */
   op->cancel = cu_await_cancelwork;
   op->data = portonly ? &PORTONLY : NULL;

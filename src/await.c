@@ -287,7 +287,7 @@ void cu_await_drop (cu_Await *op) {
 
 void cu_await_endrequest (cu_Await *op, int status) {
   lua_State *co = cu_await_waiter(op);
-  cu_await_finish(op, co, co ? cu_pushresult(co, status) : 0);
+  cu_await_finish(op, co, co ? cu_await_pushresult(op, co, status) : 0);
 }
 
 int cu_await_cancelwork (cu_Await *op) {
@@ -334,10 +334,8 @@ static void startdeferred (cu_Loop *loop, lua_State *L) {
   unlist(&loop->deferred, op);
   err = op->start(L, op);
   op->start = NULL;
-  if (err < 0) {  /* UV_ECANCELED when its object was closed meanwhile */
-    lua_State *co = cu_await_waiter(op);
-    cu_await_finish(op, co, co ? cu_pushresult(co, err) : 0);
-  }
+  /* UV_ECANCELED when its object was closed meanwhile */
+  if (err < 0) cu_await_endrequest(op, err);
 }
 
 /* cu_Cancel of a deferred record: it never started. */
@@ -493,9 +491,9 @@ static int pushp (lua_State *R) {
   return p->push(R, p->data);
 }
 
-int cu_await_pushp (cu_Await *op, lua_State *co,
-                    int (*push) (lua_State *L, void *data), void *data) {
-  lua_State *R = op->loop->runner;
+int cu_loop_pushp (cu_Loop *loop, lua_State *co,
+                   int (*push) (lua_State *L, void *data), void *data) {
+  lua_State *R = loop->runner;
   PushP p;
   int base, n;
   p.push = push;
@@ -521,6 +519,47 @@ int cu_await_pushp (cu_Await *op, lua_State *co,
   return 3;
 }
 
+int cu_await_pushp (cu_Await *op, lua_State *co,
+                    int (*push) (lua_State *L, void *data), void *data) {
+  return cu_loop_pushp(op->loop, co, push, data);
+}
+
+static int pushresult_p (lua_State *L, void *data) {
+  return cu_pushresult(L, *(int *)data);
+}
+
+int cu_await_pushresult (cu_Await *op, lua_State *co, int err) {
+  /* true allocates nothing: only libuv's message needs protection */
+  if (err >= 0) return cu_pushresult(co, err);
+  return cu_await_pushp(op, co, pushresult_p, &err);
+}
+
+/* cu_warnerror on R, for a coroutine whose error nobody catches. The
+   message (a traceback, a conversion) needs memory: when there is none,
+   a string error goes without its traceback, and any other is told as
+   "not enough memory"; neither allocates. */
+static int warnerror_p (lua_State *R) {
+  lua_State *co = (lua_State *)lua_touserdata(R, 1);
+  lua_remove(R, 1);  /* what is left: R's own error, when co is R */
+  cu_warnerror(R, co);
+  return 0;
+}
+
+static void warnunhandled (lua_State *R, lua_State *co) {
+  int base = lua_gettop(R);
+  const char *msg;
+  if (lua_checkstack(R, 3)) {
+    lua_pushcfunction(R, warnerror_p);
+    lua_pushlightuserdata(R, co);
+    if (co == R) lua_pushvalue(R, base);  /* a frame sees its arguments */
+    if (lua_pcall(R, co == R ? 2 : 1, 0, 0) == LUA_OK) return;
+  }
+  lua_settop(R, base);
+  msg = lua_type(co, -1) == LUA_TSTRING ? lua_tostring(co, -1) : NULL;
+  lua_warning(R, CU_WARN_PREFIX, 1);
+  lua_warning(R, msg ? msg : "not enough memory", 0);
+}
+
 void cu_loop_resume (cu_Loop *loop, lua_State *co, int n) {
   int nres;
   int status = lua_resume(co, loop->runner, n, &nres);
@@ -528,14 +567,14 @@ void cu_loop_resume (cu_Loop *loop, lua_State *co, int n) {
   else {  /* nobody can catch it: warn, then close its pending
              to-be-closed variables, as coroutine.wrap does */
     lua_State *R = loop->runner;
-    cu_warnerror(R, co);
+    warnunhandled(R, co);
     lua_checkstack(R, 3);
     lua_xmove(co, R, 1);  /* the error, to tell a new one from it */
     lua_pushvalue(R, -1);
     lua_xmove(R, co, 1);  /* __close handlers get it */
     if (lua_resetthread(co) != LUA_OK) {  /* the old or a new error */
       lua_xmove(co, R, 1);
-      if (!lua_rawequal(R, -1, -2)) cu_warnerror(R, R);
+      if (!lua_rawequal(R, -1, -2)) warnunhandled(R, R);
       lua_pop(R, 1);
     }
     lua_settop(co, 0);

@@ -204,6 +204,15 @@ lua_State *cu_await_waiter (cu_Await *op);
 int cu_await_pushp (cu_Await *op, lua_State *co,
                     int (*push) (lua_State *L, void *data), void *data);
 
+/* cu_await_pushp for resumes no record serves (cu_loop_resume then):
+   'co' needs room for one more value, as cu_await_waiter leaves. */
+int cu_loop_pushp (cu_Loop *loop, lua_State *co,
+                   int (*push) (lua_State *L, void *data), void *data);
+
+/* cu_pushresult(co, err) through cu_await_pushp: true, or the failure
+   triple of 'err' (whose libuv message is a new string). */
+int cu_await_pushresult (cu_Await *op, lua_State *co, int err);
+
 /* libuv is done with 'op'. If 'co' is not NULL, resumes it with the 'n'
    values on its top (errors go to warn). Frees 'op' when nobody waits.
    Only inside a libuv callback (it uses the thread running system.run). */

@@ -239,6 +239,15 @@ static void freewaiter (LoopWaiter *lw) {
   updateref(s);
 }
 
+/* What the waiter gets: true and the values of the matching call (copies
+   of strings, so protected: see cu_await_pushp). */
+static int pushgot_p (lua_State *L, void *data) {
+  LoopWaiter *lw = (LoopWaiter *)data;
+  luaL_checkstack(L, lw->w.got.n + 1, NULL);
+  lua_pushboolean(L, 1);
+  return 1 + cu_values_push(&lw->w.got, L);
+}
+
 /* Resumes the coroutine of a matched waiter with true and the values of
    the matching call (nothing when it was resumed early or closed). */
 static void finishwaiter (LoopWaiter *lw) {
@@ -249,10 +258,8 @@ static void finishwaiter (LoopWaiter *lw) {
     lw->obj->waiter = NULL;
     lw->obj = NULL;
   }
-  if (co && lua_checkstack(co, lw->w.got.n + 1)) {
-    lua_pushboolean(co, 1);
-    n = 1 + cu_values_push(&lw->w.got, co);
-  }
+  if (co && lua_checkstack(co, lw->w.got.n + 1))
+    n = cu_await_pushp(op, co, pushgot_p, lw);
   else co = NULL;
   freewaiter(lw);
   cu_await_finish(op, co, n);

@@ -90,6 +90,8 @@ void cu_warnerror (lua_State *L, lua_State *co) {
   cu_warnerrorwith(L, co, CU_WARN_PREFIX);
 }
 
+/* The message is made before anything is emitted: a memory error making
+   it (in a protected call, see await.c) leaves no half warning behind. */
 void cu_warnerrorwith (lua_State *L, lua_State *co, const char *prefix) {
   const char *msg = lua_tostring(co, -1);
   if (!lua_checkstack(L, 3)) {  /* an error may come with a full stack */
@@ -97,7 +99,6 @@ void cu_warnerrorwith (lua_State *L, lua_State *co, const char *prefix) {
     lua_warning(L, msg ? msg : "(error object is not a string)", 0);
     return;
   }
-  lua_warning(L, prefix, 1);
   if (msg == NULL) {
     lua_pushfstring(L, "(error object is a %s value)", luaL_typename(co, -1));
     msg = lua_tostring(L, -1);
@@ -108,6 +109,7 @@ void cu_warnerrorwith (lua_State *L, lua_State *co, const char *prefix) {
     msg = lua_tostring(L, -1);
   }
   else lua_pushnil(L);
+  lua_warning(L, prefix, 1);
   lua_warning(L, msg, 0);
   lua_pop(L, 2);
 }

@@ -138,6 +138,12 @@ static int pushoutcome (lua_State *L, StateCo *p) {
   return 1 + cu_values_push(&p->io, L);
 }
 
+static int pushoutcome_p (lua_State *L, void *data) {
+  StateCo *p = (StateCo *)data;
+  luaL_checkstack(L, p->io.n + 2, NULL);
+  return pushoutcome(L, p);
+}
+
 static void on_work (uv_work_t *req, int status) {
   cu_Await *op = cu_await_from(req);
   StateCo *p = (StateCo *)op->data;
@@ -150,11 +156,12 @@ static void on_work (uv_work_t *req, int status) {
   }
   if (status < 0) {  /* never ran */
     p->status = SUSPENDED;
-    if (co) n = cu_pushfail(co, status);
+    if (co) n = cu_await_pushresult(op, co, status);
   }
   else {
     p->status = p->outcome == LUA_YIELD ? SUSPENDED : DEAD;
-    if (co && lua_checkstack(co, p->io.n + 2)) n = pushoutcome(co, p);
+    if (co && lua_checkstack(co, p->io.n + 2))
+      n = cu_await_pushp(op, co, pushoutcome_p, p);
     else co = NULL;
   }
   if (p->closeatend) closechunk(p);  /* the results are out already */

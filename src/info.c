@@ -405,7 +405,7 @@ static void on_random (uv_random_t *req, int status, void *buf,
   int n = 0;
   (void)buf; (void)len;
   if (co) {
-    if (status < 0) n = cu_pushfail(co, status);
+    if (status < 0) n = cu_await_pushresult(op, co, status);
     else {
       lua_pushvalue(co, 1);  /* the buffer: argument 1 of the waiting call */
       n = 1;

@@ -65,7 +65,8 @@ static void linkchild (Children *all, Child *c) {
 /* Pushes what execute returns for a child that ended: "exit" and its
    status, or the name of the signal that killed it ("signal" for one
    without a name) and the signal's number. */
-static int pushended (lua_State *L, const Child *c) {
+static int pushended (lua_State *L, void *data) {
+  const Child *c = (const Child *)data;
   if (c->signal != 0) {
     const char *name = cu_signal_name(c->signal);
     lua_pushstring(L, name ? name : "signal");
@@ -86,7 +87,7 @@ static void on_childclosed (uv_handle_t *h) {
   unlinkchild(c);
   if (op) {
     lua_State *co = cu_await_waiter(op);
-    cu_await_finish(op, co, co ? pushended(co, c) : 0);
+    cu_await_finish(op, co, co ? cu_await_pushp(op, co, pushended, c) : 0);
   }
   free(c);
 }

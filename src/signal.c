@@ -152,6 +152,12 @@ static void stopwatch (Watch *w) {
   uv_mutex_unlock(&sigpipelock);
 }
 
+/* The name of the signal, the result of an await that sees it. */
+static int pushname_p (lua_State *L, void *data) {
+  lua_pushstring(L, ((Watch *)data)->name);
+  return 1;
+}
+
 /* Every coroutine awaiting at the delivery wakes, oldest first. libuv
    never calls this again before it returns, and a record taken out of
    'drain' meanwhile (an early resume by a woken coroutine) is skipped. */
@@ -166,8 +172,7 @@ static void on_signal (uv_signal_t *handle, int signum) {
     lua_State *co;
     removewaiter(w, op);
     co = cu_await_waiter(op);
-    if (co) lua_pushstring(co, w->name);
-    cu_await_finish(op, co, co != NULL);
+    cu_await_finish(op, co, co ? cu_await_pushp(op, co, pushname_p, w) : 0);
   }
   if (w->head == NULL) stopwatch(w);
 }

@@ -133,10 +133,17 @@ cu_Socket *cu_socket_check (lua_State *L, int arg, int kinds) {
   return *ref;
 }
 
-/* Resumes the coroutine still awaiting 'op' (if any) with "closed". */
+static int pushclosed_p (lua_State *L, void *data) {
+  (void)data;
+  return cu_pushclosed(L);
+}
+
+/* Resumes the coroutine still awaiting 'op' (if any) with "closed" (a
+   string that may need memory, so pushed protected). */
 static void endclosed (cu_Await *op) {
   lua_State *co = cu_await_waiter(op);
-  cu_await_finish(op, co, co ? cu_pushclosed(co) : 0);
+  cu_await_finish(op, co, co ? cu_await_pushp(op, co, pushclosed_p, NULL)
+                             : 0);
 }
 
 static void on_closed (uv_handle_t *h) {
@@ -288,7 +295,7 @@ static int socket_bind (lua_State *L) {
 static void endconnwait (cu_Await *op, int status) {
   lua_State *co = cu_await_waiter(op);
   int n = 0;
-  if (co) n = cu_pushresult(co, status == 0 ? UV_EISCONN : status);
+  if (co) n = cu_await_pushresult(op, co, status == 0 ? UV_EISCONN : status);
   cu_await_finish(op, co, n);
 }
 
@@ -507,7 +514,7 @@ static void on_connection (uv_stream_t *server, int status) {
     lua_pushlightuserdata(co, s);
     n = 1;
   }
-  else if (co) n = cu_pushfail(co, status);
+  else if (co) n = cu_await_pushresult(op, co, status);
   cu_await_finish(op, co, n);
 }
 
@@ -599,7 +606,7 @@ static void on_received (uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf,
   if (op == NULL) return;
   cu_stream_setreader(s, NULL);
   co = cu_await_waiter(op);
-  if (co && nread < 0) n = cu_pushfail(co, (int)nread);
+  if (co && nread < 0) n = cu_await_pushresult(op, co, (int)nread);
   else if (co) {
     int truncated = (flags & UV_UDP_PARTIAL) != 0;
     if (s->rlen == 0) {  /* read into the scratch byte */

@@ -130,7 +130,7 @@ static void on_read (uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
       lua_pushinteger(co, (lua_Integer)nread);
       n = 1;
     }
-    else n = cu_pushfail(co, (int)nread);
+    else n = cu_await_pushresult(op, co, (int)nread);
   }
   cu_await_finish(op, co, n);
 }

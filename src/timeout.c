@@ -42,6 +42,15 @@ static void on_closed (uv_handle_t *h) {
   free(cu_container_of(h, Timer, handle));
 }
 
+/* What the awaiting call gets ("timeout" may be a new string). */
+static int pushtimeout_p (lua_State *L, void *data) {
+  (void)data;
+  lua_pushboolean(L, 0);
+  lua_pushliteral(L, "timeout");
+  lua_pushinteger(L, -UV_ETIMEDOUT);
+  return 3;
+}
+
 static void on_timeout (uv_timer_t *h) {
   Timer *t = cu_container_of(h, Timer, handle);
   cu_Loop *loop = cu_container_of(h->loop, cu_Loop, uv);
@@ -66,10 +75,8 @@ static void on_timeout (uv_timer_t *h) {
     return;
   }
   lua_checkstack(co, 3);
-  lua_pushboolean(co, 0);
-  lua_pushliteral(co, "timeout");
-  lua_pushinteger(co, -UV_ETIMEDOUT);
-  cu_loop_resume(loop, co, 3);  /* the call may end in there: 't' too */
+  /* the call may end in there: 't' too */
+  cu_loop_resume(loop, co, cu_loop_pushp(loop, co, pushtimeout_p, NULL));
 }
 
 /* Stops the call's timer for good (__close, and __gc at lua_close). */

@@ -48,6 +48,14 @@ local function check (ok, ...)
   error("failure: " .. tostring(msg) .. " (" .. tostring(code) .. ")", 0)
 end
 
+-- A result that must be a failure: another one than ENOMEM (which raises
+-- as in check), or it is wrong.
+local function checkfail (ok, msg, code)
+  if ok then error("failure: it did not fail", 0) end
+  if code == 12 then check(ok, msg, code) end
+  return msg, code
+end
+
 -- Results of the form ok, message (coroutine.load, system.resume,
 -- threads.dostring): a memory error of the other state comes back as
 -- its message.
@@ -96,6 +104,18 @@ local function spawn (f, ...)
   end
 end
 
+-- A connected pair of TCP sockets on the loopback: the listening one, its
+-- address, the client and the server side.
+local function tcppair (system)
+  local passive = check(system.socket("passive", "ipv4"))
+  check(passive:bind(system.address("ipv4", "127.0.0.1", 0)))
+  check(passive:listen(8))
+  local bound = passive:getaddress("self")
+  local client = check(system.socket("stream", "ipv4"))
+  check(client:connect(bound))
+  return passive, bound, client, check(passive:accept())
+end
+
 local function join (system, res)
   while true do
     local ended, ok, v = res()
@@ -130,14 +150,7 @@ scenario("loadall", [[
 scenario("tcp", [[
   local system = require "coutil.system"
   loop(system, function ()
-    local addr = system.address("ipv4", "127.0.0.1", 0)
-    local passive = check(system.socket("passive", "ipv4"))
-    check(passive:bind(addr))
-    check(passive:listen(8))
-    local bound = passive:getaddress("self")
-    local client = check(system.socket("stream", "ipv4"))
-    check(client:connect(bound))
-    local server = check(passive:accept())
+    local passive, bound, client, server = tcppair(system)
     local buf = memory.create(64)
     check(client:write("hello, server"))
     local n = check(server:read(buf))
