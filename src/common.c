@@ -24,8 +24,9 @@ int cu_pushresult (lua_State *L, int err) {
 static const char *checkmode (lua_State *L, int arg, const char *allowed,
                               int anywhere) {
   size_t len;
-  const char *mode = luaL_optlstring(L, arg, "", &len);
-  const char *c;
+  const char *mode, *c;
+  if (lua_type(L, arg) <= LUA_TNIL) return "";  /* the common case, fast */
+  mode = luaL_checklstring(L, arg, &len);
   for (c = mode; c < mode + len; c++) {  /* an embedded '\0' is refused */
     if (*c == '~' && c != mode && !anywhere && strchr(allowed, '~'))
       luaL_argerror(L, arg, "'~' must be in the begin of 'mode'");
