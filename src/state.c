@@ -446,6 +446,10 @@ static int setupstate (lua_State *L) {
     {NULL, NULL}
   };
   const Preload *p;
+  /* made with room for every entry, before luaopen_package finds it:
+     filled from empty it would be rehashed 6 times */
+  lua_createtable(L, 0, sizeof(preloads) / sizeof(preloads[0]) - 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 0);
   lua_pop(L, 1);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

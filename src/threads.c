@@ -256,6 +256,16 @@ static void unlinktask_poollocked (Pool *pool, Task *t) {
   uv_cond_broadcast(&pool->changed);
 }
 
+/* Keeps NL, built without the lock, as a spare state if there is room. */
+static void keepspare_poollocked (Pool *pool, lua_State *NL) {
+  if (pool->nspare < NSPARE) pool->spare[pool->nspare++] = NL;
+  else {
+    uv_mutex_unlock(&pool->mutex);
+    lua_close(NL);
+    uv_mutex_lock(&pool->mutex);
+  }
+}
+
 /* Makes spare states up to 'upto', unless a task comes. Called and
    returns with the lock held; builds each state without it. */
 static void makespares_poollocked (Pool *pool, int upto) {
@@ -265,12 +275,7 @@ static void makespares_poollocked (Pool *pool, int upto) {
     NL = cu_state_newbare(&pool->origin);
     uv_mutex_lock(&pool->mutex);
     if (NL == NULL) break;
-    if (pool->nspare < NSPARE) pool->spare[pool->nspare++] = NL;
-    else {
-      uv_mutex_unlock(&pool->mutex);
-      lua_close(NL);
-      uv_mutex_lock(&pool->mutex);
-    }
+    keepspare_poollocked(pool, NL);
     if (pool->head) break;  /* tasks first */
   }
 }
@@ -340,9 +345,17 @@ static void workermain (void *arg) {
     ended = settle_poollocked(pool, t, res);
     t = take_poollocked(pool);
     if (ended) {
+      /* a state for the one that dostring will start next: made here,
+         while the caller loads its chunk, not by the caller itself
+         when it finds no spare (tasks that come faster than the pool
+         is idle never leave time for makespares_poollocked) */
+      int spare = pool->nspare < NSPARE && pool->actual <= pool->expected;
+      lua_State *NL;
       uv_mutex_unlock(&pool->mutex);
       freetask(ended);  /* lua_close: outside the lock */
+      NL = spare ? cu_state_newbare(&pool->origin) : NULL;
       uv_mutex_lock(&pool->mutex);
+      if (NL) keepspare_poollocked(pool, NL);
     }
   }
   pool->actual--;
