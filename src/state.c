@@ -318,10 +318,9 @@ static void *newblock (Arena *a, size_t n, size_t tag) {
 }
 
 /* The last block lua_close frees: the region and the arena go too. */
-static void closearena (Arena *a, size_t osize) {
+static void closearena (Arena *a) {
   lua_Alloc alloc = a->alloc;
   void *ud = a->ud;
-  if (!inregion(a, a->main)) alloc(ud, a->main, osize, 0);
   UNPOISON(a, ARENASIZE + REGION);
   alloc(ud, a, ARENASIZE + REGION, 0);
 }
@@ -331,20 +330,23 @@ static void *arenaalloc (void *ud, void *p, size_t osize, size_t nsize) {
   void *np;
   if (p == NULL) {
     if (nsize == 0) return NULL;  /* luaM_free of an empty block */
-    np = newblock(a, nsize, osize);
-    if (a->main == NULL) a->main = np;
-    return np;
+    if (a->main == NULL) {  /* bigger than a class; never on a list */
+      a->main = a->next;
+      a->next += classof(nsize) * GRAIN;
+      UNPOISON(a->main, nsize);
+      return a->main;
+    }
+    return newblock(a, nsize, osize);
   }
   if (!inregion(a, p)) {
     if (nsize == 0) {
-      if (p == a->main) closearena(a, osize);
-      else a->alloc(a->ud, p, osize, 0);
+      a->alloc(a->ud, p, osize, 0);
       return NULL;
     }
     return a->alloc(a->ud, p, osize, nsize);
   }
   if (nsize == 0) {
-    if (p == a->main) closearena(a, osize);
+    if (p == a->main) closearena(a);
     else giveblock(a, p, classof(osize));
     return NULL;
   }
@@ -385,8 +387,8 @@ static lua_State *newstate (lua_Alloc alloc, void *ud) {
   a->end = a->base + REGION;
   POISON(a->base, REGION);
   L = lua_newstate(arenaalloc, a);
-  /* the main block fits the fresh region: a NULL state freed it (and so
-     the arena) in lua_newstate */
+  /* the main block comes first from the fresh region, so lua_newstate
+     fails only after it, and then frees it: the arena is gone too */
   return L;
 }
 
