@@ -8,7 +8,6 @@
 ** lua_close, by the finalizer of that state's list of unclosed pools.
 */
 #include <sched.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "areas.h"
@@ -59,8 +58,6 @@ struct Pool {
   int ntasks, nrunning, npending, nsuspended;
   int expected, actual;
   int nidle;            /* workers waiting on 'work' (to signal) */
-  int spinning;         /* a worker polls 'queued' before it waits */
-  atomic_int queued;    /* npending, for that worker to read unlocked */
   cu_StateOrigin origin;  /* of the creator: for spare states */
   int nspare;
   lua_State *spare[NSPARE];  /* fresh states made by idle workers */
@@ -106,11 +103,9 @@ static void push_poollocked (Pool *pool, Task *t) {
   else pool->head = t;
   pool->tail = t;
   pool->npending++;
-  atomic_store_explicit(&pool->queued, pool->npending, memory_order_relaxed);
   if (unserved_poollocked(pool) > 0 && pool->actual < pool->expected)
     spawn_poollocked(pool);  /* on failure the existing threads carry on */
-  /* a polling worker takes it without a wake-up */
-  if (pool->nidle > 0 && !pool->spinning) uv_cond_signal(&pool->work);
+  if (pool->nidle > 0) uv_cond_signal(&pool->work);
 }
 
 void cu_threads_wake_chanlocked (void *task) {
@@ -303,7 +298,6 @@ static Task *take_poollocked (Pool *pool) {
   pool->head = t->next;
   if (pool->head == NULL) pool->tail = NULL;
   pool->npending--;
-  atomic_store_explicit(&pool->queued, pool->npending, memory_order_relaxed);
   pool->nrunning++;
   return t;
 }
@@ -324,26 +318,6 @@ static Task *settle_poollocked (Pool *pool, Task *t, int res) {
   }
 }
 
-/* One idle worker at a time polls the queue for a while before it waits
-   on 'work': a caller that starts tasks one after the other, each a bit
-   slower than a worker runs them, would otherwise wake a worker with a
-   system call for every task, and that worker would sleep again (two
-   context switches per task, more than a tiny task costs). Called and
-   returns with the lock held. */
-#define SPINS 64      /* sched_yield calls */
-
-static void spin_poollocked (Pool *pool) {
-  int i;
-  pool->spinning = 1;
-  uv_mutex_unlock(&pool->mutex);
-  for (i = 0; i < SPINS; i++) {
-    if (atomic_load_explicit(&pool->queued, memory_order_relaxed) > 0) break;
-    sched_yield();
-  }
-  uv_mutex_lock(&pool->mutex);
-  pool->spinning = 0;
-}
-
 static void workermain (void *arg) {
   Worker *wk = (Worker *)arg;
   Pool *pool = wk->pool;
@@ -356,17 +330,12 @@ static void workermain (void *arg) {
     if (t == NULL) {
       if (pool->head == NULL && pool->actual <= pool->expected)
         makespares_poollocked(pool, NSPARE);
-      if (pool->head == NULL && pool->actual <= pool->expected &&
-          !pool->spinning)
-        spin_poollocked(pool);
       while (pool->head == NULL && pool->actual <= pool->expected) {
         pool->nidle++;
         uv_cond_wait(&pool->work, &pool->mutex);
         pool->nidle--;
       }
       if ((t = take_poollocked(pool)) == NULL) break;  /* resized down */
-      /* tasks pushed while this thread polled woke nobody */
-      if (pool->head && pool->nidle > 0) uv_cond_signal(&pool->work);
     }
     uv_mutex_unlock(&pool->mutex);
     res = runtask(t);
