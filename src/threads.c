@@ -58,7 +58,8 @@ struct Pool {
   int ntasks, nrunning, npending, nsuspended;
   int expected, actual;
   int nidle;            /* workers waiting on 'work' (to signal) */
-  cu_StateOrigin origin;  /* of the creator: for spare states */
+  cu_StateOrigin origin;  /* of the creator: for the tasks' states */
+  cu_Regions regions;   /* blocks of closed states for new ones */
   int nspare;
   lua_State *spare[NSPARE];  /* fresh states made by idle workers */
 };
@@ -286,7 +287,11 @@ static lua_State *takestate (lua_State *L, Pool *pool) {
   uv_mutex_lock(&pool->mutex);
   if (pool->nspare > 0) NL = pool->spare[--pool->nspare];
   uv_mutex_unlock(&pool->mutex);
-  if (NL == NULL) return cu_state_new(L);
+  /* the creator's allocator and panic function, as cu_state_new(L) */
+  if (NL == NULL && (NL = cu_state_newbare(&pool->origin)) == NULL) {
+    lua_pushliteral(L, "not enough memory");
+    return NULL;
+  }
   return cu_state_inheritpreloads(L, NL);
 }
 
@@ -391,7 +396,10 @@ static Pool *newpool (void) {
   if (uv_mutex_init(&pool->mutex) != 0) goto nomutex;
   if (uv_cond_init(&pool->work) != 0) goto nowork;
   if (uv_cond_init(&pool->changed) != 0) goto nochanged;
+  if (cu_regions_init(&pool->regions) != 0) goto noregions;
   return pool;
+noregions:
+  uv_cond_destroy(&pool->changed);
 nochanged:
   uv_cond_destroy(&pool->work);
 nowork:
@@ -422,6 +430,7 @@ static Task *keeporphans_chanlocked (Task *all) {
     if (t->waiter.chan) {
       *p = t->allnext;
       t->pool = NULL;
+      cu_state_uncache(t->L);  /* the pool's cache goes with it */
       t->waiter.wake = wakeorphan;
       t->waiter.release = releaseorphan;
     }
@@ -460,6 +469,7 @@ static void shutpool (Pool *pool) {
     freetask(t);
   }
   while (pool->nspare > 0) lua_close(pool->spare[--pool->nspare]);
+  cu_regions_free(&pool->regions, &pool->origin);
   uv_cond_destroy(&pool->changed);
   uv_cond_destroy(&pool->work);
   uv_mutex_destroy(&pool->mutex);
@@ -558,6 +568,7 @@ static int threads_create (lua_State *L) {
   pool = newpool();
   if (pool == NULL) return luaL_error(L, "not enough memory");
   cu_state_origin(L, &pool->origin);
+  pool->origin.cache = &pool->regions;
   pool->expected = size;
   err = grow(pool, size);
   ref->pool = pool;
