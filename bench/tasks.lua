@@ -32,8 +32,9 @@ local bench = {
     {name = "coutil", needs = {"coutil.threads"}, run = coutil},
   },
   targets = {
-    {slower = "coutil", than = "floor", atmost = 2},
+    {slower = "coutil", than = "floor", atmost = 1.5},
   },
+  callgrind = {n = 5000, contenders = {"coutil", "floor"}},
 }
 
 -- Standalone: wall-clock rates, alternating contenders, medians.

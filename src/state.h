@@ -64,16 +64,38 @@ lua_State *cu_state_new (lua_State *L);
 
 /* The same in two steps, so that the first can run on another thread
    ahead of time (thread pools keep a few spare states): */
+/* Blocks of the states' regions (state.c, "the allocator of independent
+   states") kept for the next states by their owner (a thread pool), and
+   given back with cu_regions_free before the allocator may go. */
+#define CU_NREGIONS 8
+
+typedef struct cu_Regions {
+  uv_mutex_t mutex;  /* taken by lua_close and the making of a state */
+  int n;
+  void *block[CU_NREGIONS];
+} cu_Regions;
+
 typedef struct cu_StateOrigin {
   lua_Alloc alloc;
   void *ud;
   lua_CFunction panic;
   int warn;  /* warnings start on: COUTIL_WARNINGS=on (the coutil command) */
+  cu_Regions *cache;  /* NULL: regions go back to 'alloc' */
 } cu_StateOrigin;
 
 /* What a new state takes from L (its allocator and panic function) and
-   the process (whether its warnings start on). */
+   the process (whether its warnings start on); no cache. */
 void cu_state_origin (lua_State *L, cu_StateOrigin *o);
+
+/* An empty cache; a libuv error code. */
+int cu_regions_init (cu_Regions *c);
+
+/* Frees the cached blocks with o's allocator, and the cache's mutex. */
+void cu_regions_free (cu_Regions *c, const cu_StateOrigin *o);
+
+/* NL's region goes back to the allocator at lua_close, not to a cache
+   (an orphan task outlives its pool). */
+void cu_state_uncache (lua_State *NL);
 
 /* Step 1, on any thread: a fresh state with 'package' loaded and the
    standard libraries and coutil's modules preloaded; NULL when out of

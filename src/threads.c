@@ -58,7 +58,8 @@ struct Pool {
   int ntasks, nrunning, npending, nsuspended;
   int expected, actual;
   int nidle;            /* workers waiting on 'work' (to signal) */
-  cu_StateOrigin origin;  /* of the creator: for spare states */
+  cu_StateOrigin origin;  /* of the creator: for the tasks' states */
+  cu_Regions regions;   /* blocks of closed states for new ones */
   int nspare;
   lua_State *spare[NSPARE];  /* fresh states made by idle workers */
 };
@@ -256,6 +257,16 @@ static void unlinktask_poollocked (Pool *pool, Task *t) {
   uv_cond_broadcast(&pool->changed);
 }
 
+/* Keeps NL, built without the lock, as a spare state if there is room. */
+static void keepspare_poollocked (Pool *pool, lua_State *NL) {
+  if (pool->nspare < NSPARE) pool->spare[pool->nspare++] = NL;
+  else {
+    uv_mutex_unlock(&pool->mutex);
+    lua_close(NL);
+    uv_mutex_lock(&pool->mutex);
+  }
+}
+
 /* Makes spare states up to 'upto', unless a task comes. Called and
    returns with the lock held; builds each state without it. */
 static void makespares_poollocked (Pool *pool, int upto) {
@@ -265,12 +276,7 @@ static void makespares_poollocked (Pool *pool, int upto) {
     NL = cu_state_newbare(&pool->origin);
     uv_mutex_lock(&pool->mutex);
     if (NL == NULL) break;
-    if (pool->nspare < NSPARE) pool->spare[pool->nspare++] = NL;
-    else {
-      uv_mutex_unlock(&pool->mutex);
-      lua_close(NL);
-      uv_mutex_lock(&pool->mutex);
-    }
+    keepspare_poollocked(pool, NL);
     if (pool->head) break;  /* tasks first */
   }
 }
@@ -281,7 +287,11 @@ static lua_State *takestate (lua_State *L, Pool *pool) {
   uv_mutex_lock(&pool->mutex);
   if (pool->nspare > 0) NL = pool->spare[--pool->nspare];
   uv_mutex_unlock(&pool->mutex);
-  if (NL == NULL) return cu_state_new(L);
+  /* the creator's allocator and panic function, as cu_state_new(L) */
+  if (NL == NULL && (NL = cu_state_newbare(&pool->origin)) == NULL) {
+    lua_pushliteral(L, "not enough memory");
+    return NULL;
+  }
   return cu_state_inheritpreloads(L, NL);
 }
 
@@ -340,9 +350,17 @@ static void workermain (void *arg) {
     ended = settle_poollocked(pool, t, res);
     t = take_poollocked(pool);
     if (ended) {
+      /* a state for the one that dostring will start next: made here,
+         while the caller loads its chunk, not by the caller itself
+         when it finds no spare (tasks that come faster than the pool
+         is idle never leave time for makespares_poollocked) */
+      int spare = pool->nspare < NSPARE && pool->actual <= pool->expected;
+      lua_State *NL;
       uv_mutex_unlock(&pool->mutex);
       freetask(ended);  /* lua_close: outside the lock */
+      NL = spare ? cu_state_newbare(&pool->origin) : NULL;
       uv_mutex_lock(&pool->mutex);
+      if (NL) keepspare_poollocked(pool, NL);
     }
   }
   pool->actual--;
@@ -378,7 +396,10 @@ static Pool *newpool (void) {
   if (uv_mutex_init(&pool->mutex) != 0) goto nomutex;
   if (uv_cond_init(&pool->work) != 0) goto nowork;
   if (uv_cond_init(&pool->changed) != 0) goto nochanged;
+  if (cu_regions_init(&pool->regions) != 0) goto noregions;
   return pool;
+noregions:
+  uv_cond_destroy(&pool->changed);
 nochanged:
   uv_cond_destroy(&pool->work);
 nowork:
@@ -409,6 +430,7 @@ static Task *keeporphans_chanlocked (Task *all) {
     if (t->waiter.chan) {
       *p = t->allnext;
       t->pool = NULL;
+      cu_state_uncache(t->L);  /* the pool's cache goes with it */
       t->waiter.wake = wakeorphan;
       t->waiter.release = releaseorphan;
     }
@@ -447,6 +469,7 @@ static void shutpool (Pool *pool) {
     freetask(t);
   }
   while (pool->nspare > 0) lua_close(pool->spare[--pool->nspare]);
+  cu_regions_free(&pool->regions, &pool->origin);
   uv_cond_destroy(&pool->changed);
   uv_cond_destroy(&pool->work);
   uv_mutex_destroy(&pool->mutex);
@@ -545,6 +568,7 @@ static int threads_create (lua_State *L) {
   pool = newpool();
   if (pool == NULL) return luaL_error(L, "not enough memory");
   cu_state_origin(L, &pool->origin);
+  pool->origin.cache = &pool->regions;
   pool->expected = size;
   err = grow(pool, size);
   ref->pool = pool;
