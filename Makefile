@@ -117,7 +117,10 @@ check-fuzz: fuzz
 
 # The suite and the conformance files under valgrind's memcheck
 # (test/vglua): memory errors and definite leaks fail. Its own build, so
-# that rebuilding build/ meanwhile cannot disturb it.
+# that rebuilding build/ meanwhile cannot disturb it; one operation record
+# per slab (CU_SLAB_BYTES=0) and no region allocator for independent
+# states (COUTIL_ARENA=off), so that memcheck sees every record and every
+# Lua block as an allocation of its own.
 # Left out: signal.lua (valgrind itself aborts on signals that arrive
 # while its thread is not in a system call: m_signals.c assertion),
 # launcher.lua and timeout.lua (they time prompts and timeouts against the
@@ -130,10 +133,10 @@ VG_SKIP  := test/signal.lua test/launcher.lua test/timeout.lua \
             test/rockspec.lua
 check-valgrind:
 	$(MAKE) BUILD=build-vg CFLAGS="-DCU_SLAB_BYTES=0" all build-vg/sigdefault
-	COUTIL_LUA=$(abspath test/vglua) COUTIL_TEST_TIMEOUT=900 \
+	COUTIL_ARENA=off COUTIL_LUA=$(abspath test/vglua) COUTIL_TEST_TIMEOUT=900 \
 	  COUTIL_JOBS=$${COUTIL_JOBS:-2} COUTIL_FUZZ_SCALE=$${COUTIL_FUZZ_SCALE:-0.1} \
 	  COUTIL_SKIP="$(VG_SKIP)" $(LUA) test/run.lua build-vg/lib $(TESTS)
-	IMPL_CPATH='build-vg/lib/?.so' LUA=$(abspath test/vglua) \
+	COUTIL_ARENA=off IMPL_CPATH='build-vg/lib/?.so' LUA=$(abspath test/vglua) \
 	  build-vg/sigdefault sh test/conformance/run.sh -s thread
 
 # The suite again under the collector modes of test/gcstress.lua, on the
