@@ -53,14 +53,8 @@ struct cu_Slab {
 
 #define SLABSHIFT 8  /* an id is (slab << SLABSHIFT) | place */
 
-#ifndef CU_SLAB_BYTES
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if !defined(CU_SLAB_BYTES) && (defined(CU_ASAN) || defined(CU_TSAN))
 #define CU_SLAB_BYTES 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define CU_SLAB_BYTES 0
-#endif
-#endif
 #endif
 #ifndef CU_SLAB_BYTES
 #define CU_SLAB_BYTES 16384

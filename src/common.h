@@ -13,6 +13,24 @@
 
 #define CU_EXPORT __attribute__((visibility("default")))
 
+/* Built with AddressSanitizer or ThreadSanitizer (gcc tells by macros,
+   clang by __has_feature): our own allocators then give way, so that the
+   sanitizer sees every block (await.c's slabs, state.c's regions). */
+#if defined(__SANITIZE_ADDRESS__)
+#define CU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CU_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define CU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CU_TSAN 1
+#endif
+#endif
+
 /* Newer libuv calls sit behind this guard (Debian 12 ships 1.44). */
 #define CU_UV_AT_LEAST(maj, min) \
   (UV_VERSION_MAJOR > (maj) || \

@@ -254,14 +254,6 @@ static void warnon (void *ud, const char *msg, int tocont) {
 ** creator's allocator, as before.
 */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CU_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CU_ASAN 1
-#endif
-#endif
-
 #ifdef CU_ASAN
 #include <sanitizer/asan_interface.h>
 #define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
