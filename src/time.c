@@ -367,8 +367,8 @@ void cu_time_teardown (cu_Loop *loop) {
   loop->capheap = loop->nslots = 0;
 }
 
-/* Milliseconds in 'seconds' at 'arg'; nil or negative is zero. Rounds up,
-   so a positive value never sleeps less than asked. */
+/* Milliseconds in 'seconds' at 'arg'; nil or negative is zero. Rounds up
+   (see system_suspend for the rest of "never less than asked"). */
 static uint64_t checkmillisecs (lua_State *L, int arg) {
   lua_Number s = luaL_optnumber(L, arg, 0);
   lua_Number ms;
@@ -401,8 +401,13 @@ static int system_suspend (lua_State *L) {
   if (ms == 0) return cu_time_yieldready(L);
   op = cu_await_begintimer(L);
   op->cancel = canceltimer;
+  /* The cached time is the real time at its update rounded down to the
+     millisecond: a sleeper due at now + ms could wake up to 1 ms short of
+     'ms' after that update (when the loop's next update is the first
+     past the millisecond boundary), so one more. The suite measures it. */
   now = uv_now(&op->loop->uv);
-  err = addsleeper(op->loop, op, ms > UINT64_MAX - now ? UINT64_MAX : now + ms);
+  err = addsleeper(op->loop, op,
+                   ms >= UINT64_MAX - now ? UINT64_MAX : now + ms + 1);
   if (err < 0) return cu_await_fail(L, op, err);
   return cu_await_yield(L, op, 0);
 }
