@@ -30,6 +30,30 @@ typedef struct Queue {
   uintptr_t serial[];
 } Queue;
 
+/* The emit in progress on this system thread, innermost first: set while
+   an emitter resumes a waiter, so that the waiter's continuation knows an
+   emit resumed it (cu_event_byemit) and a waiter that awaits the same
+   table again (a hand-off) re-registers in the slot it was taken from.
+   That slot still anchors it when it is the queue's tail and was not
+   written since ('gen'): no table look-up, no write. Per system thread,
+   not per state: a resume never leaves its thread, and a record names
+   the coroutine it resumes, which is alive (running) while the record
+   is current. In the thread's static TLS block (initial-exec): one load,
+   where the dynamic model calls __tls_get_addr. */
+typedef struct Emit {
+  lua_State *co;       /* the waiter being resumed */
+  const void *key;     /* the table emitted on, NULL if not a table */
+  struct Queue *q;     /* its queue */
+  int slot;            /* the entry taken out for 'co' */
+  unsigned gen;        /* q->gen then */
+} Emit;
+
+#if defined(__GNUC__) && defined(__ELF__)
+static _Thread_local Emit *emitting __attribute__((tls_model("initial-exec")));
+#else
+static _Thread_local Emit *emitting;
+#endif
+
 #define QUEUE_MINCAP 4
 #define STORED 1       /* serial of a stored event: never a hole */
 
@@ -90,8 +114,7 @@ int cu_event_iskey (lua_State *L, int arg) {
 }
 
 int cu_event_byemit (lua_State *L) {
-  cu_Events *st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
-  return st->emitted == L;
+  return emitting != NULL && emitting->co == L;
 }
 
 /* --- queues --- */
@@ -125,7 +148,7 @@ static Queue *newqueue (lua_State *L, int t, int v, int cap) {
 }
 
 /* Sets user value i+1 of the queue 'q' at 'ud' to the value at the top
-   (popped). Every write goes through here: see cu_Events.emitgen. */
+   (popped). Every write goes through here: see Emit.gen. */
 static void setslot (lua_State *L, Queue *q, int ud, int i) {
   lua_setiuservalue(L, ud, i + 1);
   q->gen++;
@@ -277,21 +300,21 @@ void cu_event_unregister (lua_State *L, int first, int last, int serial) {
 static void resumewaiter (lua_State *L, Queue *q, int i, lua_State *co,
                           int first, int n, uintptr_t serial,
                           int head, int tail) {
-  cu_Events *st = q->st, saved = *st;
+  Emit rec, *outer = emitting;
   int k;
   /* a waiter's frame keeps most of the LUA_MINSTACK slots it was given */
   if (n > LUA_MINSTACK / 2 && !lua_checkstack(co, n))
     luaL_error(L, "stack overflow");
   for (k = 0; k < n; k++) lua_pushvalue(L, first + k);
   lua_xmove(L, co, n);
-  st->emitted = co;
-  st->emitkey = q->key;
-  st->emitq = q;
-  st->emitslot = i;
-  st->emitgen = q->gen;
+  rec.co = co;
+  rec.key = q->key;
+  rec.q = q;
+  rec.slot = i;
+  rec.gen = q->gen;
+  emitting = &rec;
   k = resume(L, co, n);
-  saved.serial = st->serial;
-  *st = saved;  /* an emit may run inside another's resume */
+  emitting = outer;  /* an emit may run inside another's resume */
   if (k) {
     q->claimed = 0;  /* no emit goes on: never leave waiters claimed */
     q->serial[i] = serial;
@@ -438,7 +461,8 @@ static int awaitany_k (lua_State *L, int status, lua_KContext ctx) {
    entry. */
 static int awaitone_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
-  if (((cu_Events *)ctx)->emitted != L) cu_event_unregister(L, 1, 1, 2);
+  (void)ctx;
+  if (!cu_event_byemit(L)) cu_event_unregister(L, 1, 1, 2);
   return lua_gettop(L) - 2;
 }
 
@@ -483,17 +507,19 @@ static int distinct (lua_State *L) {
 /* Waits on the value at 1 alone: the hot path of a hand-off, so the
    queue stays in the frame instead of being popped. */
 static int waitone (lua_State *L, int type) {
-  cu_Events *st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
-  Queue *q = st->emitq;
+  Emit *em = emitting;
+  cu_Events *st;
+  Queue *q;
   uintptr_t serial;
   if (lua_gettop(L) != 1) lua_settop(L, 1);
-  if (st->emitted == L && type == LUA_TTABLE && !q->moved &&
-      q->gen == st->emitgen && q->tail == st->emitslot &&
-      lua_topointer(L, 1) == st->emitkey) {  /* a hand-off: cu_Events */
-    serial = ++st->serial;
+  if (em != NULL && em->co == L && type == LUA_TTABLE &&
+      !(q = em->q)->moved && q->gen == em->gen && q->tail == em->slot &&
+      lua_topointer(L, 1) == em->key) {  /* a hand-off: see Emit */
+    serial = ++q->st->serial;
     q->serial[q->tail++] = serial;
   }
   else {
+    st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
     q = tailqueue(L, CU_WAITERS_UP, 1);
     serial = ++st->serial;
     lua_pushthread(L);
@@ -502,7 +528,7 @@ static int waitone (lua_State *L, int type) {
     lua_settop(L, 1);
   }
   lua_pushlightuserdata(L, (void *)serial);
-  return lua_yieldk(L, 0, (lua_KContext)st, awaitone_k);
+  return lua_yieldk(L, 0, 0, awaitone_k);
 }
 
 /* e, ... = event.await(e) */

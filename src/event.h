@@ -15,18 +15,8 @@
 #include "common.h"
 
 typedef struct cu_Events {
-  uintptr_t serial;     /* last serial handed out; never 0 */
-  lua_State *emitted;   /* the coroutine an emitter is resuming */
-  /* While 'emitted' runs: the table the emitter emits on (NULL if not a
-     table), its queue, the slot of the entry taken out for 'emitted' and
-     the queue's write count then. If 'emitted' awaits the same table
-     again (a hand-off) and the slot is the tail and was not written since,
-     the slot still anchors 'emitted': it re-registers in place, with no
-     table lookup and no write. */
-  const void *emitkey;
-  struct Queue *emitq;
-  int emitslot;
-  unsigned emitgen;
+  uintptr_t serial;     /* last serial handed out; never 0 (the emit in
+                           progress is in event.c: Emit) */
 } cu_Events;
 
 #define CU_EVENTS_UP  lua_upvalueindex(1)

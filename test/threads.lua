@@ -359,6 +359,61 @@ H.case("system.run in a task still runs other awaits", function ()
   pool:close()
 end)
 
+-- The emit in progress is recorded per system thread (src/event.c): two
+-- tasks handing off on their own threads at once must each see only
+-- their own emits, nested ones, mutexes and promises included.
+H.case("event hand-offs in tasks on two threads at once", function ()
+  local report = newname()
+  local pool = threads.create(2)
+  local chunk = prologue .. [[
+    local event = require "coutil.event"
+    local mutex = require "coutil.mutex"
+    local promise = require "coutil.promise"
+    local report, n = ...
+    local e, inner, lock = {}, {}, {}
+    local got, sum, nested, locked = 0, 0, 0, 0
+    coroutine.wrap(function ()
+      while true do
+        local _, v = event.await(e)
+        got, sum = got + 1, sum + v
+        if v % 100 == 0 then event.emitone(inner, v) end
+      end
+    end)()
+    coroutine.wrap(function ()
+      while true do
+        local _, v = event.await(inner)
+        nested = nested + v
+      end
+    end)()
+    for i = 1, n do assert(event.emitone(e, i)) end
+    local holder = coroutine.wrap(function ()
+      mutex.lock(lock)
+      event.await(lock)  -- until told to unlock
+      mutex.unlock(lock)
+    end)
+    holder()
+    coroutine.wrap(function ()
+      mutex.lock(lock)  -- waits for the holder: an emit resumes it
+      locked = locked + 1
+      mutex.unlock(lock)
+    end)()
+    event.emitone(lock)
+    local p, fulfill = promise.create()
+    local value
+    coroutine.wrap(function () value = p() end)()
+    fulfill(n)
+    coroutine.yield(report, "out", got, sum, nested, locked, value)
+  ]]
+  local n = 20000
+  for _ = 1, 2 do assert(pool:dostring(chunk, "handoff", "t", report, n)) end
+  local sum, nested = n * (n + 1) // 2, 0
+  for v = 100, n, 100 do nested = nested + v end
+  for _, got in ipairs(receive(report, 2, 60)) do
+    H.same({n, sum, nested, 1, n}, got[1], got[2], got[3], got[4], got[5])
+  end
+  pool:close()
+end)
+
 H.case("a task's awaitch can be halted", function ()
   local name, report = newname(), newname()
   local pool = threads.create(1)
