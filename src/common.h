@@ -13,6 +13,14 @@
 
 #define CU_EXPORT __attribute__((visibility("default")))
 
+/* For the few functions of a hot path that the compiler would keep out
+   of line (one caller, but long): event.c's resume of a waiter. */
+#if defined(__GNUC__)
+#define CU_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define CU_ALWAYS_INLINE
+#endif
+
 /* Built with AddressSanitizer or ThreadSanitizer (gcc tells by macros,
    clang by __has_feature): our own allocators then give way, so that the
    sanitizer sees every block (await.c's slabs, state.c's regions). */

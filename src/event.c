@@ -297,7 +297,8 @@ void cu_event_unregister (lua_State *L, int first, int last, int serial) {
    cu_event_resume). When Lua refuses to resume it (too many nested
    resumes), the entry is put back as it was and the error is raised in
    the emitter: the waiter stays registered. */
-static void resumewaiter (lua_State *L, Queue *q, int i, lua_State *co,
+static inline CU_ALWAYS_INLINE
+void resumewaiter (lua_State *L, Queue *q, int i, lua_State *co,
                           int first, int n, uintptr_t serial,
                           int head, int tail) {
   Emit rec, *outer = emitting;
