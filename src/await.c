@@ -528,6 +528,16 @@ int cu_await_pushresult (cu_Await *op, lua_State *co, int err) {
   return cu_await_pushp(op, co, pushresult_p, &err);
 }
 
+static int pushfailure_p (lua_State *L, void *data) {
+  lua_pushboolean(L, 0);
+  lua_pushstring(L, (const char *)data);
+  return 2;
+}
+
+int cu_await_pushfailure (cu_Await *op, lua_State *co, const char *msg) {
+  return cu_await_pushp(op, co, pushfailure_p, (void *)msg);
+}
+
 /* cu_warnerror on R, for a coroutine whose error nobody catches. The
    message (a traceback, a conversion) needs memory: when there is none,
    a string error goes without its traceback, and any other is told as

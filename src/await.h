@@ -213,6 +213,11 @@ int cu_loop_pushp (cu_Loop *loop, lua_State *co,
    triple of 'err' (whose libuv message is a new string). */
 int cu_await_pushresult (cu_Await *op, lua_State *co, int err);
 
+/* False and 'msg' (a static string) through cu_await_pushp: for results
+   that cannot be delivered, so that the waiter is resumed and told
+   rather than left waiting for ever (too many values for its stack). */
+int cu_await_pushfailure (cu_Await *op, lua_State *co, const char *msg);
+
 /* libuv is done with 'op'. If 'co' is not NULL, resumes it with the 'n'
    values on its top (errors go to warn). Frees 'op' when nobody waits.
    Only inside a libuv callback (it uses the thread running system.run). */

@@ -249,7 +249,10 @@ static int pushgot_p (lua_State *L, void *data) {
 }
 
 /* Resumes the coroutine of a matched waiter with true and the values of
-   the matching call (nothing when it was resumed early or closed). */
+   the matching call (nothing when it was resumed early or closed); with
+   false and "stack overflow" when its stack cannot take them, as a task
+   that awaits by yielding gets (threads.c): the values are lost, but the
+   coroutine does not wait for ever. */
 static void finishwaiter (LoopWaiter *lw) {
   cu_Await *op = lw->op;
   lua_State *co = cu_await_waiter(op);
@@ -260,7 +263,7 @@ static void finishwaiter (LoopWaiter *lw) {
   }
   if (co && lua_checkstack(co, lw->w.got.n + 1))
     n = cu_await_pushp(op, co, pushgot_p, lw);
-  else co = NULL;
+  else if (co) n = cu_await_pushfailure(op, co, "stack overflow");
   freewaiter(lw);
   cu_await_finish(op, co, n);
 }

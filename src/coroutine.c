@@ -162,7 +162,8 @@ static void on_work (uv_work_t *req, int status) {
     p->status = p->outcome == LUA_YIELD ? SUSPENDED : DEAD;
     if (co && lua_checkstack(co, p->io.n + 2))
       n = cu_await_pushp(op, co, pushoutcome_p, p);
-    else co = NULL;
+    else if (co)  /* coroutine.resume's failure when its stack is short */
+      n = cu_await_pushfailure(op, co, "too many results to resume");
   }
   if (p->closeatend) closechunk(p);  /* the results are out already */
   cu_await_finish(op, co, n);

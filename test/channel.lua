@@ -625,4 +625,26 @@ function ()
   assert(out:find("done", 1, true), out)
 end)
 
+-- A waiter whose stack cannot take the values of its match used to be
+-- left waiting for ever (the values were taken, nothing resumed it).
+H.case("a match with more values than the waiter's stack takes fails it", function ()
+  local name = newname()
+  local rch, sch = channel.create(name), channel.create(name)
+  local filler, big = {}, {}
+  for i = 1, 20000 do filler[i] = i end
+  for i = 1, 990000 do big[i] = i end  -- 1,000,000 slots at most in all
+  local res
+  local function deep (...)  -- keeps the 20,000 values in its frame
+    res = H.pack(system.awaitch(rch, "in"))
+    return select("#", ...)
+  end
+  spawn(deep, table.unpack(filler))
+  H.same({true}, sch:sync("out", table.unpack(big)))
+  big = nil
+  drain(10)
+  H.same({false, "stack overflow"}, table.unpack(res, 1, res.n))
+  rch:close()
+  sch:close()
+end)
+
 H.done()

@@ -386,4 +386,31 @@ childcase("lua_close waits for a state coroutine still running", function ()
   assert(m and out:find("chunk done", m, true), out)
 end)
 
+-- A resumer whose stack cannot take what the state coroutine yielded used
+-- to be left waiting for ever; coroutine.resume fails so in that case.
+H.case("more results than the resumer's stack takes fail the resume", function ()
+  local co = H.track(scoro.load([[
+    local table = require "table"
+    local coroutine = require "coroutine"
+    local t = {}
+    for i = 1, 990000 do t[i] = i end  -- 1,000,000 slots at most in all
+    coroutine.yield(table.unpack(t))
+    return "done"
+  ]]))
+  local filler = {}
+  for i = 1, 20000 do filler[i] = i end
+  local first, second
+  local function deep (...)  -- keeps the 20,000 values in its frame
+    first = H.pack(system.resume(co))
+    second = H.pack(system.resume(co))
+    return select("#", ...)
+  end
+  spawn(deep, table.unpack(filler))
+  drain(20)
+  H.same({false, "too many results to resume"},
+         table.unpack(first, 1, first.n))
+  H.same({true, "done"}, table.unpack(second, 1, second.n))
+  H.same({"dead"}, co:status())
+end)
+
 H.done()
