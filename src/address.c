@@ -432,6 +432,37 @@ static int startlookup (lua_State *L, cu_Await *op) {
                         a.hashints ? &a.hints : NULL);
 }
 
+/* The push of a blocking lookup, in a protected frame that holds copies
+   of the caller's values (pushes read arguments by index), then the
+   InfoPush. */
+static int pushnow_p (lua_State *L) {
+  InfoPush *p = (InfoPush *)lua_touserdata(L, lua_gettop(L));
+  lua_pop(L, 1);
+  return p->push(L, p->status, &p->res);
+}
+
+/* The '~' path of lookupinfo: a push that raises (a memory error) must
+   not lose the result, so it runs under lua_pcall, and the result is
+   freed either way unless the push took it. */
+static int lookupnow (lua_State *L, const char *name, const char *service,
+                      const struct addrinfo *hints, const PushInfo *push) {
+  uv_getaddrinfo_t req;
+  InfoPush p;
+  int i, top = lua_gettop(L), err, status;
+  luaL_checkstack(L, top + 2, NULL);  /* before there is a result */
+  err = uv_getaddrinfo(cu_loop(L), &req, NULL, name, service, hints);
+  p.push = *push;
+  p.status = err;
+  p.res = err < 0 ? NULL : req.addrinfo;
+  lua_pushcfunction(L, pushnow_p);
+  for (i = 1; i <= top; i++) lua_pushvalue(L, i);
+  lua_pushlightuserdata(L, &p);
+  status = lua_pcall(L, top + 1, LUA_MULTRET, 0);
+  if (p.res) uv_freeaddrinfo(p.res);
+  if (status != LUA_OK) return lua_error(L);
+  return lua_gettop(L) - top;
+}
+
 /* Runs getaddrinfo for findaddr or nameaddr, blocking ('~') or awaiting;
    '*push' pushes the results onto whoever gets them. */
 static int lookupinfo (lua_State *L, const char *mode, const char *name,
@@ -439,14 +470,7 @@ static int lookupinfo (lua_State *L, const char *mode, const char *name,
                        const PushInfo *push) {
   cu_Await *op;
   LookupArgs *a;
-  if (cu_blocking(mode)) {
-    uv_getaddrinfo_t req;
-    int err = uv_getaddrinfo(cu_loop(L), &req, NULL, name, service, hints);
-    struct addrinfo *res = err < 0 ? NULL : req.addrinfo;
-    int n = (*push)(L, err, &res);
-    if (res) uv_freeaddrinfo(res);
-    return n;
-  }
+  if (cu_blocking(mode)) return lookupnow(L, name, service, hints, push);
   op = cu_await_begin(L);
   op->cancel = cu_await_cancelwork;
   op->data = (void *)push;
