@@ -242,10 +242,14 @@ static int runtask (Task *t) {
   }
 }
 
-static void freetask (Task *t) {
+static void closetask (Task *t) {
   lua_close(t->L);  /* may wait for pools the task itself created */
   cu_values_free(&t->waiter.sent);
   cu_values_free(&t->waiter.got);
+}
+
+static void freetask (Task *t) {
+  closetask(t);
   free(t);
 }
 
@@ -328,9 +332,11 @@ static void workermain (void *arg) {
   Pool *pool = wk->pool;
   Worker **p;
   Task *t = NULL;
+  int wantspare = 0;
   uv_mutex_lock(&pool->mutex);
   for (;;) {
     Task *ended;
+    lua_State *NL = NULL;
     int res;
     if (t == NULL) {
       if (pool->head == NULL && pool->actual <= pool->expected)
@@ -341,27 +347,29 @@ static void workermain (void *arg) {
         pool->nidle--;
       }
       if ((t = take_poollocked(pool)) == NULL) break;  /* resized down */
+      wantspare = pool->nspare < NSPARE && pool->actual <= pool->expected;
     }
     uv_mutex_unlock(&pool->mutex);
     res = runtask(t);
+    if (res == FINISHED) {
+      /* A task ends when its state is closed, outside the lock: lua_close
+         may wait for the pools the task made, and threads.count shows the
+         task running until then (the suite's "nested pool" counts so).
+         Then a state for the task that dostring starts next: made here,
+         while the caller loads its chunk, not by the caller itself when
+         it finds no spare (tasks that come faster than the pool is idle
+         never leave time for makespares_poollocked). */
+      closetask(t);
+      if (wantspare) NL = cu_state_newbare(&pool->origin);
+    }
     uv_mutex_lock(&pool->mutex);
+    if (NL) keepspare_poollocked(pool, NL);  /* may drop the lock a while */
     /* the next task is taken in the same hold of the lock: threads.count
        never sees this thread run nothing between two tasks */
     ended = settle_poollocked(pool, t, res);
     t = take_poollocked(pool);
-    if (ended) {
-      /* a state for the one that dostring will start next: made here,
-         while the caller loads its chunk, not by the caller itself
-         when it finds no spare (tasks that come faster than the pool
-         is idle never leave time for makespares_poollocked) */
-      int spare = pool->nspare < NSPARE && pool->actual <= pool->expected;
-      lua_State *NL;
-      uv_mutex_unlock(&pool->mutex);
-      freetask(ended);  /* lua_close: outside the lock */
-      NL = spare ? cu_state_newbare(&pool->origin) : NULL;
-      uv_mutex_lock(&pool->mutex);
-      if (NL) keepspare_poollocked(pool, NL);
-    }
+    wantspare = pool->nspare < NSPARE && pool->actual <= pool->expected;
+    free(ended);
   }
   pool->actual--;
   for (p = &pool->workers; *p != wk; p = &(*p)->next) ;

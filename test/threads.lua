@@ -414,6 +414,31 @@ H.case("event hand-offs in tasks on two threads at once", function ()
   pool:close()
 end)
 
+-- A task ends when its state is closed: lua_close waits for the pools the
+-- task made and did not close, and the task counts as running meanwhile
+-- (the suite's "nested pool"). It used to be counted out before.
+H.case("a task closing its own pool counts as running until closed", function ()
+  local name = newname()
+  local pool = threads.create(1)
+  assert(pool:dostring(prologue .. [[
+    local threads = require "coutil.threads"
+    local inner = threads.create(1)
+    assert(inner:dostring("local coroutine = require 'coroutine' \z
+                           coroutine.yield(...)", "inner", "t", ...))
+    -- returns with 'inner' open: its lua_close waits for the inner task
+  ]], "outer", "t", name))
+  waitfor(function () return channel.getnames()[name] end,
+          "the inner task to wait")
+  system.suspend(0.05, "~")  -- the outer chunk has long returned
+  H.same({1, 1, 0}, pool:count("nrp"))
+  local ch = channel.create(name)
+  assert(ch:sync("in"))
+  ch:close()
+  waitfor(function () return pool:count("n") == 0 end, "the outer task")
+  H.same({0, 0}, pool:count("nr"))
+  pool:close()
+end)
+
 H.case("a task's awaitch can be halted", function ()
   local name, report = newname(), newname()
   local pool = threads.create(1)
