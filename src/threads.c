@@ -283,8 +283,9 @@ static void unlinktask_poollocked (Pool *pool, Task *t) {
   if (t->allprev) t->allprev->allnext = t->allnext;
   else pool->all = t->allnext;
   if (t->allnext) t->allnext->allprev = t->allprev;
-  pool->ntasks--;
-  uv_cond_broadcast(&pool->changed);
+  /* close waits for no task (or no thread) left: waking it at each end
+     made it take the lock once per task, against the workers */
+  if (--pool->ntasks == 0) uv_cond_broadcast(&pool->changed);
 }
 
 /* Keeps NL, built without the lock, as a spare state if there is room. */
