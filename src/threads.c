@@ -959,6 +959,21 @@ static int threads_close (lua_State *L) {
   return 1;
 }
 
+/* A zeroed block of 'size' bytes in L's registry at 'key', whose 'gc'
+   runs at lua_close; made once per state, whatever opens the module. */
+static void registryblock (lua_State *L, const void *key, size_t size,
+                           lua_CFunction gc) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TNIL) {
+    memset(lua_newuserdatauv(L, size, 0), 0, size);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+  }
+  lua_pop(L, 1);
+}
+
 void cu_open_threads (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"create", threads_create},
@@ -969,26 +984,8 @@ void cu_open_threads (lua_State *L) {
     {"close", threads_close},
     {NULL, NULL}
   };
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &UNCLOSEDKEY) == LUA_TNIL) {
-    Pool **list = (Pool **)lua_newuserdatauv(L, sizeof(Pool *), 0);
-    *list = NULL;
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, unclosed_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &UNCLOSEDKEY);
-  }
-  lua_pop(L, 1);
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &COMPILERKEY) == LUA_TNIL) {
-    Compiler *c = (Compiler *)lua_newuserdatauv(L, sizeof(Compiler), 0);
-    memset(c, 0, sizeof(Compiler));
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, compiler_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &COMPILERKEY);
-  }
-  lua_pop(L, 1);
+  registryblock(L, &UNCLOSEDKEY, sizeof(Pool *), unclosed_gc);
+  registryblock(L, &COMPILERKEY, sizeof(Compiler), compiler_gc);
   static const luaL_Reg metas[] = {
     {"__close", threads_close},
     {NULL, NULL}
