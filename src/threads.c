@@ -723,6 +723,7 @@ typedef struct Cached {
 
 typedef struct Compiler {
   lua_State *S;         /* where chunks are compiled; made on first use */
+  int closed;           /* by lua_close: finalizers may still compile */
   unsigned long clock;
   Cached cached[NCACHED];
 } Compiler;
@@ -749,6 +750,7 @@ static int compiler_gc (lua_State *L) {
   for (i = 0; i < NCACHED; i++) dropcached(&c->cached[i]);
   if (c->S != NULL) lua_close(c->S);
   c->S = NULL;
+  c->closed = 1;
   return 0;
 }
 
@@ -813,7 +815,7 @@ static void keepcode (Compiler *c, Code *code, const char *chunk,
   size_t keylen = len + nlen + mlen;
   Cached *e = &c->cached[0];
   int i;
-  if (keylen + code->len > CACHEDMAX) return;
+  if (keylen + code->len > CACHEDMAX || c->closed) return;
   for (i = 1; i < NCACHED && e->code != NULL; i++) {
     if (c->cached[i].code == NULL || c->cached[i].used < e->used)
       e = &c->cached[i];
@@ -898,14 +900,18 @@ static Task *newtask (lua_State *L, Pool *pool, int first) {
    dostring/dofile return. */
 static int addtask (lua_State *L, Task *t, Compiler *c, int status) {
   Pool *pool = t->pool;
-  if (status != LUA_OK) {
-    freetask(t);
-    if (status < 0) return luaL_error(L, "not enough memory");
+  if (status != LUA_OK) freetask(t);
+  if (status > 0) {  /* the load error */
     lua_pushboolean(L, 0);  /* false, never nil: conventions.md */
     lua_pushstring(L, lua_tostring(c->S, -1));
     lua_settop(c->S, 0);
-    return 2;
   }
+  if (c->closed && c->S != NULL) {  /* no finalizer will close it now */
+    lua_close(c->S);
+    c->S = NULL;
+  }
+  if (status < 0) return luaL_error(L, "not enough memory");
+  if (status > 0) return 2;
   uv_mutex_lock(&pool->mutex);
   t->allnext = pool->all;
   if (pool->all) pool->all->allprev = t;

@@ -250,6 +250,24 @@ function ()
   pool:close()
 end)
 
+H.case("a finalizer at lua_close of a task still starts tasks", function ()
+  local name = newname()
+  local pool = threads.create(1)
+  -- marked for finalization before the module's own blocks, so run after
+  -- them when the task's state closes
+  assert(pool:dostring(prologue .. [[
+    local name = ...
+    setmetatable({}, {__gc = function ()
+      local own = require("coutil.threads").create()
+      own:dostring("local name = ... require('coroutine').yield(name, " ..
+                   "'out', 'from gc')", "gc", "t", name)
+    end})
+    require "coutil.threads"
+  ]], "finalizer", "t", name))
+  H.same({"from gc"}, receive(name, 1)[1])
+  pool:close()
+end)
+
 H.case("a task gets the preloads of the call, not those at its start",
 function ()
   local name = newname()
