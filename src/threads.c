@@ -27,6 +27,16 @@ static const char UNCLOSEDKEY = 'U'; /* registry: unclosed pools */
    for the tasks to come. */
 #define NSPARE 8
 
+/* A pool keeps up to NFREE blocks of ended tasks for the next ones: made
+   by the caller's thread and freed by a worker, each took glibc's lock of
+   the caller's heap, against the caller's next malloc. None under
+   AddressSanitizer, which then sees each task as a block of its own. */
+#ifdef CU_ASAN
+#define NFREE 0
+#else
+#define NFREE 32
+#endif
+
 typedef struct Pool Pool;
 typedef struct Task Task;
 
@@ -75,6 +85,8 @@ struct Pool {
   cu_Regions regions;   /* blocks of closed states for new ones */
   int nspare;
   lua_State *spare[NSPARE];  /* fresh states made by idle workers */
+  int nfree;
+  Task *free;           /* blocks of ended tasks, linked by 'next' */
 };
 
 typedef struct PoolRef {
@@ -270,13 +282,28 @@ static void dropsetup (Task *t) {
   cu_values_free(&t->args);
 }
 
-static void freetask (Task *t) {
+/* Releases all the task holds but its block. */
+static void endtask (Task *t) {
   /* lua_close may wait for pools the task itself created */
   if (t->L != NULL) lua_close(t->L);  /* NULL: it never started */
   dropsetup(t);
   cu_values_free(&t->waiter.sent);
   cu_values_free(&t->waiter.got);
+}
+
+static void freetask (Task *t) {
+  endtask(t);
   free(t);
+}
+
+/* Keeps the block of ended task 't' for a next one if there is room;
+   else returns it, to be freed outside the lock. */
+static Task *keepblock_poollocked (Pool *pool, Task *t) {
+  if (pool->nfree >= NFREE) return t;
+  t->next = pool->free;
+  pool->free = t;
+  pool->nfree++;
+  return NULL;
 }
 
 static void unlinktask_poollocked (Pool *pool, Task *t) {
@@ -423,8 +450,13 @@ static void workermain (void *arg) {
     t = take_poollocked(pool);
     if (ended) {
       uv_mutex_unlock(&pool->mutex);
-      freetask(ended);  /* lua_close: outside the lock */
+      endtask(ended);  /* lua_close: outside the lock */
       uv_mutex_lock(&pool->mutex);
+      if ((ended = keepblock_poollocked(pool, ended)) != NULL) {
+        uv_mutex_unlock(&pool->mutex);
+        free(ended);
+        uv_mutex_lock(&pool->mutex);
+      }
     }
   }
   pool->actual--;
@@ -533,6 +565,10 @@ static void shutpool (Pool *pool) {
     freetask(t);
   }
   while (pool->nspare > 0) lua_close(pool->spare[--pool->nspare]);
+  while ((t = pool->free) != NULL) {
+    pool->free = t->next;
+    free(t);
+  }
   cu_regions_free(&pool->regions, &pool->origin);
   uv_cond_destroy(&pool->changed);
   uv_cond_destroy(&pool->work);
@@ -724,6 +760,7 @@ typedef struct Cached {
 typedef struct Compiler {
   lua_State *S;         /* where chunks are compiled; made on first use */
   int closed;           /* by lua_close: finalizers may still compile */
+  Task *spare;          /* a task's block for the next call */
   unsigned long clock;
   Cached cached[NCACHED];
 } Compiler;
@@ -751,6 +788,8 @@ static int compiler_gc (lua_State *L) {
   if (c->S != NULL) lua_close(c->S);
   c->S = NULL;
   c->closed = 1;
+  free(c->spare);
+  c->spare = NULL;
   return 0;
 }
 
@@ -874,10 +913,11 @@ static int compilefile (Compiler *c, lua_State *L, const char *path,
    L's preloads; NULL, before any side effect, when an argument cannot be
    transferred: false and the message are then pushed (conventions.md:
    returned, not raised). Raises when out of memory. */
-static Task *newtask (lua_State *L, Pool *pool, int first) {
-  Task *t = (Task *)malloc(sizeof(Task));
+static Task *newtask (lua_State *L, Pool *pool, Compiler *c, int first) {
+  Task *t = c->spare != NULL ? c->spare : (Task *)malloc(sizeof(Task));
   int bad;
   if (t == NULL) luaL_error(L, "not enough memory");
+  c->spare = NULL;
   memset(t, 0, sizeof(Task));
   cu_values_init(&t->args);
   cu_values_init(&t->waiter.sent);
@@ -918,6 +958,11 @@ static int addtask (lua_State *L, Task *t, Compiler *c, int status) {
   pool->all = t;
   pool->ntasks++;
   push_poollocked(pool, t);
+  if (c->spare == NULL && pool->free != NULL) {  /* for the next call */
+    c->spare = pool->free;
+    pool->free = c->spare->next;
+    pool->nfree--;
+  }
   uv_mutex_unlock(&pool->mutex);
   lua_pushboolean(L, 1);
   return 1;
@@ -931,7 +976,7 @@ static int threads_dostring (lua_State *L) {
   const char *name = luaL_optstring(L, 3, chunk);
   const char *mode = luaL_optstring(L, 4, "bt");
   Compiler *c = compilerof(L);
-  Task *t = newtask(L, pool, 5);
+  Task *t = newtask(L, pool, c, 5);
   if (t == NULL) return 2;
   return addtask(L, t, c,
                  compilestring(c, L, chunk, len, name, mode, &t->code));
@@ -943,7 +988,7 @@ static int threads_dofile (lua_State *L) {
   const char *path = luaL_optstring(L, 2, NULL);
   const char *mode = luaL_optstring(L, 3, "bt");
   Compiler *c = compilerof(L);
-  Task *t = newtask(L, pool, 4);
+  Task *t = newtask(L, pool, c, 4);
   if (t == NULL) return 2;
   return addtask(L, t, c, compilefile(c, L, path, mode, &t->code));
 }
