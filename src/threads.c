@@ -89,6 +89,15 @@ struct Pool {
   Task *free;           /* blocks of ended tasks, linked by 'next' */
 };
 
+/* The userdata (full or light) in L's registry at 'key'; NULL if none. */
+static void *registryptr (lua_State *L, const void *key) {
+  void *p;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, key);
+  p = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return p;
+}
+
 typedef struct PoolRef {
   Pool *pool;           /* NULL once closed */
   int owner;            /* made by threads.create(size) in this state */
@@ -579,11 +588,7 @@ static void shutpool (Pool *pool) {
 /* The list of pools the state created and did not close yet: a userdata
    whose finalizer, at lua_close, waits for each (manual, threads.close). */
 static Pool **unclosedlist (lua_State *L) {
-  Pool **list;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &UNCLOSEDKEY);
-  list = (Pool **)lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return list;
+  return (Pool **)registryptr(L, &UNCLOSEDKEY);
 }
 
 static int unclosed_gc (lua_State *L) {
@@ -605,11 +610,7 @@ static void forget (lua_State *L, Pool *pool) {
 /* --- coutil.threads ------------------------------------------------------ */
 
 static Task *taskof (lua_State *L) {
-  Task *t;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &TASKKEY);
-  t = (Task *)lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return t;
+  return (Task *)registryptr(L, &TASKKEY);
 }
 
 void *cu_threads_current (lua_State *L) {
@@ -768,11 +769,7 @@ typedef struct Compiler {
 static const char COMPILERKEY = 'C';  /* registry: the state's Compiler */
 
 static Compiler *compilerof (lua_State *L) {
-  Compiler *c;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &COMPILERKEY);
-  c = (Compiler *)lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return c;
+  return (Compiler *)registryptr(L, &COMPILERKEY);
 }
 
 static void dropcached (Cached *e) {
@@ -907,7 +904,7 @@ static int compilefile (Compiler *c, lua_State *L, const char *path,
   return dumpcode(S, luaL_loadfilex(S, path, mode), out);
 }
 
-/* --- tasks ---------------------------------------------------------------- */
+/* --- tasks --------------------------------------------------------------- */
 
 /* A new task of 'pool' with the values from 'first' on as arguments and
    L's preloads; NULL, before any side effect, when an argument cannot be
@@ -958,7 +955,7 @@ static int addtask (lua_State *L, Task *t, Compiler *c, int status) {
   pool->all = t;
   pool->ntasks++;
   push_poollocked(pool, t);
-  if (c->spare == NULL && pool->free != NULL) {  /* for the next call */
+  if (c->spare == NULL && pool->free != NULL && !c->closed) {  /* next call */
     c->spare = pool->free;
     pool->free = c->spare->next;
     pool->nfree--;
