@@ -502,26 +502,30 @@ static int setupstate (lua_State *L) {
 /* A caller's preload entry as it crosses to the new state: a C function
    (the same in every state of the process), or a Lua loader dumped into
    'code' (malloc'ed) and loaded again there, as string.dump and load
-   would. The name points into the caller's key, which stays in its
-   preload table while the new state is set up. */
+   would. The names are copied into the list's own block: a thread pool
+   adds them to its task's state on a worker, after the caller's preload
+   table may have changed. */
 typedef struct Inherited {
-  const char *name;
+  size_t name;         /* offset of the name in the list's 'names' */
   lua_CFunction open;  /* NULL for a dumped Lua loader */
   char *code;
   size_t len, size;
 } Inherited;
 
-typedef struct InheritList {
+struct cu_Preloads {
   Inherited *item;
   int n, cap;
-} InheritList;
+  char *names;
+  size_t nlen, nsize;
+};
 
-static void freeinherited (InheritList *in) {
+void cu_preloads_free (cu_Preloads *in) {
   int i;
+  if (in == NULL) return;
   for (i = 0; i < in->n; i++) free(in->item[i].code);
   free(in->item);
-  in->item = NULL;
-  in->n = in->cap = 0;
+  free(in->names);
+  free(in);
 }
 
 /* lua_Writer of lua_dump: appends to the entry's code; 1 (an error for
@@ -542,9 +546,18 @@ static int dumpwriter (lua_State *L, const void *p, size_t sz, void *ud) {
   return 0;
 }
 
-/* A new entry at the end of the list; NULL when out of memory. */
-static Inherited *addentry (InheritList *in, const char *name) {
+/* A new entry named 'name' at the end of the list; NULL when out of
+   memory. */
+static Inherited *addentry (cu_Preloads *in, const char *name, size_t len) {
   Inherited *e;
+  if (in->nlen + len + 1 > in->nsize) {
+    size_t size = in->nsize ? in->nsize * 2 : 256;
+    char *mem;
+    while (size < in->nlen + len + 1) size *= 2;
+    if ((mem = realloc(in->names, size)) == NULL) return NULL;
+    in->names = mem;
+    in->nsize = size;
+  }
   if (in->n == in->cap) {
     int cap = in->cap ? 2 * in->cap : 8;
     Inherited *more = realloc(in->item, cap * sizeof(Inherited));
@@ -554,63 +567,84 @@ static Inherited *addentry (InheritList *in, const char *name) {
   }
   e = &in->item[in->n++];
   memset(e, 0, sizeof(Inherited));
-  e->name = name;
+  e->name = in->nlen;
+  memcpy(in->names + in->nlen, name, len + 1);
+  in->nlen += len + 1;
   return e;
 }
 
 /* Adds the preload entry at the top of L (key below it) if it can cross:
    string keys with a C function without upvalues or a Lua function. 0 on
    success or when skipped, -1 when out of memory. */
-static int inheritentry (lua_State *L, InheritList *in) {
+static int inheritentry (lua_State *L, cu_Preloads *in) {
   Inherited *e;
+  size_t len;
+  const char *name;
   if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TFUNCTION)
     return 0;
+  name = lua_tolstring(L, -2, &len);
   if (lua_iscfunction(L, -1)) {
     if (lua_getupvalue(L, -1, 1) != NULL) {  /* a closure of its state */
       lua_pop(L, 1);
       return 0;
     }
-    if ((e = addentry(in, lua_tostring(L, -2))) == NULL) return -1;
+    if ((e = addentry(in, name, len)) == NULL) return -1;
     e->open = lua_tocfunction(L, -1);
     return 0;
   }
-  if ((e = addentry(in, lua_tostring(L, -2))) == NULL) return -1;
+  if ((e = addentry(in, name, len)) == NULL) return -1;
   return lua_dump(L, dumpwriter, e, 0) == 0 ? 0 : -1;
 }
 
-/* Collects the caller's preload entries that can cross; -1 when out of
-   memory (the list is then empty). */
-static int inheritable (lua_State *L, InheritList *in) {
+int cu_preloads_save (lua_State *L, cu_Preloads **list) {
+  cu_Preloads *in;
+  *list = NULL;
   if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE) != LUA_TTABLE) {
     lua_pop(L, 1);
     return 0;
   }
   lua_pushnil(L);
-  while (lua_next(L, -2)) {
+  if (!lua_next(L, -2)) {  /* the usual case: nothing to inherit */
+    lua_pop(L, 1);
+    return 0;
+  }
+  if ((in = (cu_Preloads *)calloc(1, sizeof(cu_Preloads))) == NULL) {
+    lua_pop(L, 3);
+    return -1;
+  }
+  do {
     if (inheritentry(L, in) < 0) {
       lua_pop(L, 3);
-      freeinherited(in);
+      cu_preloads_free(in);
       return -1;
     }
     lua_pop(L, 1);
-  }
+  } while (lua_next(L, -2));
   lua_pop(L, 1);
+  if (in->n == 0) cu_preloads_free(in);
+  else *list = in;
   return 0;
 }
 
-/* Protected too: adds the caller's entries, which win over the ones of
-   setupstate of the same name. */
-static int addpreloads (lua_State *L) {
-  InheritList *in = (InheritList *)lua_touserdata(L, 1);
+void cu_preloads_add (lua_State *L, cu_Preloads *in) {
   int i;
+  if (in == NULL) return;
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   for (i = 0; i < in->n; i++) {
     Inherited *e = &in->item[i];
+    const char *name = in->names + e->name;
     if (e->open) lua_pushcfunction(L, e->open);
-    else if (luaL_loadbufferx(L, e->code, e->len, e->name, "b") != LUA_OK)
-      return lua_error(L);
-    lua_setfield(L, -2, e->name);
+    else if (luaL_loadbufferx(L, e->code, e->len, name, "b") != LUA_OK)
+      lua_error(L);
+    lua_setfield(L, -2, name);
   }
+  lua_pop(L, 1);
+}
+
+/* Protected: adds the caller's entries, which win over the ones of
+   setupstate of the same name. */
+static int addpreloads (lua_State *L) {
+  cu_preloads_add(L, (cu_Preloads *)lua_touserdata(L, 1));
   return 0;
 }
 
@@ -638,6 +672,21 @@ void cu_state_origin (lua_State *L, cu_StateOrigin *o) {
   o->cache = NULL;
 }
 
+lua_State *cu_state_newplain (const cu_StateOrigin *o) {
+  lua_State *NL = newstate(o);
+  if (NL == NULL) return NULL;
+  lua_atpanic(NL, o->panic);
+  lua_setwarnf(NL, warnoff, NL);
+  return NL;
+}
+
+void cu_state_warnorigin (const cu_StateOrigin *o, const char *prefix,
+                          const char *msg) {
+  if (!o->warn) return;  /* a fresh state's warnings are off */
+  fprintf(stderr, "Lua warning: %s%s\n", prefix, msg);
+  fflush(stderr);
+}
+
 lua_State *cu_state_newbare (const cu_StateOrigin *o) {
   lua_State *NL = newstate(o);
   if (NL == NULL) return NULL;
@@ -652,22 +701,22 @@ lua_State *cu_state_newbare (const cu_StateOrigin *o) {
 }
 
 lua_State *cu_state_inheritpreloads (lua_State *L, lua_State *NL) {
-  InheritList in = {NULL, 0, 0};
-  if (inheritable(L, &in) < 0) {
+  cu_Preloads *in;
+  if (cu_preloads_save(L, &in) < 0) {
     lua_close(NL);
     lua_pushliteral(L, "not enough memory");
     return NULL;
   }
-  if (in.n > 0) {
+  if (in != NULL) {
     lua_pushcfunction(NL, addpreloads);
-    lua_pushlightuserdata(NL, &in);
+    lua_pushlightuserdata(NL, in);
     if (lua_pcall(NL, 1, 0, 0) != LUA_OK) {
       lua_pushstring(L, lua_tostring(NL, -1));
       lua_close(NL);
       NL = NULL;
     }
+    cu_preloads_free(in);
   }
-  freeinherited(&in);
   return NL;
 }
 

@@ -102,8 +102,35 @@ void cu_state_uncache (lua_State *NL);
    memory. */
 lua_State *cu_state_newbare (const cu_StateOrigin *o);
 
+/* A state with nothing loaded and warnings off, made as the states above
+   (the same allocator, regions included, and panic function): where a
+   caller compiles chunks for its tasks. NULL when out of memory. */
+lua_State *cu_state_newplain (const cu_StateOrigin *o);
+
+/* Emits, on stderr, the warning prefix..msg as a fresh state made by
+   cu_state_newbare(o) would (nothing when its warnings start off): for a
+   task whose state could not be made. */
+void cu_state_warnorigin (const cu_StateOrigin *o, const char *prefix,
+                          const char *msg);
+
 /* Step 2, on L's thread: adds L's preloads to NL. Returns NL,
    or NULL after closing NL and pushing an error message onto L. */
 lua_State *cu_state_inheritpreloads (lua_State *L, lua_State *NL);
+
+/* The preload entries of a state that can cross to a new one (as
+   cu_state_inheritpreloads adds them), saved in C memory on the caller's
+   thread and added to the new state later, on any thread. */
+typedef struct cu_Preloads cu_Preloads;
+
+/* Saves L's entries into a new list, or NULL when it has none. Returns
+   0, or -1 when out of memory (*list is then NULL). Never raises. */
+int cu_preloads_save (lua_State *L, cu_Preloads **list);
+
+/* Adds the entries to NL's preload table; a NULL list adds none. Raises
+   (memory errors): call it protected. */
+void cu_preloads_add (lua_State *NL, cu_Preloads *list);
+
+/* Frees the list (NULL is fine). */
+void cu_preloads_free (cu_Preloads *list);
 
 #endif

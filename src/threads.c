@@ -3,11 +3,14 @@
 ** is C memory shared by its worker threads and the Lua objects that refer
 ** to it; its mutex guards the queue and the counters. A task is an
 ** independent state whose chunk runs in a coroutine: exactly one thread
-** (a worker, or the pool's closer once no worker is left) touches it.
+** (a worker, or the pool's closer once no worker is left) touches it. The
+** caller of dostring only compiles the chunk, in a state of its own, and
+** queues the bytecode: the worker makes the task's state and loads it.
 ** A pool is freed only by its creator's state, by threads.close or, at
 ** lua_close, by the finalizer of that state's list of unclosed pools.
 */
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "areas.h"
@@ -20,13 +23,31 @@
 static const char TASKKEY = 'T';     /* registry: the task of a state */
 static const char UNCLOSEDKEY = 'U'; /* registry: unclosed pools */
 
-/* Idle workers build up to NSPARE fresh independent states ahead of time,
-   so that dostring, which must load the chunk to report errors, does not
-   also pay for creating a state on the caller's thread. */
+/* Idle workers build up to NSPARE fresh independent states ahead of time
+   for the tasks to come. */
 #define NSPARE 8
+
+/* A pool keeps up to NFREE blocks of ended tasks for the next ones: made
+   by the caller's thread and freed by a worker, each took glibc's lock of
+   the caller's heap, against the caller's next malloc. None under
+   AddressSanitizer, which then sees each task as a block of its own. */
+#ifdef CU_ASAN
+#define NFREE 0
+#else
+#define NFREE 32
+#endif
 
 typedef struct Pool Pool;
 typedef struct Task Task;
+
+/* A compiled chunk (lua_dump, not stripped), immutable once made: shared
+   by the compiler's cache of the calling state and the tasks queued with
+   it, whichever thread drops the last reference frees it. */
+typedef struct Code {
+  atomic_int refs;
+  size_t len, size;     /* bytes used, bytes allocated */
+  char bytes[];
+} Code;
 
 typedef struct Worker {
   uv_thread_t tid;
@@ -41,7 +62,9 @@ struct Task {
   Task *next;           /* queue of pending tasks */
   Task *allnext, *allprev;  /* every task of the pool */
   int nargs;            /* values on 'co' for its next resume */
-  cu_Values *args;      /* the first arguments, while setuptask runs */
+  Code *code;           /* until the worker loaded it: */
+  cu_Preloads *preloads;  /* the caller's, for the new state */
+  cu_Values args;       /* the first arguments */
   int deliver;          /* push true + waiter.got before resuming */
   void *parkedon;       /* loop sync record while parked in system.run */
   cu_Waiter waiter;     /* "yield name, endpoint, ..." */
@@ -62,7 +85,18 @@ struct Pool {
   cu_Regions regions;   /* blocks of closed states for new ones */
   int nspare;
   lua_State *spare[NSPARE];  /* fresh states made by idle workers */
+  int nfree;
+  Task *free;           /* blocks of ended tasks, linked by 'next' */
 };
+
+/* The userdata (full or light) in L's registry at 'key'; NULL if none. */
+static void *registryptr (lua_State *L, const void *key) {
+  void *p;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, key);
+  p = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return p;
+}
 
 typedef struct PoolRef {
   Pool *pool;           /* NULL once closed */
@@ -134,6 +168,8 @@ static void suspend_chanlocked (Task *t) {
 }
 
 enum { FINISHED, RESCHEDULE, SUSPENDED };
+
+#define WARNPREFIX "[coutil] threads: "  /* the original's */
 
 /* The message on top of 'co' replaces the 'nres' yielded values with
    false and that message: what the yield returns on misuse. */
@@ -214,7 +250,7 @@ static int runtask (Task *t) {
     t->nargs = 0;
     if (status == LUA_OK) return FINISHED;
     if (status != LUA_YIELD) {  /* the manual: errors become warnings */
-      cu_warnerrorwith(co, co, "[coutil] threads: ");  /* the original's */
+      cu_warnerrorwith(co, co, WARNPREFIX);
       return FINISHED;
     }
     if (nres == 2 && lua_touserdata(co, -2) == CU_PARKMARK) {
@@ -242,23 +278,50 @@ static int runtask (Task *t) {
   }
 }
 
-static void closetask (Task *t) {
-  lua_close(t->L);  /* may wait for pools the task itself created */
+static void releasecode (Code *code) {
+  if (code != NULL && atomic_fetch_sub(&code->refs, 1) == 1) free(code);
+}
+
+/* Drops what only the making of the task's state needs. */
+static void dropsetup (Task *t) {
+  releasecode(t->code);
+  t->code = NULL;
+  cu_preloads_free(t->preloads);
+  t->preloads = NULL;
+  cu_values_free(&t->args);
+}
+
+/* Releases all the task holds but its block. */
+static void endtask (Task *t) {
+  /* lua_close may wait for pools the task itself created */
+  if (t->L != NULL) lua_close(t->L);  /* NULL: it never started */
+  dropsetup(t);
   cu_values_free(&t->waiter.sent);
   cu_values_free(&t->waiter.got);
 }
 
 static void freetask (Task *t) {
-  closetask(t);
+  endtask(t);
   free(t);
+}
+
+/* Keeps the block of ended task 't' for a next one if there is room;
+   else returns it, to be freed outside the lock. */
+static Task *keepblock_poollocked (Pool *pool, Task *t) {
+  if (pool->nfree >= NFREE) return t;
+  t->next = pool->free;
+  pool->free = t;
+  pool->nfree++;
+  return NULL;
 }
 
 static void unlinktask_poollocked (Pool *pool, Task *t) {
   if (t->allprev) t->allprev->allnext = t->allnext;
   else pool->all = t->allnext;
   if (t->allnext) t->allnext->allprev = t->allprev;
-  pool->ntasks--;
-  uv_cond_broadcast(&pool->changed);
+  /* close waits for no task (or no thread) left: waking it at each end
+     made it take the lock once per task, against the workers */
+  if (--pool->ntasks == 0) uv_cond_broadcast(&pool->changed);
 }
 
 /* Keeps NL, built without the lock, as a spare state if there is room. */
@@ -283,20 +346,6 @@ static void makespares_poollocked (Pool *pool, int upto) {
     keepspare_poollocked(pool, NL);
     if (pool->head) break;  /* tasks first */
   }
-}
-
-/* A fresh state with the caller's preloads: a spare one if any. */
-static lua_State *takestate (lua_State *L, Pool *pool) {
-  lua_State *NL = NULL;
-  uv_mutex_lock(&pool->mutex);
-  if (pool->nspare > 0) NL = pool->spare[--pool->nspare];
-  uv_mutex_unlock(&pool->mutex);
-  /* the creator's allocator and panic function, as cu_state_new(L) */
-  if (NL == NULL && (NL = cu_state_newbare(&pool->origin)) == NULL) {
-    lua_pushliteral(L, "not enough memory");
-    return NULL;
-  }
-  return cu_state_inheritpreloads(L, NL);
 }
 
 /* The first pending task, now running, for a worker; NULL when there is
@@ -327,12 +376,60 @@ static Task *settle_poollocked (Pool *pool, Task *t, int res) {
   }
 }
 
+/* Run in NL, protected (the task as a light userdata): the caller's
+   preloads and the chunk loaded; the task's thread, anchored in NL's
+   registry, with the chunk and the arguments on it; the task in NL's
+   registry. */
+static int setuptask (lua_State *NL) {
+  Task *t = (Task *)lua_touserdata(NL, 1);
+  cu_preloads_add(NL, t->preloads);
+  /* compiled by dostring from what it was given, so "b" refuses nothing
+     that was not refused there */
+  if (luaL_loadbufferx(NL, t->code->bytes, t->code->len, "=(task)", "b") !=
+      LUA_OK)
+    return lua_error(NL);
+  t->co = lua_newthread(NL);
+  lua_pushlightuserdata(NL, t);
+  lua_rawsetp(NL, LUA_REGISTRYINDEX, &TASKKEY);
+  lua_pushvalue(NL, 2);
+  lua_xmove(NL, t->co, 1);  /* the chunk */
+  if (!lua_checkstack(t->co, t->args.n + 1))
+    return luaL_error(NL, "too many arguments");
+  t->nargs = cu_values_push(&t->args, t->co);
+  lua_rawsetp(NL, LUA_REGISTRYINDEX, t);  /* the thread */
+  return 0;
+}
+
+/* The first run of 't', on its worker: makes the task's state (or takes
+   NL, a spare one), loads the chunk and pushes the arguments there, then
+   runs it. A failure (no memory) ends the task with a warning, as an
+   error of its chunk would: dostring has returned long ago. */
+static int starttask (Task *t, lua_State *NL) {
+  Pool *pool = t->pool;
+  int status;
+  if (NL == NULL && (NL = cu_state_newbare(&pool->origin)) == NULL) {
+    dropsetup(t);
+    cu_state_warnorigin(&pool->origin, WARNPREFIX, "not enough memory");
+    return FINISHED;
+  }
+  t->L = NL;
+  lua_pushcfunction(NL, setuptask);
+  lua_pushlightuserdata(NL, t);
+  status = lua_pcall(NL, 1, 0, 0);
+  dropsetup(t);
+  if (status != LUA_OK) {
+    t->co = NULL;
+    cu_warnerrorwith(NL, NL, WARNPREFIX);
+    return FINISHED;
+  }
+  return runtask(t);
+}
+
 static void workermain (void *arg) {
   Worker *wk = (Worker *)arg;
   Pool *pool = wk->pool;
   Worker **p;
   Task *t = NULL;
-  int wantspare = 0;
   uv_mutex_lock(&pool->mutex);
   for (;;) {
     Task *ended;
@@ -347,29 +444,28 @@ static void workermain (void *arg) {
         pool->nidle--;
       }
       if ((t = take_poollocked(pool)) == NULL) break;  /* resized down */
-      wantspare = pool->nspare < NSPARE && pool->actual <= pool->expected;
     }
+    if (t->L == NULL && pool->nspare > 0) NL = pool->spare[--pool->nspare];
     uv_mutex_unlock(&pool->mutex);
-    res = runtask(t);
-    if (res == FINISHED) {
-      /* A task ends when its state is closed, outside the lock: lua_close
-         may wait for the pools the task made, and threads.count shows the
-         task running until then (the suite's "nested pool" counts so).
-         Then a state for the task that dostring starts next: made here,
-         while the caller loads its chunk, not by the caller itself when
-         it finds no spare (tasks that come faster than the pool is idle
-         never leave time for makespares_poollocked). */
-      closetask(t);
-      if (wantspare) NL = cu_state_newbare(&pool->origin);
-    }
+    /* a new task's state is made here, on the thread that runs it: the
+       caller's core never touches it, and while the tasks come faster
+       than they end its region is the one the last task of this thread
+       gave back (the pool's cache is a stack) */
+    res = t->L == NULL ? starttask(t, NL) : runtask(t);
+    /* A task ends when its state is closed, outside the lock: lua_close
+       may wait for the pools the task made, and threads.count shows the
+       task running until then (the suite's "nested pool" counts so). */
+    if (res == FINISHED) endtask(t);
     uv_mutex_lock(&pool->mutex);
-    if (NL) keepspare_poollocked(pool, NL);  /* may drop the lock a while */
     /* the next task is taken in the same hold of the lock: threads.count
        never sees this thread run nothing between two tasks */
     ended = settle_poollocked(pool, t, res);
     t = take_poollocked(pool);
-    wantspare = pool->nspare < NSPARE && pool->actual <= pool->expected;
-    free(ended);
+    if (ended && (ended = keepblock_poollocked(pool, ended)) != NULL) {
+      uv_mutex_unlock(&pool->mutex);
+      free(ended);
+      uv_mutex_lock(&pool->mutex);
+    }
   }
   pool->actual--;
   for (p = &pool->workers; *p != wk; p = &(*p)->next) ;
@@ -477,6 +573,10 @@ static void shutpool (Pool *pool) {
     freetask(t);
   }
   while (pool->nspare > 0) lua_close(pool->spare[--pool->nspare]);
+  while ((t = pool->free) != NULL) {
+    pool->free = t->next;
+    free(t);
+  }
   cu_regions_free(&pool->regions, &pool->origin);
   uv_cond_destroy(&pool->changed);
   uv_cond_destroy(&pool->work);
@@ -487,11 +587,7 @@ static void shutpool (Pool *pool) {
 /* The list of pools the state created and did not close yet: a userdata
    whose finalizer, at lua_close, waits for each (manual, threads.close). */
 static Pool **unclosedlist (lua_State *L) {
-  Pool **list;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &UNCLOSEDKEY);
-  list = (Pool **)lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return list;
+  return (Pool **)registryptr(L, &UNCLOSEDKEY);
 }
 
 static int unclosed_gc (lua_State *L) {
@@ -513,11 +609,7 @@ static void forget (lua_State *L, Pool *pool) {
 /* --- coutil.threads ------------------------------------------------------ */
 
 static Task *taskof (lua_State *L) {
-  Task *t;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &TASKKEY);
-  t = (Task *)lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return t;
+  return (Task *)registryptr(L, &TASKKEY);
 }
 
 void *cu_threads_current (lua_State *L) {
@@ -645,95 +737,228 @@ static int threads_count (lua_State *L) {
   return n;
 }
 
-/* Saves the arguments from 'first' on and returns a fresh state for the
-   task. NULL, before any side effect, when an argument cannot be
+/* --- compiling on the caller ------------------------------------------
+** dostring must return load errors, so the caller compiles the chunk, but
+** in a state of its own (warm in its core's cache, and as fresh as a
+** task's: nothing nests above a load there) and hands the worker the
+** bytecode (lua_dump, not stripped: names and lines stay for messages).
+** The last NCACHED chunks compiled by dostring are kept by chunk, name and
+** mode: the same call again compiles nothing. dofile compiles every time,
+** since a file may change between two calls.
+*/
+
+#define NCACHED 8               /* chunks a calling state keeps compiled */
+#define CACHEDMAX (32 * 1024)   /* bytes of one: its key and code */
+
+typedef struct Cached {
+  Code *code;           /* NULL: a free slot */
+  char *key;            /* the chunk, the name and the mode, each + '\0' */
+  size_t chunklen, keylen;
+  unsigned long used;   /* when last found, to replace the oldest */
+} Cached;
+
+typedef struct Compiler {
+  lua_State *S;         /* where chunks are compiled; made on first use */
+  int closed;           /* by lua_close: finalizers may still compile */
+  Task *spare;          /* a task's block for the next call */
+  unsigned long clock;
+  Cached cached[NCACHED];
+} Compiler;
+
+static const char COMPILERKEY = 'C';  /* registry: the state's Compiler */
+
+static Compiler *compilerof (lua_State *L) {
+  return (Compiler *)registryptr(L, &COMPILERKEY);
+}
+
+static void dropcached (Cached *e) {
+  releasecode(e->code);
+  free(e->key);
+  memset(e, 0, sizeof(Cached));
+}
+
+static int compiler_gc (lua_State *L) {
+  Compiler *c = (Compiler *)lua_touserdata(L, 1);
+  int i;
+  for (i = 0; i < NCACHED; i++) dropcached(&c->cached[i]);
+  if (c->S != NULL) lua_close(c->S);
+  c->S = NULL;
+  c->closed = 1;
+  free(c->spare);
+  c->spare = NULL;
+  return 0;
+}
+
+/* lua_Writer of lua_dump: appends to the code (the block may move); 1,
+   an error for lua_dump, when out of memory. */
+static int codewriter (lua_State *S, const void *p, size_t sz, void *ud) {
+  Code **pc = (Code **)ud;
+  Code *code = *pc;
+  (void)S;
+  if (code->len + sz > code->size) {
+    size_t size = code->size * 2;
+    while (size < code->len + sz) size *= 2;
+    if ((code = (Code *)realloc(code, sizeof(Code) + size)) == NULL)
+      return 1;
+    code->size = size;
+    *pc = code;
+  }
+  memcpy(code->bytes + code->len, p, sz);
+  code->len += sz;
+  return 0;
+}
+
+/* Dumps the function that 'status' loaded onto S into *out, with one
+   reference. Returns 'status' (the load error is then on top of S), or
+   -1 when out of memory otherwise. */
+static int dumpcode (lua_State *S, int status, Code **out) {
+  Code *code;
+  *out = NULL;
+  if (status != LUA_OK) return status;
+  code = (Code *)malloc(sizeof(Code) + 256);
+  if (code != NULL) {
+    code->len = 0;
+    code->size = 256;
+    if (lua_dump(S, codewriter, &code, 0) != 0) {
+      free(code);
+      code = NULL;
+    }
+  }
+  lua_settop(S, 0);
+  if (code == NULL) return -1;
+  atomic_init(&code->refs, 1);
+  *out = code;
+  return LUA_OK;
+}
+
+/* The compiler's state, made on first use with L's allocator; NULL when
+   out of memory. */
+static lua_State *compilestate (Compiler *c, lua_State *L) {
+  if (c->S == NULL) {
+    cu_StateOrigin o;
+    cu_state_origin(L, &o);
+    c->S = cu_state_newplain(&o);
+  }
+  if (c->S != NULL) lua_settop(c->S, 0);  /* an error message left there */
+  return c->S;
+}
+
+/* Keeps 'code', just compiled, in the slot of the oldest chunk. */
+static void keepcode (Compiler *c, Code *code, const char *chunk,
+                      size_t len, const char *name, const char *mode) {
+  size_t nlen = strlen(name) + 1, mlen = strlen(mode) + 1;
+  size_t keylen = len + nlen + mlen;
+  Cached *e = &c->cached[0];
+  int i;
+  if (keylen + code->len > CACHEDMAX || c->closed) return;
+  for (i = 1; i < NCACHED && e->code != NULL; i++) {
+    if (c->cached[i].code == NULL || c->cached[i].used < e->used)
+      e = &c->cached[i];
+  }
+  dropcached(e);
+  if ((e->key = (char *)malloc(keylen)) == NULL) return;  /* not kept */
+  memcpy(e->key, chunk, len);
+  memcpy(e->key + len, name, nlen);
+  memcpy(e->key + len + nlen, mode, mlen);
+  e->chunklen = len;
+  e->keylen = keylen;
+  e->used = ++c->clock;
+  atomic_fetch_add(&code->refs, 1);
+  e->code = code;
+}
+
+/* dostring's chunk compiled into *out (one reference for the task): a
+   lua status, the load error then on top of the compiler's state, or -1
+   when out of memory otherwise. */
+static int compilestring (Compiler *c, lua_State *L, const char *chunk,
+                          size_t len, const char *name, const char *mode,
+                          Code **out) {
+  size_t nlen = strlen(name) + 1, mlen = strlen(mode) + 1;
+  lua_State *S;
+  int i, status;
+  for (i = 0; i < NCACHED; i++) {
+    Cached *e = &c->cached[i];
+    if (e->code != NULL && e->chunklen == len &&
+        e->keylen == len + nlen + mlen &&
+        memcmp(e->key, chunk, len) == 0 &&
+        memcmp(e->key + len, name, nlen) == 0 &&
+        memcmp(e->key + len + nlen, mode, mlen) == 0) {
+      e->used = ++c->clock;
+      atomic_fetch_add(&e->code->refs, 1);
+      *out = e->code;
+      return LUA_OK;
+    }
+  }
+  if ((S = compilestate(c, L)) == NULL) return -1;
+  status = dumpcode(S, luaL_loadbufferx(S, chunk, len, name, mode), out);
+  if (status == LUA_OK) keepcode(c, *out, chunk, len, name, mode);
+  return status;
+}
+
+/* dofile's chunk, as compilestring. */
+static int compilefile (Compiler *c, lua_State *L, const char *path,
+                        const char *mode, Code **out) {
+  lua_State *S = compilestate(c, L);
+  if (S == NULL) return -1;
+  return dumpcode(S, luaL_loadfilex(S, path, mode), out);
+}
+
+/* --- tasks --------------------------------------------------------------- */
+
+/* A new task of 'pool' with the values from 'first' on as arguments and
+   L's preloads; NULL, before any side effect, when an argument cannot be
    transferred: false and the message are then pushed (conventions.md:
    returned, not raised). Raises when out of memory. */
-static lua_State *newtaskstate (lua_State *L, Pool *pool, cu_Values *args,
-                                int first) {
-  lua_State *NL;
+static Task *newtask (lua_State *L, Pool *pool, Compiler *c, int first) {
+  Task *t = c->spare != NULL ? c->spare : (Task *)malloc(sizeof(Task));
   int bad;
-  cu_values_init(args);
-  bad = cu_values_save(args, L, first, lua_gettop(L));
+  if (t == NULL) luaL_error(L, "not enough memory");
+  c->spare = NULL;
+  memset(t, 0, sizeof(Task));
+  cu_values_init(&t->args);
+  cu_values_init(&t->waiter.sent);
+  cu_values_init(&t->waiter.got);
+  t->waiter.wake = waketask;
+  t->pool = pool;
+  bad = cu_values_save(&t->args, L, first, lua_gettop(L));
+  if (bad == 0) bad = cu_preloads_save(L, &t->preloads);
   if (bad != 0) {
-    cu_values_free(args);  /* it may have grown */
+    freetask(t);
     if (bad < 0) luaL_error(L, "not enough memory");
     lua_pushboolean(L, 0);
     cu_values_pusherror(L, "argument", bad, cu_values_typename(L, bad));
     return NULL;
   }
-  NL = takestate(L, pool);
-  if (NL == NULL) {
-    cu_values_free(args);
-    lua_error(L);
-  }
-  return NL;
+  return t;
 }
 
-/* Run in NL, protected (the chunk, then the task as a light userdata): the
-   task's thread, anchored on NL's stack, with the chunk and the arguments
-   on it; the task in NL's registry. Raises "too many arguments". */
-static int setuptask (lua_State *NL) {
-  Task *t = (Task *)lua_touserdata(NL, 2);
-  lua_settop(NL, 1);  /* the chunk */
-  t->co = lua_newthread(NL);
-  lua_pushlightuserdata(NL, t);
-  lua_rawsetp(NL, LUA_REGISTRYINDEX, &TASKKEY);
-  lua_pushvalue(NL, 1);
-  lua_xmove(NL, t->co, 1);  /* the chunk */
-  if (!lua_checkstack(t->co, t->args->n + 1))
-    return luaL_error(NL, "too many arguments");
-  t->nargs = cu_values_push(t->args, t->co);
-  /* anchored in the registry: lua_pcall drops what this function left on
-     NL's stack */
-  lua_pushvalue(NL, 2);
-  lua_rawsetp(NL, LUA_REGISTRYINDEX, t);
-  return 0;
-}
-
-/* Makes a task of the chunk loaded by 'status' into NL, with 'args' as
-   arguments; returns what dostring/dofile return. */
-static int addtask (lua_State *L, Pool *pool, lua_State *NL, int status,
-                    cu_Values *args) {
-  Task *t = NULL;
-  if (status != LUA_OK) {
+/* Queues 't' once its chunk compiled with 'status'; returns what
+   dostring/dofile return. */
+static int addtask (lua_State *L, Task *t, Compiler *c, int status) {
+  Pool *pool = t->pool;
+  if (status != LUA_OK) freetask(t);
+  if (status > 0) {  /* the load error */
     lua_pushboolean(L, 0);  /* false, never nil: conventions.md */
-    lua_pushstring(L, lua_tostring(NL, -1));
-    lua_close(NL);
-    cu_values_free(args);
-    return 2;
+    lua_pushstring(L, lua_tostring(c->S, -1));
+    lua_settop(c->S, 0);
   }
-  if ((t = (Task *)malloc(sizeof(Task))) == NULL) {
-    lua_close(NL);
-    cu_values_free(args);
-    return luaL_error(L, "not enough memory");
+  if (c->closed && c->S != NULL) {  /* no finalizer will close it now */
+    lua_close(c->S);
+    c->S = NULL;
   }
-  memset(t, 0, sizeof(Task));
-  cu_values_init(&t->waiter.sent);
-  cu_values_init(&t->waiter.got);
-  t->waiter.wake = waketask;
-  t->pool = pool;
-  t->L = NL;
-  t->args = args;
-  /* in NL, protected: its memory errors have no other handler there */
-  lua_pushcfunction(NL, setuptask);
-  lua_insert(NL, -2);  /* under the chunk */
-  lua_pushlightuserdata(NL, t);
-  status = lua_pcall(NL, 2, 0, 0);
-  t->args = NULL;
-  cu_values_free(args);
-  if (status != LUA_OK) {
-    int toomany = status == LUA_ERRRUN;  /* setuptask's own error */
-    lua_close(NL);
-    free(t);
-    return luaL_error(L, toomany ? "too many arguments" : "not enough memory");
-  }
+  if (status < 0) return luaL_error(L, "not enough memory");
+  if (status > 0) return 2;
   uv_mutex_lock(&pool->mutex);
   t->allnext = pool->all;
   if (pool->all) pool->all->allprev = t;
   pool->all = t;
   pool->ntasks++;
   push_poollocked(pool, t);
+  if (c->spare == NULL && pool->free != NULL && !c->closed) {  /* next call */
+    c->spare = pool->free;
+    pool->free = c->spare->next;
+    pool->nfree--;
+  }
   uv_mutex_unlock(&pool->mutex);
   lua_pushboolean(L, 1);
   return 1;
@@ -746,11 +971,11 @@ static int threads_dostring (lua_State *L) {
   const char *chunk = luaL_checklstring(L, 2, &len);
   const char *name = luaL_optstring(L, 3, chunk);
   const char *mode = luaL_optstring(L, 4, "bt");
-  cu_Values args;
-  lua_State *NL = newtaskstate(L, pool, &args, 5);
-  if (NL == NULL) return 2;
-  return addtask(L, pool, NL, luaL_loadbufferx(NL, chunk, len, name, mode),
-                 &args);
+  Compiler *c = compilerof(L);
+  Task *t = newtask(L, pool, c, 5);
+  if (t == NULL) return 2;
+  return addtask(L, t, c,
+                 compilestring(c, L, chunk, len, name, mode, &t->code));
 }
 
 /* threads.dofile(pool, filepath [, mode, ...]) */
@@ -758,10 +983,10 @@ static int threads_dofile (lua_State *L) {
   Pool *pool = checkpool(L);
   const char *path = luaL_optstring(L, 2, NULL);
   const char *mode = luaL_optstring(L, 3, "bt");
-  cu_Values args;
-  lua_State *NL = newtaskstate(L, pool, &args, 4);
-  if (NL == NULL) return 2;
-  return addtask(L, pool, NL, luaL_loadfilex(NL, path, mode), &args);
+  Compiler *c = compilerof(L);
+  Task *t = newtask(L, pool, c, 4);
+  if (t == NULL) return 2;
+  return addtask(L, t, c, compilefile(c, L, path, mode, &t->code));
 }
 
 /* threads.close(pool); also __close */
@@ -781,6 +1006,21 @@ static int threads_close (lua_State *L) {
   return 1;
 }
 
+/* A zeroed block of 'size' bytes in L's registry at 'key', whose 'gc'
+   runs at lua_close; made once per state, whatever opens the module. */
+static void registryblock (lua_State *L, const void *key, size_t size,
+                           lua_CFunction gc) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TNIL) {
+    memset(lua_newuserdatauv(L, size, 0), 0, size);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+  }
+  lua_pop(L, 1);
+}
+
 void cu_open_threads (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"create", threads_create},
@@ -791,16 +1031,8 @@ void cu_open_threads (lua_State *L) {
     {"close", threads_close},
     {NULL, NULL}
   };
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &UNCLOSEDKEY) == LUA_TNIL) {
-    Pool **list = (Pool **)lua_newuserdatauv(L, sizeof(Pool *), 0);
-    *list = NULL;
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, unclosed_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &UNCLOSEDKEY);
-  }
-  lua_pop(L, 1);
+  registryblock(L, &UNCLOSEDKEY, sizeof(Pool *), unclosed_gc);
+  registryblock(L, &COMPILERKEY, sizeof(Compiler), compiler_gc);
   static const luaL_Reg metas[] = {
     {"__close", threads_close},
     {NULL, NULL}

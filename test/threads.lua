@@ -174,6 +174,119 @@ H.case("dostring reports chunks that do not load", function ()
   pool:close()
 end)
 
+H.case("dostring compiles again what differs in chunk, name or mode",
+function ()
+  local name = newname()
+  local pool = threads.create(1)
+  -- where the chunk thinks it is, and an error raised in it
+  local chunk = prologue .. [[
+    local name, i = ...
+    local where = require("debug").getinfo(1, "S").source
+    local _, err = pcall(function () error("boom") end)
+    coroutine.yield(name, "out", i, where, err)
+  ]]
+  local names = {"=one", "@two.lua", "three", "=one"}
+  for i, chunkname in ipairs(names) do
+    H.same({true}, pool:dostring(chunk, chunkname, "t", name, i))
+    H.same({true}, pool:dostring(chunk, chunkname, "bt", name, i + 10))
+  end
+  local got = receive(name, 2 * #names)
+  table.sort(got, function (a, b) return a[1] < b[1] end)
+  local expect = {one = "one:", ["two.lua"] = "two.lua:",
+                  three = '[string "three"]:'}
+  for _, g in ipairs(got) do
+    local i = g[1] > 10 and g[1] - 10 or g[1]
+    local chunkname = names[i]
+    H.same({chunkname}, g[2])
+    local prefix = expect[chunkname:gsub("^[=@]", "")]
+    assert(g[3]:sub(1, #prefix) == prefix and g[3]:find("boom", 1, true),
+           g[3])
+  end
+  -- the default name is the chunk itself
+  H.same({true}, pool:dostring(chunk, nil, nil, name, 1))
+  H.same({true}, pool:dostring(chunk, nil, nil, name, 2))
+  for _, g in ipairs(receive(name, 2)) do H.same({chunk}, g[2]) end
+  -- a mode refuses what another mode took from the same chunk and name
+  local bin = string.dump(load("local name = ... require('coroutine')" ..
+                               ".yield(name, 'out', 'binary')"))
+  H.same({true}, pool:dostring(prologue, "text", "t", name))
+  H.same({true}, pool:dostring(bin, "bin", "bt", name))
+  H.same({true}, pool:dostring(bin, "bin", "b", name))
+  local ok, err = pool:dostring(bin, "bin", "t", name)
+  assert(ok == false and err:find("attempt to load a binary chunk"), err)
+  ok, err = pool:dostring(prologue, "text", "b", name)
+  assert(ok == false and err:find("attempt to load a text chunk"), err)
+  H.same({"binary", "binary"}, table.unpack(receive(name, 2)))
+  -- load errors are not kept: the same message each time
+  for _ = 1, 2 do
+    ok, err = pool:dostring("return +", "=bad")
+    assert(ok == false and err:find("bad:1:", 1, true), err)
+  end
+  pool:close()
+end)
+
+H.case("dostring with more distinct chunks than it keeps compiled",
+function ()
+  local name = newname()
+  local pool = threads.create(2)
+  local big = "--" .. string.rep("x", 40 * 1024) .. "\n"  -- never kept
+  local function chunk (i)
+    return (i % 5 == 0 and big or "") .. prologue ..
+           "local name, a, b = ... coroutine.yield(name, 'out', " .. i ..
+           ", a + b)"
+  end
+  local n = 0
+  for round = 1, 3 do
+    for i = 1, 30 do
+      H.same({true}, pool:dostring(chunk(i), "many", "t", name, i, round))
+      n = n + 1
+    end
+  end
+  local sums = {}
+  for _, g in ipairs(receive(name, n)) do
+    sums[g[1]] = (sums[g[1]] or 0) + g[2]
+  end
+  for i = 1, 30 do H.same({3 * i + 6}, sums[i]) end
+  pool:close()
+end)
+
+H.case("a finalizer at lua_close of a task still starts tasks", function ()
+  local name = newname()
+  local pool = threads.create(1)
+  -- marked for finalization before the module's own blocks, so run after
+  -- them when the task's state closes
+  assert(pool:dostring(prologue .. [[
+    local name = ...
+    setmetatable({}, {__gc = function ()
+      local own = require("coutil.threads").create()
+      own:dostring("local name = ... require('coroutine').yield(name, " ..
+                   "'out', 'from gc')", "gc", "t", name)
+    end})
+    require "coutil.threads"
+  ]], "finalizer", "t", name))
+  H.same({"from gc"}, receive(name, 1)[1])
+  pool:close()
+end)
+
+H.case("a task gets the preloads of the call, not those at its start",
+function ()
+  local name = newname()
+  local pool = threads.create(0)  -- the task waits for a thread
+  package.preload["test.threads.late"] = function () return "lua loader" end
+  package.preload["test.threads.len"] = string.len
+  assert(pool:dostring(prologue .. [[
+    local name = ...
+    coroutine.yield(name, "out", require "test.threads.late",
+                    require "test.threads.len")
+  ]], "preloads", "t", name))
+  package.preload["test.threads.late"] = nil
+  package.preload["test.threads.len"] = nil
+  assert(pool:resize(1))
+  local got = receive(name, 1)[1]
+  H.same({"lua loader", 16}, got[1], got[2])
+  pool:close()
+end)
+
 H.case("dostring checks its arguments", function ()
   local pool = threads.create(0)
   H.badarg(2, "string expected, got no value", pool.dostring, pool)
@@ -199,6 +312,13 @@ H.case("dofile runs a file with arguments", function ()
   local pool = threads.create(1)
   H.same({true}, pool:dofile(path, "t", name, 20, 22))
   H.same({42}, receive(name, 1)[1])
+  -- a file is read again at each call
+  f = assert(io.open(path, "w"))
+  f:write(prologue, "local name, a, b = ...\n",
+          "coroutine.yield(name, 'out', a * b)")
+  f:close()
+  H.same({true}, pool:dofile(path, "t", name, 20, 22))
+  H.same({440}, receive(name, 1)[1])
   local ok, err = pool:dofile(path, "b")
   assert(ok == false and err:find("attempt to load a text chunk", 1, true))
   os.remove(path)
