@@ -78,6 +78,7 @@ struct Pool {
   Task *all;
   Worker *workers, *exited;  /* running threads; threads to join */
   Pool *nextunclosed;   /* the creator state's list */
+  struct PoolRef *ownerref;  /* threads.create's object, while alive */
   int ntasks, nrunning, npending, nsuspended;
   int expected, actual;
   int nidle;            /* workers waiting on 'work' (to signal) */
@@ -98,9 +99,15 @@ static void *registryptr (lua_State *L, const void *key) {
   return p;
 }
 
+/* A pool object. The owner's (threads.create(size)) points at its pool,
+   and the pool back at it, so that a pool shut at lua_close (the unclosed
+   list's finalizer) closes the object too: a finalizer that runs later
+   finds it closed. A task's own (threads.create()) finds its pool through
+   the task each time: an orphan task's pool is gone (keeporphans). */
 typedef struct PoolRef {
-  Pool *pool;           /* NULL once closed */
+  Pool *pool;           /* the owner's; NULL once closed */
   int owner;            /* made by threads.create(size) in this state */
+  int closed;           /* a task's own, closed */
 } PoolRef;
 
 /* --- workers ---------------------------------------------------------- */
@@ -595,6 +602,7 @@ static int unclosed_gc (lua_State *L) {
   Pool *pool;
   while ((pool = *list) != NULL) {
     *list = pool->nextunclosed;
+    if (pool->ownerref) pool->ownerref->pool = NULL;
     shutpool(pool);
   }
   return 0;
@@ -620,15 +628,35 @@ void *cu_threads_current (lua_State *L) {
 static PoolRef *newref (lua_State *L) {
   PoolRef *ref = (PoolRef *)lua_newuserdatauv(L, sizeof(PoolRef), 0);
   ref->pool = NULL;
-  ref->owner = 0;
+  ref->owner = ref->closed = 0;
   luaL_setmetatable(L, CLASS);
   return ref;
 }
 
+/* __gc: a collected owner's pool lives on until lua_close (the manual),
+   no longer linked to the object, which is freed later; the object is
+   closed meanwhile (another finalizer may still reach it). */
+static int ref_gc (lua_State *L) {
+  PoolRef *ref = (PoolRef *)lua_touserdata(L, 1);
+  if (ref->owner && ref->pool) {
+    ref->pool->ownerref = NULL;
+    ref->pool = NULL;
+  }
+  return 0;
+}
+
+/* The pool of the object at 1; NULL when closed. */
+static Pool *poolof (lua_State *L, PoolRef *ref) {
+  Task *t;
+  if (ref->owner) return ref->pool;
+  return !ref->closed && (t = taskof(L)) != NULL ? t->pool : NULL;
+}
+
 static Pool *checkpool (lua_State *L) {
   PoolRef *ref = (PoolRef *)luaL_checkudata(L, 1, CLASS);
-  if (ref->pool == NULL) luaL_error(L, "closed object");
-  return ref->pool;
+  Pool *pool = poolof(L, ref);
+  if (pool == NULL) luaL_error(L, "closed object");
+  return pool;
 }
 
 /* A number of threads: a negative one means none, as in the original. */
@@ -659,7 +687,7 @@ static int threads_create (lua_State *L) {
       lua_pushnil(L);
       return 1;
     }
-    newref(L)->pool = t->pool;  /* a task's pool outlives its tasks */
+    newref(L);  /* its pool: the task's (poolof) */
     return 1;
   }
   size = checksize(L, 1);
@@ -673,6 +701,7 @@ static int threads_create (lua_State *L) {
   err = grow(pool, size);
   ref->pool = pool;
   ref->owner = 1;
+  pool->ownerref = ref;
   pool->nextunclosed = *list;
   *list = pool;
   if (err < 0) {  /* undo: no task can be there yet */
@@ -992,12 +1021,13 @@ static int threads_dofile (lua_State *L) {
 /* threads.close(pool); also __close */
 static int threads_close (lua_State *L) {
   PoolRef *ref = (PoolRef *)luaL_checkudata(L, 1, CLASS);
-  Pool *pool = ref->pool;
+  Pool *pool = poolof(L, ref);
   if (pool == NULL) {  /* closed already: conventions.md */
     lua_pushboolean(L, 0);
     return 1;
   }
   ref->pool = NULL;
+  ref->closed = 1;
   if (ref->owner) {
     forget(L, pool);
     shutpool(pool);
@@ -1035,6 +1065,7 @@ void cu_open_threads (lua_State *L) {
   registryblock(L, &COMPILERKEY, sizeof(Compiler), compiler_gc);
   static const luaL_Reg metas[] = {
     {"__close", threads_close},
+    {"__gc", ref_gc},
     {NULL, NULL}
   };
   cu_newclass(L, CLASS, funcs, metas, 0);

@@ -757,6 +757,24 @@ childcase("lua_close waits for pools that were not closed", function ()
   assert(out:find("dropped done", m, true), out)
 end)
 
+-- At lua_close, the pools left open are shut by a finalizer of coutil's;
+-- a finalizer that runs after it (an object made before the module was
+-- loaded) used to reach the freed pool through its object.
+childcase("a pool shut at lua_close is closed for later finalizers", function ()
+  local ok, out = H.runlua[[
+    local keep = setmetatable({}, {__gc = function (o)
+      print("count", pcall(o.pool.count, o.pool, "n"))
+      print("close", o.pool:close())
+    end})
+    local threads = require "coutil.threads"  -- its finalizer runs first
+    keep.pool = threads.create(1)
+    assert(keep.pool:dostring("return"))
+  ]]
+  assert(ok, out)
+  assert(out:find("count\tfalse\t[^\n]*closed object"), out)
+  assert(out:find("close\tfalse", 1), out)
+end)
+
 childcase("lua_close ends once a pool has no threads", function ()
   local ok, out = H.runlua[[
     local threads = require "coutil.threads"
