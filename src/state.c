@@ -708,14 +708,19 @@ lua_State *cu_state_inheritpreloads (lua_State *L, lua_State *NL) {
     return NULL;
   }
   if (in != NULL) {
+    int status;
     lua_pushcfunction(NL, addpreloads);
     lua_pushlightuserdata(NL, in);
-    if (lua_pcall(NL, 1, 0, 0) != LUA_OK) {
-      lua_pushstring(L, lua_tostring(NL, -1));
-      lua_close(NL);
-      NL = NULL;
-    }
+    status = lua_pcall(NL, 1, 0, 0);
     cu_preloads_free(in);
+    if (status != LUA_OK) {
+      /* only a memory error can come (addpreloads runs no Lua code);
+         Lua's own message is always interned: pushing it allocates
+         nothing, where copying NL's could raise and leak NL */
+      lua_close(NL);
+      lua_pushliteral(L, "not enough memory");
+      return NULL;
+    }
   }
   return NL;
 }
