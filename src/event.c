@@ -192,6 +192,22 @@ static void removeentry (lua_State *L, Queue *q, int ud, int i) {
   takeentry(q, i);
 }
 
+/* Takes the empty queue 'q' of the value at 'v' out of the table at 't',
+   unless the value is a table. A string, number, boolean or light
+   userdata is never collected, so its entry would stay for good: a
+   program awaiting "reply:"..id kept a queue per id it ever used. A
+   table's queue goes with the table, and its hand-offs reuse it. */
+static void dropempty (lua_State *L, Queue *q, int t, int v) {
+  if (q->key != NULL || q->head != q->tail || q->moved) return;
+  lua_pushvalue(L, v);
+  if (lua_rawget(L, t) == LUA_TUSERDATA && lua_touserdata(L, -1) == q) {
+    lua_pushvalue(L, v);
+    lua_pushnil(L);
+    lua_rawset(L, t);
+  }
+  lua_pop(L, 1);
+}
+
 /* Makes room at the tail of the full queue at the top of the stack for
    the value at 'v': drops stale entries and holes, and moves the rest
    into a twice larger queue that replaces it when over half are live.
@@ -289,6 +305,7 @@ void cu_event_unregister (lua_State *L, int first, int last, int serial) {
       continue;
     for (j = q->tail - 1; j >= q->head; j--)  /* ours are recent ones */
       if (q->serial[j] == s) removeentry(L, q, lua_gettop(L), j);
+    dropempty(L, q, CU_WAITERS_UP, i);
     lua_pop(L, 1);
   }
 }
@@ -399,6 +416,7 @@ static int emit (lua_State *L, int base, int first, int n, int all,
     i = nextwaiter(L, q, base + 1, newest, floor, accept, ud, &co);
     if (i < 0) {
       if (all) q->claimed = floor;
+      dropempty(L, q, CU_WAITERS_UP, first);  /* stale entries went */
       break;
     }
     /* The user value of the entry is cleared only after the resume, and
@@ -415,6 +433,7 @@ static int emit (lua_State *L, int base, int first, int n, int all,
       setslot(L, q, base + 1, i);
     }
     count++;
+    dropempty(L, q, CU_WAITERS_UP, first);
     if (!all) return count;  /* the caller drops the queue and waiter */
     lua_settop(L, base);
   }
@@ -669,6 +688,7 @@ static int consume (lua_State *L, int v) {
   }
   lua_getiuservalue(L, -1, q->head + 1);
   removeentry(L, q, lua_gettop(L) - 1, q->head);
+  dropempty(L, q, STORED_UP, v);
   lua_remove(L, -2);
   lua_rawgeti(L, -1, 1);
   n = (int)lua_tointeger(L, -1);

@@ -460,4 +460,40 @@ H.case("many waiters grow and shrink a queue", function ()
   assert(event.pending(e) == false)
 end)
 
+-- A value that is never collected (a string, a number) used to keep its
+-- waiter queue after its last waiter left: awaiting "reply:"..id for
+-- ever new ids grew the state by ~270 bytes per id, for good.
+H.case("queues of never-collected values go with their last waiter", function ()
+  local function grown (f)
+    collectgarbage()
+    collectgarbage()
+    local before = collectgarbage("count")
+    for i = 1, 20000 do f(i) end
+    collectgarbage()
+    collectgarbage()
+    return (collectgarbage("count") - before) * 1024
+  end
+  local emitted = grown(function (i)  -- woken by an emit
+    local k = "reply:" .. i
+    coroutine.wrap(function () event.await(k) end)()
+    assert(event.emitone(k))
+  end)
+  local resumed = grown(function (i)  -- resumed by someone else
+    local co = coroutine.create(event.awaitany)
+    coroutine.resume(co, i + 0.5, "any:" .. i)
+    coroutine.resume(co)
+  end)
+  local closed = grown(function (i)  -- closed, then emitted on
+    local k = "closed:" .. i
+    local co = coroutine.create(event.await)
+    coroutine.resume(co, k)
+    coroutine.close(co)
+    assert(event.emitall(k) == false)
+  end)
+  assert(emitted < 100000, emitted .. " bytes more")
+  assert(resumed < 100000, resumed .. " bytes more")
+  assert(closed < 100000, closed .. " bytes more")
+  assert(event.pending("reply:1") == false)
+end)
+
 H.done()

@@ -197,4 +197,24 @@ H.case("many stored events", function ()
   assert(sum == 500500)
 end)
 
+-- The same for stored events: the queue of a string goes once its last
+-- stored event is consumed.
+H.case("stored events of never-collected values leave nothing behind", function ()
+  collectgarbage()
+  collectgarbage()
+  local before = collectgarbage("count")
+  for i = 1, 20000 do
+    local k = "job:" .. i
+    assert(queued.emitone(k, i) == false)
+    local got
+    coroutine.wrap(function () got = select(2, queued.await(k)) end)()
+    assert(got == i)
+  end
+  collectgarbage()
+  collectgarbage()
+  local grown = (collectgarbage("count") - before) * 1024
+  assert(grown < 100000, grown .. " bytes more")
+  assert(queued.isqueued("job:1") == false)
+end)
+
 H.done()
