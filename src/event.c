@@ -9,43 +9,59 @@
 #include "areas.h"
 #include "event.h"
 
-/* A FIFO of waiters on one value, kept in the ephemeron table: a
-   userdata whose user value i+1 anchors the coroutine of entry i and
-   whose C part holds its serial (0 marks a hole). Indices restart at 0
-   whenever the queue empties, so a steady hand-off reuses one slot and
-   allocates nothing. A full queue first drops its stale entries, and
-   grows (into a new userdata) only when more than half are live. User
-   value cap+1 holds the value itself: a live queue keeps its key alive
-   (an ephemeron value may), which makes the emit cache (emitqueue) safe.
+/* A FIFO of waiters on one value, kept in the ephemeron table. The queue
+   is a userdata that never moves: its entries (a serial, 0 for a hole,
+   and the waiter's lua_State) are in a block at user value 2, replaced by
+   a larger one when full, and the coroutine of entry i is anchored at
+   [i+1] of the table at user value 1. User value 3 holds the value
+   itself (an ephemeron value may keep its key: a live queue keeps its
+   table alive). Indices restart at 0 whenever the queue empties, so a
+   steady hand-off reuses one slot and allocates nothing. A full queue
+   first drops its stale entries and holes, and grows only when more than
+   half are live.
+   An emitter needs neither the queue nor the waiter on its stack: a
+   table's queue stays in the ephemeron as long as the table lives (the
+   emitter holds the table), and the entry being resumed is RESERVED, so
+   its anchor is never overwritten; a compaction that moves it tells its
+   emitter (the chain of Emit records). The queue of another value may leave the ephemeron
+   once empty (dropempty), so emits on it keep it on their stack.
    The queues of coutil.queued use the same layout for stored events. */
+typedef struct Entry {
+  uintptr_t serial;
+  lua_State *co;       /* the waiter; NULL for a stored event */
+} Entry;
+
 typedef struct Queue {
-  unsigned gen;        /* counts writes to the user values */
-  int moved;           /* replaced by a larger queue: do not use */
+  Entry *e;            /* the block at user value 2 */
   const void *key;     /* identity of the value when a table, else NULL */
   cu_Events *st;       /* the per-state record: saves an upvalue access */
   int head, tail;      /* entries head..tail-1 */
-  int cap;             /* number of user values */
+  int cap;             /* entries in the block */
+  int reserved;        /* entries being resumed: they keep their index */
+  int dead;            /* finalized: never the emit cache again */
   uintptr_t claimed;   /* waiters up to this serial belong to an emitall
                           in progress: a nested emit must not take them */
-  uintptr_t serial[];
 } Queue;
+
+#define ANCHORS 1      /* user values of a queue */
+#define BLOCK 2
+#define KEY 3
 
 /* The emit in progress on this system thread, innermost first: set while
    an emitter resumes a waiter, so that the waiter's continuation knows an
    emit resumed it (cu_event_byemit) and a waiter that awaits the same
-   table again (a hand-off) re-registers in the slot it was taken from.
-   That slot still anchors it when it is the queue's tail and was not
-   written since ('gen'): no table look-up, no write. Per system thread,
-   not per state: a resume never leaves its thread, and a record names
-   the coroutine it resumes, which is alive (running) while the record
-   is current. In the thread's static TLS block (initial-exec): one load,
-   where the dynamic model calls __tls_get_addr. */
+   table again (a hand-off) re-registers in the entry it was resumed from,
+   which still anchors it (RESERVED) and is the last one. Per system
+   thread, not per state: a resume never leaves its thread, and a record
+   names the coroutine it resumes, which is alive (running) while the
+   record is current. In the thread's static TLS block (initial-exec): one
+   load, where the dynamic model calls __tls_get_addr. */
 typedef struct Emit {
   lua_State *co;       /* the waiter being resumed */
   const void *key;     /* the table emitted on, NULL if not a table */
   struct Queue *q;     /* its queue */
-  int slot;            /* the entry taken out for 'co' */
-  unsigned gen;        /* q->gen then */
+  int slot;            /* the entry reserved for 'co' (makeroom moves it) */
+  struct Emit *outer;  /* the emit this one runs inside, or NULL */
 } Emit;
 
 #if defined(__GNUC__) && defined(__ELF__)
@@ -56,6 +72,8 @@ static _Thread_local Emit *emitting;
 
 #define QUEUE_MINCAP 4
 #define STORED 1       /* serial of a stored event: never a hole */
+#define RESERVED 2     /* serial of an entry whose waiter an emit resumes */
+#define FIRSTSERIAL 2  /* waiters' serials are all above it */
 
 /* Pushes a new table whose metatable has __mode 'mode'. */
 static void newweak (lua_State *L, const char *mode) {
@@ -84,7 +102,7 @@ void cu_event_pushstate (lua_State *L) {
     lua_pop(L, 1);
     st = (cu_Events *)lua_newuserdatauv(L, sizeof(cu_Events), 0);
     memset(st, 0, sizeof(cu_Events));
-    st->serial = STORED;  /* waiters' serials are all above it */
+    st->serial = FIRSTSERIAL;
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &events_key);
   }
@@ -128,30 +146,55 @@ static Queue *getqueue (lua_State *L, int t, int v) {
   return NULL;
 }
 
+/* __gc of a table's queue: the emit cache (cu_Events.lastq) must not keep
+   it, and must never take it again should its table come back to life
+   (a finalizer of the table's) and find it. */
+static int queue_gc (lua_State *L) {
+  Queue *q = (Queue *)lua_touserdata(L, 1);
+  if (q->st->lastq == q) q->st->lastq = NULL;
+  q->dead = 1;
+  return 0;
+}
+
+static const char queuemt_key = 'q';  /* registry: the metatable of queues */
+
 /* Pushes a new empty queue and makes it the one of the value at 'v'. */
-static Queue *newqueue (lua_State *L, int t, int v, int cap) {
-  Queue *q = (Queue *)lua_newuserdatauv(L,
-      sizeof(Queue) + (size_t)cap * sizeof(uintptr_t), cap + 1);
+static Queue *newqueue (lua_State *L, int t, int v) {
+  Queue *q = (Queue *)lua_newuserdatauv(L, sizeof(Queue), 3);
+  memset(q, 0, sizeof(Queue));
   q->st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
-  q->gen = 0;
-  q->moved = 0;
   q->key = lua_type(L, v) == LUA_TTABLE ? lua_topointer(L, v) : NULL;
-  q->head = q->tail = 0;
-  q->cap = cap;
-  q->claimed = 0;
+  q->cap = QUEUE_MINCAP;
+  q->e = (Entry *)lua_newuserdatauv(L, QUEUE_MINCAP * sizeof(Entry), 0);
+  lua_setiuservalue(L, -2, BLOCK);
+  lua_createtable(L, QUEUE_MINCAP, 0);
+  lua_setiuservalue(L, -2, ANCHORS);
   lua_pushvalue(L, v);
-  lua_setiuservalue(L, -2, cap + 1);
+  lua_setiuservalue(L, -2, KEY);
+  if (q->key != NULL) {  /* only a table's queue is ever cached */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &queuemt_key) != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_createtable(L, 0, 1);
+      lua_pushcfunction(L, queue_gc);
+      lua_setfield(L, -2, "__gc");
+      lua_pushvalue(L, -1);
+      lua_rawsetp(L, LUA_REGISTRYINDEX, &queuemt_key);
+    }
+    lua_setmetatable(L, -2);
+  }
   lua_pushvalue(L, v);
   lua_pushvalue(L, -2);
   lua_rawset(L, t);
   return q;
 }
 
-/* Sets user value i+1 of the queue 'q' at 'ud' to the value at the top
-   (popped). Every write goes through here: see Emit.gen. */
-static void setslot (lua_State *L, Queue *q, int ud, int i) {
-  lua_setiuservalue(L, ud, i + 1);
-  q->gen++;
+/* Sets the anchor of entry i of the queue at 'ud' to the value at the
+   top (popped). */
+static void setanchor (lua_State *L, int ud, int i) {
+  lua_getiuservalue(L, ud, ANCHORS);
+  lua_insert(L, -2);
+  lua_rawseti(L, -2, i + 1);
+  lua_pop(L, 1);
 }
 
 /* Is the waiter 'co' still suspended in the frame that registered it
@@ -162,25 +205,21 @@ static int islive (lua_State *co, uintptr_t serial) {
          (uintptr_t)lua_touserdata(co, -1) == serial;
 }
 
-/* Is entry i of the queue at the top of the stack worth keeping? */
-static int keep (lua_State *L, Queue *q, int i) {
-  int live;
-  if (q->serial[i] == 0) return 0;
-  if (q->serial[i] == STORED) return 1;
-  lua_getiuservalue(L, -1, i + 1);
-  live = islive(lua_tothread(L, -1), q->serial[i]);
-  lua_pop(L, 1);
-  return live;
+/* Is entry i of 'q' worth keeping? A reserved one is, in place. */
+static int keep (Queue *q, int i) {
+  uintptr_t serial = q->e[i].serial;
+  if (serial == 0) return 0;
+  if (serial == STORED || serial == RESERVED) return 1;
+  return islive(q->e[i].co, serial);
 }
 
-/* Takes entry i out of queue 'q' but leaves its user value (the caller
-   clears it): pops it, and the holes after it, when it is the head; else
-   leaves a hole. */
+/* Makes entry i of 'q' a hole, its anchor left to the caller; pops it,
+   and the holes after it, when it is the head. */
 static void takeentry (Queue *q, int i) {
-  q->serial[i] = 0;
+  q->e[i].serial = 0;
   if (i == q->head) {
     do q->head++;
-    while (q->head < q->tail && q->serial[q->head] == 0);
+    while (q->head < q->tail && q->e[q->head].serial == 0);
     if (q->head == q->tail) q->head = q->tail = 0;
   }
 }
@@ -188,7 +227,7 @@ static void takeentry (Queue *q, int i) {
 /* Removes entry i of the queue at 'ud' (see takeentry). */
 static void removeentry (lua_State *L, Queue *q, int ud, int i) {
   lua_pushnil(L);
-  setslot(L, q, ud, i);
+  setanchor(L, ud, i);
   takeentry(q, i);
 }
 
@@ -198,7 +237,7 @@ static void removeentry (lua_State *L, Queue *q, int ud, int i) {
    program awaiting "reply:"..id kept a queue per id it ever used. A
    table's queue goes with the table, and its hand-offs reuse it. */
 static void dropempty (lua_State *L, Queue *q, int t, int v) {
-  if (q->key != NULL || q->head != q->tail || q->moved) return;
+  if (q->key != NULL || q->head != q->tail || q->reserved > 0) return;
   lua_pushvalue(L, v);
   if (lua_rawget(L, t) == LUA_TUSERDATA && lua_touserdata(L, -1) == q) {
     lua_pushvalue(L, v);
@@ -208,39 +247,42 @@ static void dropempty (lua_State *L, Queue *q, int t, int v) {
   lua_pop(L, 1);
 }
 
-/* Makes room at the tail of the full queue at the top of the stack for
-   the value at 'v': drops stale entries and holes, and moves the rest
-   into a twice larger queue that replaces it when over half are live.
-   Amortised O(1) per entry. Returns the queue now at the top. */
-static Queue *makeroom (lua_State *L, int t, int v, Queue *q) {
-  Queue *to = q;
-  int i, j = 0, live = 0;
+/* Makes room at the tail of the full queue at the top of the stack: drops
+   stale entries and holes, moving the others down (a reserved entry's
+   emitter learns its new index), and grows when over half are live.
+   Amortised O(1) per entry. */
+static void makeroom (lua_State *L, Queue *q) {
+  int ud = lua_gettop(L), i, j = 0;
+  lua_getiuservalue(L, ud, ANCHORS);
   for (i = q->head; i < q->tail; i++) {
-    if (keep(L, q, i)) live++;
-    else removeentry(L, q, lua_gettop(L), i);
+    if (!keep(q, i)) continue;
+    if (i != j) {
+      q->e[j] = q->e[i];
+      lua_rawgeti(L, -1, i + 1);
+      lua_rawseti(L, -2, j + 1);
+      if (q->e[j].serial == RESERVED) {
+        Emit *em;
+        for (em = emitting; em != NULL; em = em->outer)
+          if (em->q == q && em->slot == i) em->slot = j;
+      }
+    }
+    j++;
   }
-  if (2 * live > q->cap) {
-    to = newqueue(L, t, v, 2 * q->cap);
-    to->claimed = q->claimed;
-  }
-  for (i = q->head; i < q->tail; i++) {
-    if (q->serial[i] == 0) continue;
-    lua_getiuservalue(L, to == q ? -1 : -2, i + 1);
-    setslot(L, to, lua_gettop(L) - 1, j);
-    to->serial[j++] = q->serial[i];
-  }
-  if (to != q) {
-    lua_remove(L, -2);
-    q->moved = 1;
-  }
-  for (i = j; i < to->tail; i++) {
+  for (i = j; i < q->tail; i++) {
     lua_pushnil(L);
-    setslot(L, to, lua_gettop(L) - 1, i);
-    to->serial[i] = 0;
+    lua_rawseti(L, -2, i + 1);
   }
-  to->head = 0;
-  to->tail = j;
-  return to;
+  lua_pop(L, 1);
+  q->head = 0;
+  q->tail = j;
+  if (2 * j > q->cap) {
+    Entry *e = (Entry *)lua_newuserdatauv(L,
+        2 * (size_t)q->cap * sizeof(Entry), 0);
+    memcpy(e, q->e, (size_t)j * sizeof(Entry));
+    lua_setiuservalue(L, ud, BLOCK);
+    q->e = e;
+    q->cap *= 2;
+  }
 }
 
 /* Pushes the queue of the value at 'v' in the table at 't', creating it
@@ -248,16 +290,19 @@ static Queue *makeroom (lua_State *L, int t, int v, Queue *q) {
    and calls 'commit'. */
 static Queue *tailqueue (lua_State *L, int t, int v) {
   Queue *q = getqueue(L, t, v);
-  if (q == NULL) return newqueue(L, t, v, QUEUE_MINCAP);
-  if (q->tail == q->cap) q = makeroom(L, t, v, q);
+  if (q == NULL) return newqueue(L, t, v);
+  if (q->tail == q->cap) makeroom(L, q);
   return q;
 }
 
-/* Appends the value at the top (popped) with 'serial' to the queue 'q'
-   just below it, which is popped too. */
-static void commit (lua_State *L, Queue *q, uintptr_t serial) {
-  setslot(L, q, lua_gettop(L) - 1, q->tail);
-  q->serial[q->tail++] = serial;
+/* Appends the value at the top (popped; 'co' when a thread) with 'serial'
+   to the queue 'q' just below it, which is popped too. */
+static void commit (lua_State *L, Queue *q, uintptr_t serial,
+                    lua_State *co) {
+  setanchor(L, lua_gettop(L) - 1, q->tail);
+  q->e[q->tail].serial = serial;
+  q->e[q->tail].co = co;
+  q->tail++;
   lua_pop(L, 1);
 }
 
@@ -269,7 +314,7 @@ void cu_event_register (lua_State *L, int first, int last) {
     if (!lua_isnil(L, i)) {
       Queue *q = tailqueue(L, CU_WAITERS_UP, i);
       lua_pushthread(L);
-      commit(L, q, serial);
+      commit(L, q, serial, L);
     }
   }
   lua_pushlightuserdata(L, (void *)serial);
@@ -304,138 +349,141 @@ void cu_event_unregister (lua_State *L, int first, int last, int serial) {
     if (lua_isnil(L, i) || (q = getqueue(L, CU_WAITERS_UP, i)) == NULL)
       continue;
     for (j = q->tail - 1; j >= q->head; j--)  /* ours are recent ones */
-      if (q->serial[j] == s) removeentry(L, q, lua_gettop(L), j);
+      if (q->e[j].serial == s) removeentry(L, q, lua_gettop(L), j);
     dropempty(L, q, CU_WAITERS_UP, i);
     lua_pop(L, 1);
   }
 }
 
 /* Resumes 'co', entry i of 'q', with values first..first+n-1 (see
-   cu_event_resume). When Lua refuses to resume it (too many nested
-   resumes), the entry is put back as it was and the error is raised in
-   the emitter: the waiter stays registered. */
+   cu_event_resume); the entry is reserved meanwhile. Returns its index
+   then (a compaction may have moved it). When Lua refuses to resume it
+   (too many nested resumes), the entry gets its serial back and the
+   error is raised in the emitter: the waiter stays registered. */
 static inline CU_ALWAYS_INLINE
-void resumewaiter (lua_State *L, Queue *q, int i, lua_State *co,
-                          int first, int n, uintptr_t serial,
-                          int head, int tail) {
-  Emit rec, *outer = emitting;
+int resumewaiter (lua_State *L, Queue *q, int i, lua_State *co,
+                  int first, int n) {
+  Emit rec;
+  uintptr_t serial = q->e[i].serial;
   int k;
   /* a waiter's frame keeps most of the LUA_MINSTACK slots it was given */
   if (n > LUA_MINSTACK / 2 && !lua_checkstack(co, n))
     luaL_error(L, "stack overflow");
   for (k = 0; k < n; k++) lua_pushvalue(L, first + k);
   lua_xmove(L, co, n);
+  q->e[i].serial = RESERVED;
+  q->reserved++;
   rec.co = co;
   rec.key = q->key;
   rec.q = q;
   rec.slot = i;
-  rec.gen = q->gen;
+  rec.outer = emitting;
   emitting = &rec;
   k = resume(L, co, n);
-  emitting = outer;  /* an emit may run inside another's resume */
+  emitting = rec.outer;  /* an emit may run inside another's resume */
   if (k) {
     q->claimed = 0;  /* no emit goes on: never leave waiters claimed */
-    q->serial[i] = serial;
-    q->head = head;
-    q->tail = tail;
+    q->reserved--;
+    q->e[rec.slot].serial = serial;
     lua_error(L);
   }
+  return rec.slot;
 }
 
-/* Inline: the emit of a hand-off passes it eight arguments.
-   Finds the first live waiter in the queue at 'ud' (the stack top) that
-   'accept' takes, pushes it, sets '*co' and returns its entry; dropping
-   the stale entries on the way. Returns -1 (nothing pushed) if there is
-   none among the entries with serials above 'floor' and up to 'newest'. */
-static inline int nextwaiter (lua_State *L, Queue *q, int ud,
+/* Finds the first live waiter of 'q' that 'accept' takes, sets '*co' and
+   returns its entry, dropping the stale entries on the way (which needs
+   the queue on the stack: pushed at need, 'pushed' says). Returns -1 if
+   there is none among the entries with serials above 'floor' and up to
+   'newest'. Inline: the emit of a hand-off passes it many arguments. */
+static inline int nextwaiter (lua_State *L, Queue *q, int v,
                               uintptr_t newest, uintptr_t floor,
                               cu_Accept accept, void *aud,
-                              lua_State **pco) {
+                              lua_State **pco, int *pushed) {
   int i;
   for (i = q->head; i < q->tail; i++) {
-    uintptr_t serial = q->serial[i];
+    uintptr_t serial = q->e[i].serial;
     lua_State *co;
-    if (serial <= floor) continue;  /* a hole, or an outer emit's */
+    if (serial <= floor || serial == RESERVED) continue;  /* a hole, an
+                                     outer emitall's or one being resumed */
     if (serial > newest) break;  /* FIFO: the rest came after the emit */
-    lua_getiuservalue(L, ud, i + 1);
-    *pco = co = lua_tothread(L, -1);
-    if (!islive(co, serial)) removeentry(L, q, ud, i);
-    else if (accept == NULL || accept(L, co, aud)) return i;
+    co = q->e[i].co;
+    if (!islive(co, serial)) {
+      if (!*pushed) *pushed = getqueue(L, CU_WAITERS_UP, v) != NULL;
+      removeentry(L, q, lua_gettop(L), i);
+      continue;
+    }
+    if (accept == NULL) return *pco = co, i;
+    lua_pushthread(co);  /* a filter sees the waiter at the top */
+    lua_xmove(co, L, 1);
+    if (accept(L, co, aud)) {
+      lua_pop(L, 1);
+      return *pco = co, i;
+    }
     lua_pop(L, 1);
   }
   return -1;
 }
 
-/* Pushes the waiter queue of the value at 'v' and returns it, or NULL
-   (nothing pushed). 'cache' (0: none) is a table with weak values whose
-   [1] is the queue last found for a table: a hit saves the look-up in the
-   ephemeron (a hash of the key). The check is sound: a queue still in the
-   cache is alive, so its key (user value cap+1) is alive too, and no
-   other table can have that address (a light userdata can: hence the
-   type check). */
-static Queue *emitqueue (lua_State *L, int cache, int v) {
-  Queue *q;
-  if (cache == 0) return getqueue(L, CU_WAITERS_UP, v);
-  if (lua_rawgeti(L, cache, 1) == LUA_TUSERDATA) {
-    q = (Queue *)lua_touserdata(L, -1);
-    if (!q->moved && q->key == lua_topointer(L, v) &&
-        lua_type(L, v) == LUA_TTABLE)  /* not a light userdata */
-      return q;
-  }
-  lua_pop(L, 1);
+/* The queue of the value at 'v', or NULL. A table's is anchored by the
+   table, and the last one found (cu_Events.lastq, cleared by its
+   finalizer) saves the look-up in the ephemeron: nothing pushed. Another
+   value's is pushed, and '*pushed' set: it may leave the ephemeron while
+   an emit runs (dropempty). The cache is sound: the queue is alive and
+   keeps its table alive, so no other table can have that address (a
+   light userdata can: hence the type check). */
+static Queue *emitqueue (lua_State *L, cu_Events *st, int v, int *pushed) {
+  Queue *q = st->lastq;
+  if (q != NULL && q->key == lua_topointer(L, v) &&
+      lua_type(L, v) == LUA_TTABLE)
+    return q;
   q = getqueue(L, CU_WAITERS_UP, v);
-  if (q != NULL && q->key != NULL) {
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, cache, 1);
+  if (q == NULL) return NULL;
+  if (q->key != NULL) {
+    if (!q->dead) st->lastq = q;
+    lua_pop(L, 1);
   }
+  else *pushed = 1;
   return q;
 }
 
-/* The emit of cu_event_emit; 'base' is the stack top and 'cache' the
-   index of an emitqueue cache or 0. After resuming a waiter with 'all' ==
-   0, two more values are left above 'base'.
-   An emitall delivers to the waiters there were when it began, and to no
-   one else: it claims them (q->claimed), so that an emit on the same
-   value from a coroutine it resumed finds none of them, and they all get
-   the first emission's values (the original library's order). */
+/* The emit of cu_event_emit; 'base' is the stack top. An emitall
+   delivers to the waiters there were when it began, and to no one else:
+   it claims them (q->claimed), so that an emit on the same value from a
+   coroutine it resumed finds none of them, and they all get the first
+   emission's values (the original library's order). */
 static int emit (lua_State *L, int base, int first, int n, int all,
-                 cu_Accept accept, void *ud, int cache) {
+                 cu_Accept accept, void *ud) {
+  cu_Events *st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
   uintptr_t newest = 0, floor = 0;
   int count = 0;
   Queue *q;
   if (n > LUA_MINSTACK / 2) cu_checkstack(L, n + 4);
-  /* each round fetches the queue again: a waiter may have replaced it */
-  while ((q = emitqueue(L, cache, first)) != NULL) {
+  for (;;) {
+    /* each round fetches the queue again: a waiter may have dropped it */
+    int pushed = 0, i;
     lua_State *co;
-    int i;
+    if ((q = emitqueue(L, st, first, &pushed)) == NULL) break;
     if (newest == 0) {
-      newest = q->st->serial;  /* later ones came after us */
+      newest = st->serial;  /* later ones came after us */
       floor = q->claimed;  /* older ones are an outer emitall's */
     }
     if (all) q->claimed = newest;
-    i = nextwaiter(L, q, base + 1, newest, floor, accept, ud, &co);
+    i = nextwaiter(L, q, first, newest, floor, accept, ud, &co, &pushed);
     if (i < 0) {
       if (all) q->claimed = floor;
       dropempty(L, q, CU_WAITERS_UP, first);  /* stale entries went */
       break;
     }
-    /* The user value of the entry is cleared only after the resume, and
-       only if no new entry took its slot: in a hand-off the waiter awaits
-       again at once, into the same slot, and nothing needs clearing. */
-    {
-      int head = q->head, tail = q->tail;
-      uintptr_t serial = q->serial[i];
-      takeentry(q, i);
-      resumewaiter(L, q, i, co, first, n, serial, head, tail);
-    }
-    if (i < q->head || i >= q->tail || q->serial[i] == 0) {
-      lua_pushnil(L);
-      setslot(L, q, base + 1, i);
-    }
+    i = resumewaiter(L, q, i, co, first, n);
     count++;
-    dropempty(L, q, CU_WAITERS_UP, first);
-    if (!all) return count;  /* the caller drops the queue and waiter */
+    if (q->e[i].serial == RESERVED) {  /* it did not await here again */
+      q->reserved--;
+      if (!pushed) pushed = getqueue(L, CU_WAITERS_UP, first) != NULL;
+      removeentry(L, q, lua_gettop(L), i);
+      dropempty(L, q, CU_WAITERS_UP, first);
+    }
     lua_settop(L, base);
+    if (!all) break;
   }
   lua_settop(L, base);
   return count;
@@ -443,10 +491,7 @@ static int emit (lua_State *L, int base, int first, int n, int all,
 
 int cu_event_emit (lua_State *L, int first, int n, int all,
                    cu_Accept accept, void *ud) {
-  int base = lua_gettop(L);
-  int count = emit(L, base, first, n, all, accept, ud, 0);
-  lua_settop(L, base);
-  return count;
+  return emit(L, lua_gettop(L), first, n, all, accept, ud);
 }
 
 /* Is some coroutine waiting on the value at 'v'? */
@@ -455,17 +500,14 @@ static int haswaiter (lua_State *L, int v) {
   Queue *q = getqueue(L, CU_WAITERS_UP, v);
   if (q == NULL) return 0;
   for (i = q->head; i < q->tail && !found; i++)  /* an emitall's claimed */
-    found = q->serial[i] > q->claimed && keep(L, q, i);  /* ones are gone */
+    found = q->e[i].serial > q->claimed &&      /* ones are gone */
+            q->e[i].serial != RESERVED && keep(q, i);
   lua_pop(L, 1);
   return found;
 }
 
 /* --- coutil.event --- */
 
-/* Upvalue of the emitqueue cache (a table with weak values) in the
-   functions of coutil.event and coutil.queued. */
-#define EVENT_CACHE 3
-#define QUEUED_CACHE 4
 
 
 /* Continuation of await/awaitany: returns what the resumer passed (the
@@ -524,28 +566,27 @@ static int distinct (lua_State *L) {
   return n;
 }
 
-/* Waits on the value at 1 alone: the hot path of a hand-off, so the
-   queue stays in the frame instead of being popped. */
+/* Waits on the value at 1 alone: the hot path of a hand-off, where the
+   waiter awaits again the table an emit resumed it from, in the entry it
+   was resumed from (see Emit). */
 static int waitone (lua_State *L, int type) {
   Emit *em = emitting;
-  cu_Events *st;
   Queue *q;
   uintptr_t serial;
   if (lua_gettop(L) != 1) lua_settop(L, 1);
   if (em != NULL && em->co == L && type == LUA_TTABLE &&
-      !(q = em->q)->moved && q->gen == em->gen && q->tail == em->slot &&
-      lua_topointer(L, 1) == em->key) {  /* a hand-off: see Emit */
-    serial = ++q->st->serial;
-    q->serial[q->tail++] = serial;
+      em->slot == (q = em->q)->tail - 1 &&
+      q->e[em->slot].serial == RESERVED &&
+      lua_topointer(L, 1) == em->key) {  /* a hand-off */
+    q->e[em->slot].serial = serial = ++q->st->serial;
+    q->reserved--;
   }
   else {
-    st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
+    cu_Events *st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
     q = tailqueue(L, CU_WAITERS_UP, 1);
     serial = ++st->serial;
     lua_pushthread(L);
-    setslot(L, q, 2, q->tail);
-    q->serial[q->tail++] = serial;
-    lua_settop(L, 1);
+    commit(L, q, serial, L);
   }
   lua_pushlightuserdata(L, (void *)serial);
   return lua_yieldk(L, 0, 0, awaitone_k);
@@ -606,24 +647,22 @@ static int event_awaitall (lua_State *L) {
   return waitall(L);
 }
 
-/* Emits with the arguments 1..top, with the emitqueue cache at upvalue
-   'cache'; returns how many were resumed. */
-static int emitargs (lua_State *L, int all, int cache) {  /* may leave 2
-                                                               values more */
+/* Emits with the arguments 1..top; returns how many were resumed. */
+static int emitargs (lua_State *L, int all) {
   int top = lua_gettop(L);
   if (top == 0) lua_settop(L, top = 1);  /* emitall(): the event is nil */
-  return emit(L, top, 1, top, all, NULL, NULL, lua_upvalueindex(cache));
+  return emit(L, top, 1, top, all, NULL, NULL);
 }
 
 /* b = event.emitall(e, ...) */
 static int event_emitall (lua_State *L) {
-  lua_pushboolean(L, emitargs(L, 1, EVENT_CACHE) > 0);
+  lua_pushboolean(L, emitargs(L, 1) > 0);
   return 1;
 }
 
 /* b = event.emitone(e, ...) */
 static int event_emitone (lua_State *L) {
-  lua_pushboolean(L, emitargs(L, 0, EVENT_CACHE) > 0);
+  lua_pushboolean(L, emitargs(L, 0) > 0);
   return 1;
 }
 
@@ -645,8 +684,7 @@ void cu_open_event (lua_State *L) {
     {NULL, NULL}
   };
   cu_event_pushstate(L);
-  newweak(L, "v");  /* the emitqueue cache */
-  luaL_setfuncs(L, funcs, 3);
+  luaL_setfuncs(L, funcs, 2);
 }
 
 /* --- coutil.queued --- */
@@ -673,7 +711,7 @@ static void store (lua_State *L) {
     lua_pushvalue(L, i + 1);
     lua_rawseti(L, -2, i + 1);
   }
-  commit(L, q, STORED);
+  commit(L, q, STORED, NULL);
 }
 
 /* Takes the oldest stored event on the value at 'v': pushes the value and
@@ -686,7 +724,9 @@ static int consume (lua_State *L, int v) {
     lua_pop(L, 1);
     return 0;
   }
-  lua_getiuservalue(L, -1, q->head + 1);
+  lua_getiuservalue(L, -1, ANCHORS);
+  lua_rawgeti(L, -1, q->head + 1);  /* the stored event */
+  lua_remove(L, -2);
   removeentry(L, q, lua_gettop(L) - 1, q->head);
   dropempty(L, q, STORED_UP, v);
   lua_remove(L, -2);
@@ -747,7 +787,7 @@ static int queued_awaitall (lua_State *L) {
 
 /* b = queued.emitall(e, ...) */
 static int queued_emitall (lua_State *L) {
-  int resumed = emitargs(L, 1, QUEUED_CACHE);
+  int resumed = emitargs(L, 1);
   if (!resumed && cu_event_iskey(L, 1)) store(L);
   lua_pushboolean(L, resumed > 0);
   return 1;
@@ -755,7 +795,7 @@ static int queued_emitall (lua_State *L) {
 
 /* b = queued.emitone(e, ...) */
 static int queued_emitone (lua_State *L) {
-  int resumed = emitargs(L, 0, QUEUED_CACHE);
+  int resumed = emitargs(L, 0);
   if (!resumed && cu_event_iskey(L, 1)) store(L);
   lua_pushboolean(L, resumed > 0);
   return 1;
@@ -781,8 +821,7 @@ void cu_open_queued (lua_State *L) {
   };
   cu_event_pushstate(L);
   cu_event_pushweak(L, &stored_key);
-  newweak(L, "v");  /* the emitqueue cache */
-  luaL_setfuncs(L, funcs, 4);
+  luaL_setfuncs(L, funcs, 3);
   lua_getfield(L, -1, "isqueued");
   lua_setfield(L, -2, "queued");  /* the original library's name */
 }

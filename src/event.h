@@ -17,6 +17,8 @@
 typedef struct cu_Events {
   uintptr_t serial;     /* last serial handed out; never 0 (the emit in
                            progress is in event.c: Emit) */
+  struct Queue *lastq;  /* the table's queue an emit found last, or NULL
+                           (cleared by the queue's finalizer) */
 } cu_Events;
 
 #define CU_EVENTS_UP  lua_upvalueindex(1)

@@ -496,4 +496,85 @@ H.case("queues of never-collected values go with their last waiter", function ()
   assert(event.pending("reply:1") == false)
 end)
 
+-- Queues never move (src/event.c): the entry of a waiter being resumed is
+-- reserved, and a queue compacted meanwhile moves it and tells its emit.
+H.case("waiters that fill the queue during a resume keep FIFO order", function ()
+  local e, order = {}, {}
+  for _ = 1, 3 do  -- stale entries ahead of the first live one
+    local co = coroutine.create(event.await)
+    coroutine.resume(co, e)
+    coroutine.close(co)
+  end
+  local function waiter (name)
+    return coroutine.wrap(function ()
+      while true do
+        event.await(e)
+        order[#order + 1] = name
+        if name == "w" and #order == 1 then
+          for i = 1, 10 do waiter("n" .. i)() end  -- fill and compact
+          assert(event.emitone(e))  -- nested: the first new one
+        end
+      end
+    end)
+  end
+  waiter("w")()
+  assert(event.emitone(e))
+  H.same({"w", "n1"}, table.unpack(order))
+  for _ = 1, 11 do assert(event.emitone(e)) end
+  -- n1 awaited again (in the nested emit) before w did
+  H.same({"w", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9", "n10",
+          "n1", "w"}, table.unpack(order))
+end)
+
+H.case("a hand-off goes on in place while others join and leave", function ()
+  local e, got, left = {}, 0, 0
+  coroutine.wrap(function ()
+    while true do
+      event.await(e)
+      got = got + 1
+      if got % 7 == 0 then  -- a waiter that leaves at once, stale later
+        local co = coroutine.create(event.await)
+        coroutine.resume(co, e)
+        coroutine.close(co)
+        left = left + 1
+      end
+    end
+  end)()
+  for i = 1, 5000 do assert(event.emitone(e, i)) end
+  assert(got == 5000 and left == 714)
+  assert(event.pending(e))
+end)
+
+-- The emit cache keeps a raw pointer to the last queue of a table; the
+-- queue's finalizer clears it, so a new table at the same address (or the
+-- old one back to life) never finds a freed or foreign queue.
+H.case("the emit cache never outlives the queue it points to", function ()
+  for _ = 1, 200 do
+    local t = {}
+    coroutine.wrap(function () event.await(t) end)()
+    assert(event.emitone(t))  -- cached now
+    t = nil
+    collectgarbage()
+    collectgarbage()
+    local u = {}  -- may take t's address
+    assert(event.emitone(u) == false)
+    local woke = false
+    coroutine.wrap(function () event.await(u) woke = true end)()
+    assert(event.emitone(u) and woke)
+  end
+  local back
+  do
+    local t = setmetatable({}, {__gc = function (t) back = t end})
+    coroutine.wrap(function () event.await(t) end)()
+    assert(event.emitone(t))
+  end
+  collectgarbage()
+  collectgarbage()
+  assert(back ~= nil)  -- back to life, its queue finalized
+  local woke = false
+  coroutine.wrap(function () event.await(back) woke = true end)()
+  assert(event.emitone(back) and woke)
+  assert(event.emitone(back) == false)
+end)
+
 H.done()
