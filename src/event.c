@@ -472,6 +472,7 @@ static int emit (lua_State *L, int base, int first, int n, int all,
     if (i < 0) {
       if (all) q->claimed = floor;
       dropempty(L, q, CU_WAITERS_UP, first);  /* stale entries went */
+      if (pushed) lua_settop(L, base);
       break;
     }
     i = resumewaiter(L, q, i, co, first, n);
@@ -482,10 +483,9 @@ static int emit (lua_State *L, int base, int first, int n, int all,
       removeentry(L, q, lua_gettop(L), i);
       dropempty(L, q, CU_WAITERS_UP, first);
     }
-    lua_settop(L, base);
+    if (pushed) lua_settop(L, base);  /* a hand-off pushes nothing */
     if (!all) break;
   }
-  lua_settop(L, base);
   return count;
 }
 
