@@ -66,7 +66,7 @@ return {
      run = cqueues_run},
   },
   targets = {
-    {slower = "coutil.event", than = "coroutine", atmost = 1.5},
+    {slower = "coutil.event", than = "coroutine", atmost = 1.25},  -- issue 12
   },
   callgrind = {n = 100000, contenders = {"coroutine", "coutil.event",
                                          "cqueues.condition"}},

@@ -104,7 +104,7 @@ return {
     {name = "cqueues", needs = {"cqueues"}, run = cqueues_run},
   },
   targets = {
-    {slower = "coutil.system", than = "round-robin", atmost = 1.3},
+    {slower = "coutil.system", than = "round-robin", atmost = 1.0}, -- issue 12
     {faster = "coutil.system", than = "luv", atleast = 2},
     {faster = "coutil.system", than = "cqueues", atleast = 2},
   },
