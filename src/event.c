@@ -390,14 +390,12 @@ int resumewaiter (lua_State *L, Queue *q, int i, lua_State *co,
   return rec.slot;
 }
 
-/* Finds the first live waiter of 'q' that 'accept' takes, sets '*co' and
-   returns its entry, dropping the stale entries on the way (which needs
-   the queue on the stack: pushed at need, 'pushed' says). Returns -1 if
-   there is none among the entries with serials above 'floor' and up to
-   'newest'. Inline: the emit of a hand-off passes it many arguments. */
+/* Finds the first live waiter of 'q', sets '*co' and returns its entry,
+   dropping the stale entries on the way (which needs the queue on the
+   stack: pushed at need, 'pushed' says). Returns -1 if there is none
+   among the entries with serials above 'floor' and up to 'newest'. */
 static inline int nextwaiter (lua_State *L, Queue *q, int v,
                               uintptr_t newest, uintptr_t floor,
-                              cu_Accept accept, void *aud,
                               lua_State **pco, int *pushed) {
   int i;
   for (i = q->head; i < q->tail; i++) {
@@ -412,14 +410,8 @@ static inline int nextwaiter (lua_State *L, Queue *q, int v,
       removeentry(L, q, lua_gettop(L), i);
       continue;
     }
-    if (accept == NULL) return *pco = co, i;
-    lua_pushthread(co);  /* a filter sees the waiter at the top */
-    lua_xmove(co, L, 1);
-    if (accept(L, co, aud)) {
-      lua_pop(L, 1);
-      return *pco = co, i;
-    }
-    lua_pop(L, 1);
+    *pco = co;
+    return i;
   }
   return -1;
 }
@@ -451,8 +443,7 @@ static Queue *emitqueue (lua_State *L, cu_Events *st, int v, int *pushed) {
    it claims them (q->claimed), so that an emit on the same value from a
    coroutine it resumed finds none of them, and they all get the first
    emission's values (the original library's order). */
-static int emit (lua_State *L, int base, int first, int n, int all,
-                 cu_Accept accept, void *ud) {
+static int emit (lua_State *L, int base, int first, int n, int all) {
   cu_Events *st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
   uintptr_t newest = 0, floor = 0;
   int count = 0;
@@ -468,7 +459,7 @@ static int emit (lua_State *L, int base, int first, int n, int all,
       floor = q->claimed;  /* older ones are an outer emitall's */
     }
     if (all) q->claimed = newest;
-    i = nextwaiter(L, q, first, newest, floor, accept, ud, &co, &pushed);
+    i = nextwaiter(L, q, first, newest, floor, &co, &pushed);
     if (i < 0) {
       if (all) q->claimed = floor;
       dropempty(L, q, CU_WAITERS_UP, first);  /* stale entries went */
@@ -489,9 +480,8 @@ static int emit (lua_State *L, int base, int first, int n, int all,
   return count;
 }
 
-int cu_event_emit (lua_State *L, int first, int n, int all,
-                   cu_Accept accept, void *ud) {
-  return emit(L, lua_gettop(L), first, n, all, accept, ud);
+int cu_event_emit (lua_State *L, int first, int n, int all) {
+  return emit(L, lua_gettop(L), first, n, all);
 }
 
 /* Is some coroutine waiting on the value at 'v'? */
@@ -651,7 +641,7 @@ static int event_awaitall (lua_State *L) {
 static int emitargs (lua_State *L, int all) {
   int top = lua_gettop(L);
   if (top == 0) lua_settop(L, top = 1);  /* emitall(): the event is nil */
-  return emit(L, top, 1, top, all, NULL, NULL);
+  return emit(L, top, 1, top, all);
 }
 
 /* b = event.emitall(e, ...) */

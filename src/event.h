@@ -63,18 +63,12 @@ int cu_event_byemit (lua_State *L);
    overflow: too many nested resumes). */
 int cu_event_resume (lua_State *L, lua_State *co, int n);
 
-/* Decides whether a live waiter 'co' (at the top of L's stack) takes
-   an emit that has a filter; may act on L's stack (net effect 0). */
-typedef int (*cu_Accept) (lua_State *L, lua_State *co, void *ud);
-
 /* Emits on the value at 'first', delivering the 'n' values first..
    first+n-1 (the value itself, then the arguments) to the waiters in
    suspension order: only the first one ('all' == 0), or every one
-   waiting when the call began. With 'accept', live waiters it refuses
-   stay queued. Errors in resumed coroutines become warnings. Returns
-   how many coroutines were resumed. */
-int cu_event_emit (lua_State *L, int first, int n, int all,
-                   cu_Accept accept, void *ud);
+   waiting when the call began. Errors in resumed coroutines become
+   warnings. Returns how many coroutines were resumed. */
+int cu_event_emit (lua_State *L, int first, int n, int all);
 
 
 #endif

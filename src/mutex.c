@@ -82,7 +82,7 @@ static int mutex_unlock (lua_State *L) {
   if (!isrunning(L)) return luaL_error(L, "lock not owned");
   lua_pushnil(L);
   setowner(L);
-  lua_pushboolean(L, cu_event_emit(L, 1, 1, 0, NULL, NULL) > 0);
+  lua_pushboolean(L, cu_event_emit(L, 1, 1, 0) > 0);
   return 1;
 }
 

@@ -93,7 +93,7 @@ static int promise_fulfill (lua_State *L) {
   p->fulfilled = 1;  /* before the emit: the woken see it fulfilled */
   lua_pushvalue(L, SELF_UP);
   lua_insert(L, 1);
-  cu_event_emit(L, 1, n + 1, 1, NULL, NULL);
+  cu_event_emit(L, 1, n + 1, 1);
   lua_pushboolean(L, 1);
   return 1;
 }
