@@ -58,7 +58,6 @@ typedef struct Queue {
    load, where the dynamic model calls __tls_get_addr. */
 typedef struct Emit {
   lua_State *co;       /* the waiter being resumed */
-  const void *key;     /* the table emitted on, NULL if not a table */
   struct Queue *q;     /* its queue */
   int slot;            /* the entry reserved for 'co' (makeroom moves it) */
   struct Emit *outer;  /* the emit this one runs inside, or NULL */
@@ -374,7 +373,6 @@ int resumewaiter (lua_State *L, Queue *q, int i, lua_State *co,
   q->e[i].serial = RESERVED;
   q->reserved++;
   rec.co = co;
-  rec.key = q->key;
   rec.q = q;
   rec.slot = i;
   rec.outer = emitting;
@@ -559,7 +557,7 @@ static int distinct (lua_State *L) {
 /* Waits on the value at 1 alone: the hot path of a hand-off, where the
    waiter awaits again the table an emit resumed it from, in the entry it
    was resumed from (see Emit). */
-static int waitone (lua_State *L, int type) {
+static inline CU_ALWAYS_INLINE int waitone (lua_State *L, int type) {
   Emit *em = emitting;
   Queue *q;
   uintptr_t serial;
@@ -567,7 +565,7 @@ static int waitone (lua_State *L, int type) {
   if (em != NULL && em->co == L && type == LUA_TTABLE &&
       em->slot == (q = em->q)->tail - 1 &&
       q->e[em->slot].serial == RESERVED &&
-      lua_topointer(L, 1) == em->key) {  /* a hand-off */
+      lua_topointer(L, 1) == q->key) {  /* a hand-off */
     q->e[em->slot].serial = serial = ++q->st->serial;
     q->reserved--;
   }
