@@ -155,11 +155,16 @@ check-gc: asan
 # byte checked, then the server's descriptors and resident memory checked.
 # Run directly rather than through test/run.lua, so its lines show as they
 # come; each process needs a descriptor per client.
+# The server runs with test/c/trim.c preloaded (its RSS after malloc_trim).
 SOAK_SECONDS ?= 60
 SOAK_CLIENTS ?= 1000
-check-soak: deps all
+$(BUILD)/trim.so: test/c/trim.c | $(BUILD)/lib
+	$(CC) -O2 -g -Wall -Wextra -shared -fPIC -o $@ $< -ldl
+
+check-soak: deps all $(BUILD)/trim.so
 	ulimit -n 8192 2>/dev/null || ulimit -n $$(ulimit -Hn); \
 	  SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CLIENTS=$(SOAK_CLIENTS) \
+	  SOAK_SERVER_PRELOAD=$(abspath $(BUILD)/trim.so) \
 	  LUA_CPATH='$(BUILD)/lib/?.so' LUA_PATH='test/?.lua;;' \
 	  timeout -k 5 $$(($(SOAK_SECONDS) + 360)) $(LUA) test/soak/soak.lua
 # Allocation-failure sweeps (test/allocfail.lua, docs/building.md): the host

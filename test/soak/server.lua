@@ -9,11 +9,14 @@
 --
 --   listening port P
 --   before fds N rss KIB             before the first client (after listen)
---   sample t T conns C accepted A bytes B rss KIB fds N heap KIB errors E
+--   sample t T conns C accepted A bytes B rss KIB rssmin KIB rssmax KIB
+--          fds N heap KIB errors E trimmed true|false
 --                                    at T = 10 s after the first accept (the
 --                                    baseline) and every 5 s after, up to
---                                    SECONDS; each waits up to 2 s for
---                                    a moment with exactly CLIENTS
+--                                    SECONDS: the median, least and largest
+--                                    of SOAK_READINGS (9) readings 0.2 s
+--                                    apart, each waiting up to 2 s for a
+--                                    moment with exactly CLIENTS
 --                                    connections
 --   loaded                           after the sample at SECONDS
 --   after fds N rss KIB conns C heap KIB accepted A bytes B errors E
@@ -30,6 +33,7 @@ local memory = require "memory"
 
 local seconds = assert(tonumber(arg[1]), "usage: server.lua SECONDS CLIENTS")
 local clients = assert(tonumber(arg[2]), "usage: server.lua SECONDS CLIENTS")
+local READINGS = tonumber(os.getenv("SOAK_READINGS")) or 9
 
 local function spawn (f, ...)
   local co = coroutine.create(f)
@@ -54,6 +58,14 @@ local function fds ()
   local n = 0
   for _ in system.listdir("/proc/self/fd") do n = n + 1 end
   return n
+end
+
+-- With test/c/trim.c preloaded (SOAK_SERVER_PRELOAD of soak.lua), glibc
+-- gives back its free pages first, so that the resident memory follows
+-- what is in use rather than where freed buffers lie in the heap.
+local trimmed = false
+local function trim ()
+  trimmed = os.getenv("SOAK_MALLOC_TRIM") == "1"
 end
 
 local function heap ()
@@ -109,16 +121,24 @@ spawn(function ()
     -- the clients open a slot's next connection before they close the
     -- current one: a sample waits (up to 2 s) for a moment with none in
     -- between, so that the figures do not vary with that count
-    local wait = system.nanosecs() + 2e9
-    while active ~= clients and system.nanosecs() < wait do
-      system.suspend(0.002)
+    local readings, conns = {}, active
+    for r = 1, READINGS do
+      if r > 1 then system.suspend(0.2) end
+      local wait = system.nanosecs() + 2e9
+      while active ~= clients and system.nanosecs() < wait do
+        system.suspend(0.002)
+      end
+      if stopping then return end
+      collectgarbage("collect")
+      collectgarbage("collect")  -- what finalizers kept for one more cycle
+      trim()
+      readings[r], conns = rss(), active
     end
-    if stopping then return end
-    collectgarbage("collect")
-    collectgarbage("collect")  -- what finalizers kept for one more cycle
-    say("sample t", t, "conns", active, "accepted", accepted,
-        "bytes", echoed, "rss", rss(), "fds", fds(), "heap", heap(),
-        "errors", errors)
+    table.sort(readings)
+    say("sample t", t, "conns", conns, "accepted", accepted,
+        "bytes", echoed, "rss", readings[(READINGS + 1) // 2],
+        "rssmin", readings[1], "rssmax", readings[READINGS], "fds", fds(),
+        "heap", heap(), "errors", errors, "trimmed", tostring(trimmed))
     t = t + 5
   end
   say("loaded")
@@ -145,6 +165,7 @@ spawn(function ()
   while active > 0 and system.nanosecs() < deadline do system.suspend(0.05) end
   collectgarbage("collect")
   collectgarbage("collect")
+  trim()
   say("after fds", fds(), "rss", rss(), "conns", active, "heap", heap(),
       "accepted", accepted, "bytes", echoed, "errors", errors)
   for kind, n in pairs(errkinds) do say("error", n, kind) end
