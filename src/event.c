@@ -73,6 +73,7 @@ static _Thread_local Emit *emitting;
 #define STORED 1       /* serial of a stored event: never a hole */
 #define RESERVED 2     /* serial of an entry whose waiter an emit resumes */
 #define FIRSTSERIAL 2  /* waiters' serials are all above it */
+#define SWEEP_MIN 64   /* queues made between sweeps, at least (sweepif) */
 
 /* Pushes a new table whose metatable has __mode 'mode'. */
 static void newweak (lua_State *L, const char *mode) {
@@ -102,6 +103,7 @@ void cu_event_pushstate (lua_State *L) {
     st = (cu_Events *)lua_newuserdatauv(L, sizeof(cu_Events), 0);
     memset(st, 0, sizeof(cu_Events));
     st->serial = FIRSTSERIAL;
+    st->sweepafter = SWEEP_MIN;
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &events_key);
   }
@@ -284,12 +286,57 @@ static void makeroom (lua_State *L, Queue *q) {
   }
 }
 
+/* Does 'q' hold a waiter still waiting, or one of the running coroutine,
+   which may be registering on several values (awaitany, awaitall) and
+   cannot look live while it runs? */
+static int haslive (lua_State *L, Queue *q) {
+  int i;
+  for (i = q->head; i < q->tail; i++)
+    if (keep(q, i) || (q->e[i].serial != 0 && q->e[i].co == L)) return 1;
+  return 0;
+}
+
+/* A queue of a value other than a table leaves the table of waiters only
+   when it empties (dropempty), and its value is never collected. A waiter
+   closed with coroutine.close runs no continuation, so a queue whose
+   waiters were all closed would stay for good, anchoring them: a program
+   that awaits "reply:"..id and cancels with coroutine.close kept one per
+   cancelled wait. So a registration that makes such a queue first drops,
+   once enough were made since the last time, the queues of such values
+   that hold no live waiter: stale queues stay at most as many as the
+   queues there are (SWEEP_MIN at least), and each sweep is paid for by
+   the queues made since the last one. Clearing fields during lua_next is
+   allowed. None of these is on an emitter's stack with a waiter being
+   resumed: that one is RESERVED. */
+static void sweepif (lua_State *L, int t) {
+  cu_Events *st = (cu_Events *)lua_touserdata(L, CU_EVENTS_UP);
+  int count = 0;
+  if (++st->loosemade < st->sweepafter) return;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    Queue *q = (Queue *)lua_touserdata(L, -1);
+    count++;
+    if (q->key == NULL && q->reserved == 0 && !haslive(L, q)) {
+      lua_pushvalue(L, -2);
+      lua_pushnil(L);
+      lua_rawset(L, t);
+      count--;
+    }
+    lua_pop(L, 1);
+  }
+  st->loosemade = 0;
+  st->sweepafter = count > SWEEP_MIN ? count : SWEEP_MIN;
+}
+
 /* Pushes the queue of the value at 'v' in the table at 't', creating it
    or making room at its tail as needed; the caller then pushes the entry
    and calls 'commit'. */
 static Queue *tailqueue (lua_State *L, int t, int v) {
   Queue *q = getqueue(L, t, v);
-  if (q == NULL) return newqueue(L, t, v);
+  if (q == NULL) {
+    if (t == CU_WAITERS_UP && lua_type(L, v) != LUA_TTABLE) sweepif(L, t);
+    return newqueue(L, t, v);
+  }
   if (q->tail == q->cap) makeroom(L, q);
   return q;
 }

@@ -19,6 +19,9 @@ typedef struct cu_Events {
                            progress is in event.c: Emit) */
   struct Queue *lastq;  /* the table's queue an emit found last, or NULL
                            (cleared by the queue's finalizer) */
+  int loosemade;        /* waiter queues made for values other than tables
+                           since the last sweep (event.c: sweepif) */
+  int sweepafter;       /* the sweep comes when loosemade reaches it */
 } cu_Events;
 
 #define CU_EVENTS_UP  lua_upvalueindex(1)

@@ -38,8 +38,8 @@ local SEED = tonumber(os.getenv("SOAK_SEED")) or os.time()
 -- collections and, with test/c/trim.c preloaded (SOAK_SERVER_PRELOAD, as
 -- `make check-soak` does), after malloc_trim(0), so that glibc's free
 -- pages do not count. Measured so (test/soak/RESULTS.md, session 9) the
--- RSS rises by 0.6-0.9% over the first 30-45 s and then stays flat: 0.68%,
--- 0.79% and 0.88% at 60 s in three runs, one sample at 1.12%. The bound
+-- RSS rises by 0.3-0.9% over the first 25-45 s and then stays flat: 0.50%
+-- to 0.88% at 60 s in four runs, one sample (of 44) at 1.12%. The bound
 -- checked is 2% (SOAK_RSS_LIMIT), so that CI does not fail on that
 -- margin; it still catches a leak of 300 bytes per connection accepted.
 -- Without the shim the RSS moves by +-4% within a second (where freed
