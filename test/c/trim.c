@@ -1,7 +1,9 @@
 /*
 ** test/c/trim.c: an LD_PRELOAD shim for the soak test's server
 ** (test/soak/server.lua). os.getenv("SOAK_MALLOC_TRIM") runs
-** malloc_trim(0) and returns "1"; every other name goes to the real getenv.
+** malloc_trim(0) and returns "1"; os.getenv("SOAK_MALLINFO") returns
+** "<uordblks> <hblkhd>" of mallinfo2(), the bytes malloc has handed out
+** from its heap and in mappings; every other name goes to the real getenv.
 **
 ** Why: the soak test checks the server's resident memory for leaks, and
 ** glibc keeps freed memory of its brk heap resident (it gives back only the
@@ -18,6 +20,7 @@
 #include <dlfcn.h>
 #include <malloc.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 char *getenv (const char *name) {
@@ -25,6 +28,12 @@ char *getenv (const char *name) {
   if (name != NULL && strcmp(name, "SOAK_MALLOC_TRIM") == 0) {
     malloc_trim(0);
     return "1";
+  }
+  if (name != NULL && strcmp(name, "SOAK_MALLINFO") == 0) {
+    static char buf[64];
+    struct mallinfo2 mi = mallinfo2();
+    snprintf(buf, sizeof buf, "%zu %zu", mi.uordblks, mi.hblkhd);
+    return buf;
   }
   if (real == NULL) *(void **)&real = dlsym(RTLD_NEXT, "getenv");
   return real != NULL ? real(name) : NULL;

@@ -10,14 +10,16 @@
 --   listening port P
 --   before fds N rss KIB             before the first client (after listen)
 --   sample t T conns C accepted A bytes B rss KIB rssmin KIB rssmax KIB
---          fds N heap KIB errors E trimmed true|false
+--          fds N heap KIB errors E trimmed true|false inuse KIB|-
 --                                    at T = 10 s after the first accept (the
 --                                    baseline) and every 5 s after, up to
 --                                    SECONDS: the median, least and largest
 --                                    of SOAK_READINGS (9) readings 0.2 s
 --                                    apart, each waiting up to 2 s for a
 --                                    moment with exactly CLIENTS
---                                    connections
+--                                    connections; inuse, the median of
+--                                    what malloc has handed out (with
+--                                    test/c/trim.c preloaded)
 --   loaded                           after the sample at SECONDS
 --   after fds N rss KIB conns C heap KIB accepted A bytes B errors E
 --                                    once its stdin has ended and every
@@ -66,6 +68,13 @@ end
 local trimmed = false
 local function trim ()
   trimmed = os.getenv("SOAK_MALLOC_TRIM") == "1"
+end
+
+-- The bytes glibc's malloc has handed out and not had back (KiB; mallinfo2:
+-- uordblks + hblkhd), through the same shim; nil without it.
+local function allocated ()
+  local a, b = (os.getenv("SOAK_MALLINFO") or ""):match("^(%d+) (%d+)$")
+  return a and (tonumber(a) + tonumber(b)) // 1024
 end
 
 local function heap ()
@@ -121,7 +130,7 @@ spawn(function ()
     -- the clients open a slot's next connection before they close the
     -- current one: a sample waits (up to 2 s) for a moment with none in
     -- between, so that the figures do not vary with that count
-    local readings, conns = {}, active
+    local readings, inuse, conns = {}, {}, active
     for r = 1, READINGS do
       if r > 1 then system.suspend(0.2) end
       local wait = system.nanosecs() + 2e9
@@ -132,13 +141,15 @@ spawn(function ()
       collectgarbage("collect")
       collectgarbage("collect")  -- what finalizers kept for one more cycle
       trim()
-      readings[r], conns = rss(), active
+      readings[r], inuse[r], conns = rss(), allocated(), active
     end
     table.sort(readings)
+    table.sort(inuse)
     say("sample t", t, "conns", conns, "accepted", accepted,
         "bytes", echoed, "rss", readings[(READINGS + 1) // 2],
         "rssmin", readings[1], "rssmax", readings[READINGS], "fds", fds(),
-        "heap", heap(), "errors", errors, "trimmed", tostring(trimmed))
+        "heap", heap(), "errors", errors, "trimmed", tostring(trimmed),
+        "inuse", inuse[1] and inuse[(READINGS + 1) // 2] or "-")
     t = t + 5
   end
   say("loaded")
