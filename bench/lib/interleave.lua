@@ -1,16 +1,16 @@
--- bench/interleave.lua: two contenders of a benchmark file in one
+-- bench/lib/interleave.lua: two contenders of a benchmark file in one
 -- interpreter, taking turns, many short rounds; prints the median and
 -- quartiles of the per-round time ratios (b / a, CPU time). A diagnostic
 -- for ratios that move from process to process (bench/RESULTS.md, "The
 -- event hand-off's time on this machine"): the harness runs each
 -- contender in a fresh process, which is what the recorded figures use.
 --
---   LUA_CPATH='build/lib/?.so;;' lua5.4 bench/interleave.lua \
+--   LUA_CPATH='build/lib/?.so;;' lua5.4 bench/lib/interleave.lua \
 --     bench/event.lua coroutine coutil.event [n per round] [rounds]
 
 local path, aname, bname = arg[1], arg[2], arg[3]
 assert(path and aname and bname,
-       "usage: bench/interleave.lua <bench file> <contender a> <contender b> [n] [rounds]")
+       "usage: bench/lib/interleave.lua <bench file> <contender a> <contender b> [n] [rounds]")
 local bench = assert(dofile(path))
 local n = math.tointeger(tonumber(arg[4])) or 100000
 local rounds = math.tointeger(tonumber(arg[5])) or 200
