@@ -59,6 +59,12 @@ struct cu_Slab {
 #ifndef CU_SLAB_BYTES
 #define CU_SLAB_BYTES 16384
 #endif
+/* A loop's first slab of a kind is small: most states (a pool's tasks,
+   state coroutines) await a few times at most, and their first await is
+   then a small malloc, not 16 KiB to allocate and touch (page faults:
+   tens of microseconds under gVisor, inside the await that a program
+   announced to another thread as imminent; docs/design.md, "Channels") */
+#define CU_SLAB_FIRST (CU_SLAB_BYTES / 16)
 
 /* Every request but getnameinfo fits a CU_AWAIT_REQ record. */
 #define FITS(T) _Static_assert(sizeof(T) <= sizeof(((cu_Await *)0)->u.fsx), \
@@ -94,15 +100,16 @@ static size_t recordsize (int kind) {
 _Static_assert(CU_AWAIT_KINDS == sizeof(((cu_Loop *)0)->freed) /
                sizeof(cu_Await *), "one free list per kind");
 
-static unsigned slabcount (size_t size) {
-  size_t n = CU_SLAB_BYTES / size;
+static unsigned slabcount (size_t bytes, size_t size) {
+  size_t n = bytes / size;
   return n < 1 ? 1 : n > (1u << SLABSHIFT) ? 1u << SLABSHIFT : (unsigned)n;
 }
 
 /* Fills the free list of 'kind' with the records of a new slab. */
 static void newslab (lua_State *L, cu_Loop *loop, int kind) {
   size_t size = recordsize(kind);
-  unsigned i, n = slabcount(size);
+  int first = !(loop->slabbed & (1u << kind));
+  unsigned i, n = slabcount(first ? CU_SLAB_FIRST : CU_SLAB_BYTES, size);
   struct cu_Slab *slab;
   char *base;
   if (loop->nslabs == loop->capslabs) {
@@ -130,6 +137,7 @@ static void newslab (lua_State *L, cu_Loop *loop, int kind) {
     loop->freed[kind] = op;
   }
   loop->nslabs++;
+  loop->slabbed |= (unsigned char)(1u << kind);
 }
 
 /* The record whose id 'mark' encodes (see MARK), or NULL. */
@@ -151,6 +159,7 @@ void cu_await_freeall (cu_Loop *loop) {
   free(loop->slabs);
   loop->slabs = NULL;
   loop->nslabs = loop->capslabs = 0;
+  loop->slabbed = 0;
   memset(loop->freed, 0, sizeof(loop->freed));
 }
 

@@ -40,6 +40,7 @@ struct cu_Loop {
                           CU_AWAIT_KINDS) */
   struct cu_Slab *slabs; /* where every record lives, by id (await.c) */
   unsigned nslabs, capslabs;
+  unsigned char slabbed; /* bit (1 << kind) set once a kind has a slab */
   uv_timer_t sleeper;  /* set for the earliest deadline (time.c) */
   struct cu_Bucket **heap; /* suspend(seconds) callers by deadline, in
                           buckets, earliest first */
